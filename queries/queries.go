@@ -1,0 +1,97 @@
+// Package queries assembles the SQL that recon sends to a source: the
+// relation a side reads (a table with an optional filter, or a query kept in
+// a .sql file) and the snapshot SELECT over it.
+//
+// Invariants: identifiers that come from config (tables, columns) are always
+// quoted by the dialect's Quoter, never pasted raw. A `where:` filter and a
+// query file are SQL written by the config's author and are embedded as
+// written, each wrapped so that it cannot change the shape of the outer
+// statement: the filter in parentheses, the query as a derived table.
+package queries
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Quoter quotes an identifier for one SQL dialect.
+type Quoter interface {
+	QuoteIdent(name string) string
+}
+
+// Alias is the name the relation gets in every statement.
+const Alias = "q"
+
+// Selection is the relation one side of a reconciliation reads: either Table
+// (optionally "schema.table") with an optional Where filter, or Query.
+type Selection struct {
+	Table string
+	Where string
+	// Query is SQL text, typically read from a file under queries/.
+	Query string
+	// QueryFile is where Query came from, for messages.
+	QueryFile string
+}
+
+// String describes the selection for messages: the table or the query file.
+func (s Selection) String() string {
+	if s.Query != "" {
+		if s.QueryFile != "" {
+			return "query " + s.QueryFile
+		}
+		return "query"
+	}
+	if s.Where != "" {
+		return fmt.Sprintf("table %s where %s", s.Table, s.Where)
+	}
+	return "table " + s.Table
+}
+
+// QuoteTable quotes a possibly schema-qualified table name part by part.
+func QuoteTable(q Quoter, table string) string {
+	parts := strings.Split(table, ".")
+	for i, p := range parts {
+		parts[i] = q.QuoteIdent(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// From returns the FROM clause body, filter included, for s.
+func From(q Quoter, s Selection) string {
+	if s.Query != "" {
+		// Newlines keep a trailing "-- comment" in the file from swallowing the parenthesis.
+		return "(\n" + TrimQuery(s.Query) + "\n) AS " + Alias
+	}
+	from := QuoteTable(q, s.Table) + " AS " + Alias
+	if w := strings.TrimSpace(s.Where); w != "" {
+		from += " WHERE (" + w + ")"
+	}
+	return from
+}
+
+// Probe returns a statement that reads no rows but reveals the relation's
+// columns and their types, and fails where the filter or query is wrong.
+func Probe(q Quoter, s Selection) string {
+	from := From(q, s)
+	if s.Query == "" && strings.TrimSpace(s.Where) != "" {
+		return "SELECT * FROM " + from + " AND 1=0"
+	}
+	return "SELECT * FROM " + from + " WHERE 1=0"
+}
+
+// Select returns the snapshot statement: exprs (already built from quoted
+// column references) over the selection.
+func Select(q Quoter, s Selection, exprs []string) string {
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + From(q, s)
+}
+
+// Column returns the quoted reference to a column of the relation.
+func Column(q Quoter, name string) string {
+	return Alias + "." + q.QuoteIdent(name)
+}
+
+// TrimQuery strips the white space and semicolons that end a query file, so
+// that it can be wrapped as a derived table.
+func TrimQuery(sql string) string {
+	return strings.TrimRight(strings.TrimSpace(sql), "; \t\r\n")
+}

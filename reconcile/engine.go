@@ -1,0 +1,233 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Sink receives a run's exceptions, in order: reconciliation by
+// reconciliation, and within one by key.
+type Sink interface {
+	Write(Exception) error
+}
+
+// Input is one side of a reconciliation: where its records come from and the
+// zone of its timestamps written without one.
+type Input struct {
+	Snapshot Snapshot
+	Location *time.Location
+}
+
+// Options tune a run. The zero value is usable.
+type Options struct {
+	// MemoryBudget bounds the bytes of records held for sorting, both sides
+	// together; beyond it records spill to TempDir. Default 64 MiB.
+	MemoryBudget int
+	// TempDir holds spill files; default os.TempDir().
+	TempDir string
+	Logger  *slog.Logger
+	// Progress, when set, counts the rows read, for a caller that reports progress.
+	Progress *Progress
+}
+
+// Progress counts rows read so far; safe to read while a run goes on.
+type Progress struct {
+	SourceRows atomic.Int64
+	TargetRows atomic.Int64
+}
+
+const defaultMemoryBudget = 64 << 20
+
+// Run compares source and target as spec says, writes each exception to
+// sink and returns the figures. An error means the reconciliation could
+// not be completed (a source failed, the context was cancelled); the
+// exceptions written so far are then incomplete.
+func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts Options) (Result, error) {
+	budget := opts.MemoryBudget
+	if budget <= 0 {
+		budget = defaultMemoryBudget
+	}
+	budget = min(budget, 1<<31)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("reconciliation", spec.Name)
+	progress := opts.Progress
+	if progress == nil {
+		progress = &Progress{}
+	}
+	dir, err := os.MkdirTemp(opts.TempDir, "recon-spill-")
+	if err != nil {
+		return Result{}, fmt.Errorf("spill directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	sides := [2]*sideState{
+		newSideState(SourceSide, spec, source, dir, budget/2, &progress.SourceRows),
+		newSideState(TargetSide, spec, target, dir, budget/2, &progress.TargetRows),
+	}
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range sides {
+		g.Go(func() error { return s.ingest(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return Result{}, err
+	}
+	logger.Debug("snapshots read", "source_rows", sides[0].count, "target_rows", sides[1].count,
+		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
+
+	j := newJoin(spec, sides, sink)
+	if err := j.run(ctx); err != nil {
+		return Result{}, err
+	}
+	j.res.evaluate(spec.Thresholds)
+	return j.res.Result, nil
+}
+
+// sideState is one side's ingest: records sorted by key, plus the records
+// whose key is unusable, which are quarantined without sorting.
+type sideState struct {
+	input      Input
+	name       Side
+	columns    []string // what is read, in order: key columns, fields, timestamp
+	keyCols    int
+	keys       keyEncoder
+	sorter     *sorter
+	quarantine *sorter // records whose key is NULL or unparsable, in arrival order
+	count      int64
+	progress   *atomic.Int64
+}
+
+func newSideState(name Side, spec Spec, input Input, dir string, budget int, progress *atomic.Int64) *sideState {
+	var cols []string
+	for _, k := range spec.Key {
+		cols = append(cols, pick(name, k.Source, k.Target))
+	}
+	for _, f := range spec.Fields {
+		cols = append(cols, pick(name, f.Source, f.Target))
+	}
+	if spec.Timestamp != nil {
+		cols = append(cols, pick(name, spec.Timestamp.Source, spec.Timestamp.Target))
+	}
+	payload := len(cols) - len(spec.Key)
+	return &sideState{
+		input: input, name: name, columns: cols, keyCols: len(spec.Key),
+		keys:       keyEncoder{cols: spec.Key},
+		sorter:     newSorter(dir, string(name), budget*7/8, payload),
+		quarantine: newSorter(dir, string(name)+"-quarantine", budget/8, len(cols)+1),
+		progress:   progress,
+	}
+}
+
+func pick(side Side, source, target string) string {
+	if side == SourceSide {
+		return source
+	}
+	return target
+}
+
+func (s *sideState) ingest(ctx context.Context) error {
+	rows, err := s.input.Snapshot.Scan(ctx, s.columns)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	defer rows.Close()
+	var seq []byte
+	for rows.Next() {
+		row := rows.Row()
+		if len(row) != len(s.columns) {
+			return fmt.Errorf("%s: read %d columns, want %d", s.name, len(row), len(s.columns))
+		}
+		s.count++
+		if s.count%4096 == 0 {
+			s.progress.Store(s.count)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		key, kerr := s.keys.encode(row[:s.keyCols])
+		if kerr == nil {
+			if err := s.sorter.add(key, row[s.keyCols:]); err != nil {
+				return err
+			}
+			continue
+		}
+		// Quarantined records keep arrival order: the sequence number is the key.
+		seq = appendIntKey(seq[:0], s.count)
+		bad := []byte(fmt.Sprint(kerr.column))
+		if kerr.null {
+			bad = nil
+		}
+		if err := s.quarantine.add(seq, append([][]byte{bad}, row...)); err != nil {
+			return err
+		}
+	}
+	s.progress.Store(s.count)
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
+}
+
+// result adds to Result what is needed while counting.
+type result struct {
+	Result
+}
+
+func (r *result) evaluate(t Thresholds) {
+	r.CountDelta = r.TargetCount - r.SourceCount
+	switch {
+	case r.SourceCount > 0:
+		v := float64(abs(r.CountDelta)) / float64(r.SourceCount)
+		r.CountVariance = &v
+	case r.TargetCount == 0:
+		v := 0.0
+		r.CountVariance = &v
+	}
+	if r.Matched > 0 {
+		r.DriftRate = float64(r.RecordsWithFieldMismatch) / float64(r.Matched)
+	}
+	r.Breaches = []string{}
+	if t.CountVariance != nil && (r.CountVariance == nil || *r.CountVariance > *t.CountVariance) {
+		r.Breaches = append(r.Breaches, "count_variance")
+	}
+	if t.DriftRate != nil && r.DriftRate > *t.DriftRate {
+		r.Breaches = append(r.Breaches, "drift_rate")
+	}
+	for _, c := range []struct {
+		name  string
+		limit *int64
+		value int64
+	}{
+		{"missing_in_target", t.MaxMissingInTarget, r.MissingInTarget},
+		{"missing_in_source", t.MaxMissingInSource, r.MissingInSource},
+		{"timestamp_misaligned", t.MaxTimestampMisaligned, r.TimestampMisaligned},
+		{"duplicate_keys", t.MaxDuplicateKeys, r.DuplicateKeys},
+		{"invalid_records", t.MaxInvalidRecords, r.InvalidRecords},
+	} {
+		if c.limit != nil && c.value > *c.limit {
+			r.Breaches = append(r.Breaches, c.name)
+		}
+	}
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// Breached reports whether any threshold was breached.
+func (r Result) Breached() bool { return len(r.Breaches) > 0 }

@@ -1,0 +1,136 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// sliceSnapshot serves rows from memory; "\x00NULL" stands for SQL NULL.
+type sliceSnapshot struct{ rows [][]string }
+
+func (s sliceSnapshot) Scan(_ context.Context, cols []string) (Rows, error) {
+	return &sliceRows{rows: s.rows, width: len(cols)}, nil
+}
+
+type sliceRows struct {
+	rows  [][]string
+	width int
+	i     int
+	cur   [][]byte
+}
+
+func (r *sliceRows) Next() bool {
+	if r.i >= len(r.rows) {
+		return false
+	}
+	r.cur = r.cur[:0]
+	for _, v := range r.rows[r.i] {
+		if v == "\x00NULL" {
+			r.cur = append(r.cur, nil)
+		} else {
+			r.cur = append(r.cur, []byte(v))
+		}
+	}
+	r.i++
+	return true
+}
+func (r *sliceRows) Row() [][]byte { return r.cur }
+func (r *sliceRows) Err() error    { return nil }
+func (r *sliceRows) Close() error  { return nil }
+
+type collect struct{ got []Exception }
+
+func (c *collect) Write(e Exception) error { c.got = append(c.got, e); return nil }
+
+// line renders an exception compactly for comparison.
+func line(e Exception) string {
+	s := func(p *string) string {
+		if p == nil {
+			return "∅"
+		}
+		return *p
+	}
+	return fmt.Sprintf("%s key=%s field=%s side=%s src=%s tgt=%s", e.Kind, s(e.RecordKey), s(e.Field), e.Side, s(e.SourceValue), s(e.TargetValue))
+}
+
+const null = "\x00NULL"
+
+func testSpec() Spec {
+	return Spec{
+		Name: "opps",
+		Key:  []KeyColumn{{Source: "id", Target: "opp_id", Type: String}},
+		Fields: []Field{
+			{Name: "amount", Source: "amount", Target: "total", Type: Decimal, Tolerance: Tolerance{Absolute: decimal.RequireFromString("0.01")}},
+			{Name: "currency", Source: "currency", Target: "currency", Type: String, Normalize: []Normalization{Trim, Upper}},
+			{Name: "lead_source", Source: "lead_source", Target: "lead_source", Type: String, NullEqualsEmpty: true},
+		},
+		Timestamp: &TimestampSpec{Source: "updated_at", Target: "updated_at", Tolerance: 5 * time.Minute},
+	}
+}
+
+func TestRunFindsEachKindOfDrift(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, budget := range []int{0, 64} { // in memory, and spilling a run every record or two
+		t.Run(fmt.Sprintf("budget=%d", budget), func(t *testing.T) {
+			source := sliceSnapshot{rows: [][]string{
+				{"9", "10.50", "usd", "Web", "2024-03-01 12:00:00+00"},
+				{"10", "100", "EUR", "", "2024-03-01 12:00:00+00"},
+				{"11", "5.00", "USD", "Ads", "2024-03-01 12:00:00+00"},
+				{"12", "7", "USD", "Ads", "2024-03-01 12:00:00+00"},
+				{"13", "7", "USD", "Ads", "2024-03-01 12:00:00+00"},
+				{"13", "7", "USD", "Ads", "2024-03-01 12:00:00+00"},
+				{null, "1", "USD", "Ads", "2024-03-01 12:00:00+00"},
+				{"15", "abc", "USD", "Ads", "2024-03-01 12:00:00+00"},
+				{"16", "1", "USD", "Ads", "2024-03-01 12:00:00+00"},
+			}}
+			target := sliceSnapshot{rows: [][]string{
+				{"9", "10.5", " USD ", "Web", "2024-03-01 07:00:00"}, // NY wall clock = 12:00 UTC
+				{"10", "100.00", "EUR", null, "2024-03-01 07:04:00"},
+				{"11", "5.02", "usd", "Ads", "2024-03-01 07:00:00"},
+				{"12", "7", "USD", "ads", "2024-02-01 07:00:00"},
+				{"13", "7", "USD", "Ads", "2024-03-01 07:00:00"},
+				{"15", "1", "USD", "Ads", "2024-03-01 07:00:00"},
+				{"17", "1", "USD", "Ads", "2024-03-01 07:00:00"},
+			}}
+			var sink collect
+			res, err := Run(context.Background(), testSpec(), Input{source, time.UTC}, Input{target, ny}, &sink, Options{MemoryBudget: budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range sink.got {
+				got = append(got, line(e))
+			}
+			want := []string{
+				"field_mismatch key=11 field=amount side= src=5.00 tgt=5.02",
+				"field_mismatch key=12 field=lead_source side= src=Ads tgt=ads",
+				"timestamp_misaligned key=12 field=∅ side= src=∅ tgt=∅",
+				"duplicate_key key=13 field=∅ side=source src=2 tgt=∅",
+				"invalid_record key=15 field=amount side=source src=abc tgt=∅",
+				"missing_in_target key=16 field=∅ side= src=∅ tgt=∅",
+				"missing_in_source key=17 field=∅ side= src=∅ tgt=∅",
+				"invalid_record key=∅ field=∅ side=source src=∅ tgt=∅",
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("exceptions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if res.SourceCount != 9 || res.TargetCount != 7 || res.Matched != 6 || res.MissingInTarget != 1 ||
+				res.MissingInSource != 1 || res.RecordsWithFieldMismatch != 2 || res.TimestampMisaligned != 1 ||
+				res.TargetStale != 1 || res.DuplicateKeys != 1 || res.InvalidRecords != 2 {
+				t.Errorf("figures: %+v", res)
+			}
+			if res.FieldMismatches["amount"] != 1 || res.FieldMismatches["currency"] != 0 || res.FieldMismatches["lead_source"] != 1 {
+				t.Errorf("field mismatches: %v", res.FieldMismatches)
+			}
+			if got, want := res.DriftRate, 2.0/6; got != want {
+				t.Errorf("drift rate %v, want %v", got, want)
+			}
+		})
+	}
+}

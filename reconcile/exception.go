@@ -1,0 +1,72 @@
+package reconcile
+
+import "time"
+
+// Kind classifies one exception row of a drift report.
+type Kind string
+
+// The exception kinds. Their text is part of the report schema: never rename one.
+const (
+	MissingInTarget     Kind = "missing_in_target"
+	MissingInSource     Kind = "missing_in_source"
+	FieldMismatch       Kind = "field_mismatch"
+	TimestampMisaligned Kind = "timestamp_misaligned"
+	DuplicateKey        Kind = "duplicate_key"
+	InvalidRecord       Kind = "invalid_record"
+)
+
+// Side names the system an exception concerns when only one does.
+type Side string
+
+// The two sides of a reconciliation.
+const (
+	SourceSide Side = "source"
+	TargetSide Side = "target"
+)
+
+// Exception is one row of the drift report. Pointer fields are nil where the
+// value is absent (they become nulls in Parquet).
+type Exception struct {
+	Reconciliation string
+	Kind           Kind
+	// RecordKey is the key's text; a composite key is a JSON array of texts.
+	// Nil for a record whose key is NULL.
+	RecordKey *string
+	// Field names the diverging field (field_mismatch) or the bad column
+	// (invalid_record); nil otherwise.
+	Field *string
+	// Side is set for exceptions about one side only: duplicate_key and
+	// invalid_record.
+	Side Side
+	// SourceValue and TargetValue are the values as read, as text. For
+	// duplicate_key the repeating side's value is the number of rows sharing the key.
+	SourceValue *string
+	TargetValue *string
+	// SourceUpdatedAt and TargetUpdatedAt are the records' last-modified
+	// instants in UTC, where known.
+	SourceUpdatedAt *time.Time
+	TargetUpdatedAt *time.Time
+}
+
+// Result holds the figures of one reconciliation. The JSON names are part of
+// the report schema (summary.json).
+type Result struct {
+	Name                     string           `json:"name"`
+	SourceCount              int64            `json:"source_count"`
+	TargetCount              int64            `json:"target_count"`
+	CountDelta               int64            `json:"count_delta"`
+	CountVariance            *float64         `json:"count_variance"`
+	Matched                  int64            `json:"matched"`
+	MissingInTarget          int64            `json:"missing_in_target"`
+	MissingInSource          int64            `json:"missing_in_source"`
+	FieldMismatches          map[string]int64 `json:"field_mismatches"`
+	RecordsWithFieldMismatch int64            `json:"records_with_field_mismatch"`
+	TimestampMisaligned      int64            `json:"timestamp_misaligned"`
+	TargetStale              int64            `json:"target_stale"`
+	TargetAhead              int64            `json:"target_ahead"`
+	DuplicateKeys            int64            `json:"duplicate_keys"`
+	InvalidRecords           int64            `json:"invalid_records"`
+	DriftRate                float64          `json:"drift_rate"`
+	Breaches                 []string         `json:"breaches"`
+	Error                    *string          `json:"error"`
+}

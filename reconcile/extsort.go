@@ -1,0 +1,311 @@
+package reconcile
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// record is one side's record after ingest: its encoded key and the raw text
+// of its other columns (fields, then the timestamp), nil for NULL.
+type record struct {
+	key  []byte
+	cols [][]byte
+}
+
+// A record is encoded as uvarint(len(key)) key, then per column
+// uvarint(len+1) bytes, with 0 for NULL. The column count is fixed per side.
+func appendRecord(b []byte, key []byte, cols [][]byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	for _, c := range cols {
+		if c == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(c))+1)
+		b = append(b, c...)
+	}
+	return b
+}
+
+// decodeRecord reads a record from b into r, aliasing b, and returns the
+// bytes it used.
+func decodeRecord(b []byte, r *record) (int, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return 0, errCorruptSpill
+	}
+	pos := w + int(n)
+	r.key = b[w:pos]
+	for i := range r.cols {
+		l, w := binary.Uvarint(b[pos:])
+		if w <= 0 || uint64(len(b)-pos-w)+1 < l {
+			return 0, errCorruptSpill
+		}
+		pos += w
+		if l == 0 {
+			r.cols[i] = nil
+			continue
+		}
+		r.cols[i] = b[pos : pos+int(l-1) : pos+int(l-1)]
+		pos += int(l - 1)
+	}
+	return pos, nil
+}
+
+var errCorruptSpill = errors.New("corrupt spill file")
+
+// sorter sorts one side's records by key within a memory budget: records
+// collect in an arena; when it is full they are sorted and written to a run
+// file; at the end the runs are merged. A side that fits in the budget is
+// never written to disk.
+type sorter struct {
+	dir     string
+	prefix  string
+	budget  int
+	ncols   int
+	arena   []byte
+	entries []entry
+	runs    []string
+	spilled int64 // bytes written to runs
+}
+
+// entry locates one record in the arena; the key is arena[keyStart:keyEnd].
+type entry struct {
+	start, keyStart, keyEnd, end uint32
+}
+
+func newSorter(dir, prefix string, budget, ncols int) *sorter {
+	return &sorter{dir: dir, prefix: prefix, budget: budget, ncols: ncols}
+}
+
+func (s *sorter) add(key []byte, cols [][]byte) error {
+	if len(s.arena) > 0 && len(s.arena)+len(s.entries)*16 >= s.budget {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	start := len(s.arena)
+	s.arena = appendRecord(s.arena, key, cols)
+	keyStart := start + uvarintLen(uint64(len(key)))
+	s.entries = append(s.entries, entry{uint32(start), uint32(keyStart), uint32(keyStart + len(key)), uint32(len(s.arena))})
+	return nil
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// sort orders entries by key, ties by arrival, so duplicates keep their order.
+func (s *sorter) sort() {
+	slices.SortFunc(s.entries, func(a, b entry) int {
+		if c := bytes.Compare(s.arena[a.keyStart:a.keyEnd], s.arena[b.keyStart:b.keyEnd]); c != 0 {
+			return c
+		}
+		return int(a.start) - int(b.start)
+	})
+}
+
+func (s *sorter) spill() error {
+	s.sort()
+	path := filepath.Join(s.dir, fmt.Sprintf("%s-%04d.run", s.prefix, len(s.runs)))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<18)
+	for _, e := range s.entries {
+		w.Write(s.arena[e.start:e.end])
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("spill %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("spill %s: %w", path, err)
+	}
+	s.runs = append(s.runs, path)
+	s.spilled += int64(len(s.arena))
+	s.arena, s.entries = s.arena[:0], s.entries[:0]
+	return nil
+}
+
+// finish returns the records in key order.
+func (s *sorter) finish() (recordIter, error) {
+	if len(s.runs) == 0 {
+		s.sort()
+		return &memIter{s: s, rec: record{cols: make([][]byte, s.ncols)}}, nil
+	}
+	if len(s.entries) > 0 {
+		if err := s.spill(); err != nil {
+			return nil, err
+		}
+	}
+	s.arena, s.entries = nil, nil // the merge needs none of it
+	m := &mergeIter{}
+	for i, path := range s.runs {
+		f, err := os.Open(path)
+		if err != nil {
+			m.close()
+			return nil, fmt.Errorf("read spill: %w", err)
+		}
+		r := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<16), order: i, rec: record{cols: make([][]byte, s.ncols)}}
+		m.readers = append(m.readers, r)
+		ok, err := r.advance()
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		if ok {
+			m.heap = append(m.heap, r)
+		}
+	}
+	heap.Init(&m.heap)
+	return m, nil
+}
+
+// recordIter yields records in key order. A record is valid until the next
+// call to next; next returns nil at the end.
+type recordIter interface {
+	next() (*record, error)
+	close() error
+}
+
+type memIter struct {
+	s   *sorter
+	i   int
+	rec record
+}
+
+func (m *memIter) next() (*record, error) {
+	if m.i >= len(m.s.entries) {
+		return nil, nil
+	}
+	e := m.s.entries[m.i]
+	m.i++
+	if _, err := decodeRecord(m.s.arena[e.start:e.end], &m.rec); err != nil {
+		return nil, err
+	}
+	return &m.rec, nil
+}
+
+func (m *memIter) close() error { return nil }
+
+// runReader reads one sorted run file record by record.
+type runReader struct {
+	f     *os.File
+	r     *bufio.Reader
+	order int
+	buf   []byte
+	rec   record
+}
+
+// advance reads the next record into rec; false at the end of the run.
+func (r *runReader) advance() (bool, error) {
+	r.buf = r.buf[:0]
+	keyLen, err := binary.ReadUvarint(r.r)
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
+	}
+	r.buf = binary.AppendUvarint(r.buf, keyLen)
+	if r.buf, err = appendN(r.buf, r.r, int(keyLen)); err != nil {
+		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
+	}
+	for range r.rec.cols {
+		l, err := binary.ReadUvarint(r.r)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", r.f.Name(), errCorruptSpill)
+		}
+		r.buf = binary.AppendUvarint(r.buf, l)
+		if l > 0 {
+			if r.buf, err = appendN(r.buf, r.r, int(l-1)); err != nil {
+				return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
+			}
+		}
+	}
+	if _, err := decodeRecord(r.buf, &r.rec); err != nil {
+		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
+	}
+	return true, nil
+}
+
+func appendN(b []byte, r io.Reader, n int) ([]byte, error) {
+	start := len(b)
+	b = slices.Grow(b, n)[:start+n]
+	if _, err := io.ReadFull(r, b[start:]); err != nil {
+		return b, errCorruptSpill
+	}
+	return b, nil
+}
+
+// mergeIter merges sorted runs with a heap; ties go to the earlier run, so
+// records with one key come out in arrival order.
+type mergeIter struct {
+	readers []*runReader
+	heap    runHeap
+	// last is the reader whose record was returned last; it advances on the
+	// next call, which keeps that record valid until then.
+	last *runReader
+}
+
+func (m *mergeIter) next() (*record, error) {
+	if m.last != nil {
+		ok, err := m.last.advance()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			heap.Fix(&m.heap, 0)
+		} else {
+			heap.Pop(&m.heap)
+		}
+		m.last = nil
+	}
+	if len(m.heap) == 0 {
+		return nil, nil
+	}
+	m.last = m.heap[0]
+	return &m.last.rec, nil
+}
+
+func (m *mergeIter) close() error {
+	var errs []error
+	for _, r := range m.readers {
+		errs = append(errs, r.f.Close())
+	}
+	return errors.Join(errs...)
+}
+
+type runHeap []*runReader
+
+func (h runHeap) Len() int { return len(h) }
+func (h runHeap) Less(i, j int) bool {
+	if c := bytes.Compare(h[i].rec.key, h[j].rec.key); c != 0 {
+		return c < 0
+	}
+	return h[i].order < h[j].order
+}
+func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

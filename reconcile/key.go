@@ -1,0 +1,143 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Keys are encoded into one byte string whose bytewise order is the order
+// both sides are sorted in, and whose equality is key equality. The order
+// only has to be the same for both sides, and it is, because the encoding is
+// a function of the key's text alone: the databases' collations play no part.
+//
+// Each component is either
+//
+//	0x01 + 8 bytes big-endian (value XOR 1<<63)  for a canonical int64 text
+//	0x02 + text with 0x00 escaped as 0x00 0xFF, then 0x00 0x01
+//
+// so integers sort numerically (42 before 100) and a text sorts before any
+// longer text it prefixes. "042" is not canonical, so it stays text and does
+// not equal "42" unless the key column is declared `type: int`.
+const (
+	tagInt  = 0x01
+	tagText = 0x02
+)
+
+// keyEncoder builds encoded keys from key columns, reusing one buffer.
+type keyEncoder struct {
+	cols []KeyColumn
+	buf  []byte
+}
+
+// keyError says why a record's key cannot be used; column is the index of
+// the bad key column, or -1 when a component is NULL.
+type keyError struct {
+	column int
+	null   bool
+}
+
+// encode returns the encoded key of raw key values, valid until the next
+// call, or a keyError.
+func (e *keyEncoder) encode(raw [][]byte) ([]byte, *keyError) {
+	e.buf = e.buf[:0]
+	for i, c := range e.cols {
+		v := raw[i]
+		if v == nil {
+			return nil, &keyError{column: i, null: true}
+		}
+		text := string(v)
+		if len(c.Normalize) > 0 {
+			text = applyNormalizations(c.Normalize, text)
+		}
+		if c.Type == Int {
+			n, err := parseInt(strings.TrimSpace(text))
+			if err != nil {
+				return nil, &keyError{column: i}
+			}
+			e.buf = appendIntKey(e.buf, n)
+			continue
+		}
+		if n, ok := canonicalInt(text); ok {
+			e.buf = appendIntKey(e.buf, n)
+			continue
+		}
+		e.buf = append(e.buf, tagText)
+		for j := 0; j < len(text); j++ {
+			if text[j] == 0 {
+				e.buf = append(e.buf, 0, 0xFF)
+			} else {
+				e.buf = append(e.buf, text[j])
+			}
+		}
+		e.buf = append(e.buf, 0, 1)
+	}
+	return e.buf, nil
+}
+
+func appendIntKey(b []byte, n int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, tagInt), uint64(n)^(1<<63))
+}
+
+// canonicalInt reports whether s is an int64 written the one way
+// strconv.FormatInt writes it: no sign but '-', no leading zeros, no spaces.
+func canonicalInt(s string) (int64, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != s {
+		return 0, false
+	}
+	return n, true
+}
+
+// decodeKey turns an encoded key back into its components' text.
+func decodeKey(k []byte) ([]string, error) {
+	var parts []string
+	for len(k) > 0 {
+		switch k[0] {
+		case tagInt:
+			if len(k) < 9 {
+				return nil, fmt.Errorf("truncated int key")
+			}
+			parts = append(parts, strconv.FormatInt(int64(binary.BigEndian.Uint64(k[1:9])^(1<<63)), 10))
+			k = k[9:]
+		case tagText:
+			var b bytes.Buffer
+			i := 1
+			for ; i+1 < len(k); i++ {
+				if k[i] == 0 {
+					if k[i+1] == 1 {
+						break
+					}
+					b.WriteByte(0)
+					i++
+					continue
+				}
+				b.WriteByte(k[i])
+			}
+			if i+1 >= len(k) {
+				return nil, fmt.Errorf("unterminated text key")
+			}
+			parts = append(parts, b.String())
+			k = k[i+2:]
+		default:
+			return nil, fmt.Errorf("bad key tag %#x", k[0])
+		}
+	}
+	return parts, nil
+}
+
+// keyText renders key components as the report's record_key: the text of a
+// single-column key, or a JSON array of texts for a composite key.
+func keyText(parts []string) string {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	b, _ := json.Marshal(parts) // a []string always marshals
+	return string(b)
+}

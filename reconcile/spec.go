@@ -1,0 +1,113 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Spec says what one reconciliation compares. The CLI builds it from YAML and
+// validates it; the engine trusts it.
+type Spec struct {
+	Name       string
+	Key        []KeyColumn
+	Fields     []Field
+	Timestamp  *TimestampSpec // nil when no last-modified column is compared
+	Thresholds Thresholds
+}
+
+// KeyColumn is one column of the match key. Keys are compared as exact text
+// after Normalize, or as integers when Type is Int ("042" matches 42).
+type KeyColumn struct {
+	Source    string
+	Target    string
+	Type      FieldType // String or Int
+	Normalize []Normalization
+}
+
+// Field is one compared field.
+type Field struct {
+	Name      string
+	Source    string
+	Target    string
+	Type      FieldType
+	Normalize []Normalization
+	// Tolerance applies to Int, Decimal, Float, Date (days) and Timestamp fields.
+	Tolerance Tolerance
+	// NullEqualsEmpty makes NULL and the empty string (after normalisation) equal.
+	NullEqualsEmpty bool
+}
+
+// TimestampSpec names the last-modified columns and how far apart they may be.
+type TimestampSpec struct {
+	Source    string
+	Target    string
+	Tolerance time.Duration
+}
+
+// Thresholds are the limits whose breach makes a run exit 1. A nil limit is
+// not checked. Rates are fractions (0.02 for 2%).
+type Thresholds struct {
+	CountVariance *float64
+	DriftRate     *float64
+	// Max* are absolute counts of exceptions of one kind.
+	MaxMissingInTarget     *int64
+	MaxMissingInSource     *int64
+	MaxTimestampMisaligned *int64
+	MaxDuplicateKeys       *int64
+	MaxInvalidRecords      *int64
+}
+
+// FieldType is how a field's values are parsed and compared.
+type FieldType int
+
+// The field types. Every type accepts its values as text, so a number kept
+// in a varchar on one side compares with a numeric column on the other.
+const (
+	String FieldType = iota + 1
+	Int
+	Decimal
+	Float
+	Bool
+	Date
+	Timestamp
+)
+
+var fieldTypeNames = map[FieldType]string{
+	String: "string", Int: "int", Decimal: "decimal", Float: "float",
+	Bool: "bool", Date: "date", Timestamp: "timestamp",
+}
+
+func (t FieldType) String() string {
+	if s, ok := fieldTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("FieldType(%d)", int(t))
+}
+
+// ParseFieldType maps a config name to a FieldType.
+func ParseFieldType(s string) (FieldType, bool) {
+	for t, name := range fieldTypeNames {
+		if name == s {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// FieldTypeNames lists the accepted type names, for error messages.
+func FieldTypeNames() []string {
+	return []string{"string", "int", "decimal", "float", "bool", "date", "timestamp"}
+}
+
+// Tolerance is how far two numeric or temporal values may differ and still
+// agree. The zero Tolerance demands equality.
+type Tolerance struct {
+	// Absolute is a difference in the field's unit (days for dates).
+	Absolute decimal.Decimal
+	// Relative is a fraction of the source value's magnitude (0.005 for 0.5%).
+	Relative decimal.Decimal
+	// Duration is the tolerance of timestamp fields.
+	Duration time.Duration
+}

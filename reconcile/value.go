@@ -1,0 +1,316 @@
+package reconcile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// value is one parsed field value. Which member is meaningful depends on the
+// field's type; null is set for SQL NULL (and for the empty string when the
+// field has NullEqualsEmpty).
+type value struct {
+	null bool
+	str  string          // String
+	num  int64           // Int; Date as days since 1970-01-01; Timestamp as Unix nanoseconds; Bool as 0/1
+	dec  decimal.Decimal // Decimal
+	flt  float64         // Float
+}
+
+// errEmpty marks a non-string field whose text is empty: no number, no date.
+var errEmpty = errors.New("empty text is not a value of this type")
+
+// comparator parses and compares the values of one field.
+type comparator struct {
+	typ             FieldType
+	normalize       []Normalization
+	nullEqualsEmpty bool
+	tol             Tolerance
+}
+
+func newComparator(f Field) comparator {
+	return comparator{typ: f.Type, normalize: f.Normalize, nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance}
+}
+
+// parse reads raw (nil for SQL NULL) as the field's type. loc is the zone
+// of timestamps written without one.
+func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
+	if raw == nil {
+		return value{null: true}, nil
+	}
+	s := string(raw)
+	if len(c.normalize) > 0 {
+		s = applyNormalizations(c.normalize, s)
+	}
+	if c.typ == String {
+		if s == "" && c.nullEqualsEmpty {
+			return value{null: true}, nil
+		}
+		return value{str: s}, nil
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		if c.nullEqualsEmpty {
+			return value{null: true}, nil
+		}
+		return value{}, errEmpty
+	}
+	return parseTyped(c.typ, s, loc)
+}
+
+func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
+	switch typ {
+	case Int:
+		n, err := parseInt(s)
+		return value{num: n}, err
+	case Decimal:
+		d, err := decimal.NewFromString(s)
+		if err != nil {
+			return value{}, fmt.Errorf("not a decimal number")
+		}
+		return value{dec: d}, nil
+	case Float:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return value{}, fmt.Errorf("not a number")
+		}
+		return value{flt: f}, nil
+	case Bool:
+		b, err := parseBool(s)
+		return value{num: b}, err
+	case Date:
+		d, err := parseDate(s)
+		return value{num: d}, err
+	case Timestamp:
+		t, err := parseTimestamp(s, loc)
+		return value{num: t.UnixNano()}, err
+	}
+	return value{}, fmt.Errorf("unsupported type %s", typ)
+}
+
+// equal reports whether a (source) and b (target) agree.
+func (c *comparator) equal(a, b value) bool {
+	if a.null || b.null {
+		return a.null == b.null
+	}
+	switch c.typ {
+	case String:
+		return a.str == b.str
+	case Bool:
+		return a.num == b.num
+	case Int, Date:
+		return withinDecimal(decimal.NewFromInt(a.num), decimal.NewFromInt(b.num), c.tol)
+	case Decimal:
+		return withinDecimal(a.dec, b.dec, c.tol)
+	case Float:
+		return withinFloat(a.flt, b.flt, c.tol)
+	case Timestamp:
+		d := time.Duration(a.num - b.num)
+		return d.Abs() <= c.tol.Duration
+	}
+	return false
+}
+
+func withinDecimal(a, b decimal.Decimal, tol Tolerance) bool {
+	if a.Equal(b) {
+		return true
+	}
+	diff := a.Sub(b).Abs()
+	if !tol.Absolute.IsZero() && diff.LessThanOrEqual(tol.Absolute) {
+		return true
+	}
+	return !tol.Relative.IsZero() && diff.LessThanOrEqual(tol.Relative.Mul(a.Abs()))
+}
+
+func withinFloat(a, b float64, tol Tolerance) bool {
+	if a == b || (math.IsNaN(a) && math.IsNaN(b)) {
+		return true
+	}
+	diff := math.Abs(a - b)
+	if abs := tol.Absolute.InexactFloat64(); abs > 0 && diff <= abs {
+		return true
+	}
+	rel := tol.Relative.InexactFloat64()
+	return rel > 0 && diff <= rel*math.Abs(a)
+}
+
+// parseInt accepts an integer, or a decimal whose fraction is zero ("5.00"),
+// as some systems keep whole numbers in decimal columns.
+func parseInt(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil || !d.IsInteger() || !d.BigInt().IsInt64() {
+		return 0, fmt.Errorf("not a whole number")
+	}
+	return d.IntPart(), nil
+}
+
+func parseBool(s string) (int64, error) {
+	switch strings.ToLower(s) {
+	case "1", "t", "true", "y", "yes", "on":
+		return 1, nil
+	case "0", "f", "false", "n", "no", "off":
+		return 0, nil
+	}
+	return 0, fmt.Errorf("not a boolean (true/false, t/f, 1/0, yes/no)")
+}
+
+// parseDate reads an ISO date, or the date part of an ISO timestamp as
+// written, and returns days since 1970-01-01.
+func parseDate(s string) (int64, error) {
+	y, m, d, rest, ok := scanDate(s)
+	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != 'T') {
+		return 0, fmt.Errorf("not an ISO date (YYYY-MM-DD)")
+	}
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400, nil
+}
+
+// parseTimestamp reads an ISO 8601 / SQL timestamp: a date, optionally
+// followed by 'T' or ' ' and hh:mm[:ss[.fraction]], optionally followed by
+// 'Z' or an offset (+hh, +hhmm, +hh:mm). Text without an offset is wall-clock
+// time in loc.
+func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
+	bad := fmt.Errorf("not an ISO timestamp (YYYY-MM-DD hh:mm:ss[.ffffff][Z|±hh:mm])")
+	y, mo, d, rest, ok := scanDate(s)
+	if !ok {
+		return time.Time{}, bad
+	}
+	var hh, mm, ss, nanos int
+	if rest != "" {
+		if rest[0] != 'T' && rest[0] != ' ' {
+			return time.Time{}, bad
+		}
+		rest = rest[1:]
+		if hh, rest, ok = scanDigits(rest, 2, 0, 24); !ok || !strings.HasPrefix(rest, ":") {
+			return time.Time{}, bad
+		}
+		if mm, rest, ok = scanDigits(rest[1:], 2, 0, 59); !ok {
+			return time.Time{}, bad
+		}
+		if strings.HasPrefix(rest, ":") {
+			if ss, rest, ok = scanDigits(rest[1:], 2, 0, 60); !ok {
+				return time.Time{}, bad
+			}
+			if strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, ",") {
+				if nanos, rest, ok = scanFraction(rest[1:]); !ok {
+					return time.Time{}, bad
+				}
+			}
+		}
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if rest == "" {
+		return time.Date(y, time.Month(mo), d, hh, mm, ss, nanos, loc), nil
+	}
+	offset, ok := scanOffset(rest)
+	if !ok {
+		return time.Time{}, bad
+	}
+	return time.Date(y, time.Month(mo), d, hh, mm, ss, nanos, time.UTC).Add(-time.Duration(offset) * time.Second), nil
+}
+
+// scanDate reads YYYY-MM-DD and returns what follows.
+func scanDate(s string) (y, m, d int, rest string, ok bool) {
+	if y, rest, ok = scanDigits(s, 4, 1, 9999); !ok || !strings.HasPrefix(rest, "-") {
+		return 0, 0, 0, "", false
+	}
+	if m, rest, ok = scanDigits(rest[1:], 2, 1, 12); !ok || !strings.HasPrefix(rest, "-") {
+		return 0, 0, 0, "", false
+	}
+	if d, rest, ok = scanDigits(rest[1:], 2, 1, 31); !ok || d > daysIn(y, m) {
+		return 0, 0, 0, "", false
+	}
+	return y, m, d, rest, true
+}
+
+func daysIn(y, m int) int {
+	return time.Date(y, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// scanDigits reads exactly n decimal digits forming a number in [lo, hi].
+func scanDigits(s string, n, lo, hi int) (int, string, bool) {
+	if len(s) < n {
+		return 0, s, false
+	}
+	v := 0
+	for i := range n {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, s, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, s[n:], v >= lo && v <= hi
+}
+
+// scanFraction reads 1 to 9 fractional-second digits (more are truncated).
+func scanFraction(s string) (int, string, bool) {
+	n, nanos, scale := 0, 0, int(time.Second)
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		if n < 9 {
+			scale /= 10
+			nanos += int(s[n]-'0') * scale
+		}
+		n++
+	}
+	return nanos, s[n:], n > 0
+}
+
+// scanOffset reads Z, UTC, +hh, +hhmm, +hh:mm or +hh:mm:ss and returns seconds east of UTC.
+func scanOffset(s string) (int, bool) {
+	if s == "Z" || s == "z" || s == "UTC" {
+		return 0, true
+	}
+	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
+		return 0, false
+	}
+	sign := 1
+	if s[0] == '-' {
+		sign = -1
+	}
+	hh, rest, ok := scanDigits(s[1:], 2, 0, 23)
+	if !ok {
+		return 0, false
+	}
+	secs := hh * 3600
+	for i, unit := range []int{60, 1} {
+		if rest == "" {
+			break
+		}
+		if rest[0] == ':' {
+			rest = rest[1:]
+		} else if i > 0 {
+			return 0, false
+		}
+		v, r, ok := scanDigits(rest, 2, 0, 59)
+		if !ok {
+			return 0, false
+		}
+		secs, rest = secs+v*unit, r
+	}
+	return sign * secs, rest == ""
+}
+
+// formatValueText renders raw text for a report. Timestamps are shown as UTC
+// instants, because their raw text may carry no zone.
+func formatValueText(typ FieldType, raw []byte, loc *time.Location) *string {
+	if raw == nil {
+		return nil
+	}
+	if typ == Timestamp {
+		if t, err := parseTimestamp(string(bytes.TrimSpace(raw)), loc); err == nil {
+			s := t.UTC().Format(time.RFC3339Nano)
+			return &s
+		}
+	}
+	s := string(raw)
+	return &s
+}

@@ -1,0 +1,9 @@
+// Package all imports every source adapter, so that a program importing it
+// can open any driver recon supports.
+package all
+
+import (
+	_ "github.com/recon-dev/recon/sources/mysql"    // driver "mysql"
+	_ "github.com/recon-dev/recon/sources/postgres" // driver "postgres"
+	_ "github.com/recon-dev/recon/sources/sqlite"   // driver "sqlite"
+)

@@ -1,0 +1,269 @@
+// Package sources reads the records a reconciliation compares from SQL
+// databases. Each kind of database is an adapter in its own folder that
+// registers a Dialect under its driver name ("postgres", "mysql", "sqlite");
+// sources/all imports them all.
+//
+// Invariants:
+//   - Every snapshot runs in one read-only transaction, with the strongest
+//     consistent-snapshot isolation the database offers.
+//   - Values are delivered as the database's own text for them, so that the
+//     engine parses every system's values the same way: each dialect casts
+//     columns whose driver would otherwise reinterpret them (time zones).
+//     Zone-less timestamps stay zone-less; the engine applies the system's
+//     configured zone.
+//   - Identifiers from config are quoted by the dialect; a config column name
+//     that differs from the real one only in case resolves to the real one.
+//   - Passwords in DSNs never appear in errors: every error leaving this
+//     package has the DSN's secrets scrubbed.
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/recon-dev/recon/queries"
+)
+
+// Dialect is what an adapter tells this package about one kind of database.
+type Dialect interface {
+	queries.Quoter
+	// DriverName is the database/sql driver to open.
+	DriverName() string
+	// Configure checks a user's DSN and returns the one to open, with the
+	// session options recon relies on forced (read-only, UTC, text values).
+	Configure(dsn string) (string, error)
+	// Secrets returns the parts of dsn never to show (passwords).
+	Secrets(dsn string) []string
+	// BeginSnapshot starts a read-only transaction on a consistent snapshot.
+	BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error)
+	// SelectExpr returns the expression reading column ref, whose type the
+	// database calls databaseType, as the database's text for its values.
+	SelectExpr(ref, databaseType string) string
+}
+
+var (
+	dialectsMu sync.RWMutex
+	dialects   = map[string]Dialect{}
+)
+
+// Register makes a dialect available under a driver name. Adapters call it
+// from init; registering a name twice is a programming error and panics.
+func Register(name string, d Dialect) {
+	dialectsMu.Lock()
+	defer dialectsMu.Unlock()
+	if _, dup := dialects[name]; dup {
+		panic("sources: Register called twice for driver " + name)
+	}
+	dialects[name] = d
+}
+
+// Drivers lists the registered driver names.
+func Drivers() []string {
+	dialectsMu.RLock()
+	defer dialectsMu.RUnlock()
+	names := make([]string, 0, len(dialects))
+	for n := range dialects {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func lookup(name string) (Dialect, error) {
+	dialectsMu.RLock()
+	d, ok := dialects[name]
+	dialectsMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown driver %q (known: %s; forgotten import of its sources/ package?)",
+			name, strings.Join(Drivers(), ", "))
+	}
+	return d, nil
+}
+
+// Config names one system to read from.
+type Config struct {
+	Name   string // the system's name in the config, for messages
+	Driver string
+	DSN    string
+}
+
+// DB is an open connection pool to one system.
+type DB struct {
+	name    string
+	dialect Dialect
+	db      *sqlx.DB
+	secrets []string
+}
+
+// Open connects to a system and checks that it answers.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	d, err := lookup(cfg.Driver)
+	if err != nil {
+		return nil, fmt.Errorf("system %q: %w", cfg.Name, err)
+	}
+	secrets := d.Secrets(cfg.DSN)
+	dsn, err := d.Configure(cfg.DSN)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("system %q: bad dsn: %w", cfg.Name, err), secrets)
+	}
+	db, err := sqlx.Open(d.DriverName(), dsn)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("system %q: open: %w", cfg.Name, err), secrets)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, scrub(fmt.Errorf("system %q: connect: %w", cfg.Name, err), secrets)
+	}
+	return &DB{name: cfg.Name, dialect: d, db: db, secrets: secrets}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Name is the system's name in the config.
+func (db *DB) Name() string { return db.name }
+
+// Column is one column of a relation as the database describes it.
+type Column struct {
+	Name         string
+	DatabaseType string // the database's type name, upper case ("NUMERIC", "VARCHAR", "TIMESTAMPTZ")
+}
+
+// Relation is one selection (table or query) on a system.
+type Relation struct {
+	db  *DB
+	sel queries.Selection
+}
+
+// Relation returns the relation sel on db.
+func (db *DB) Relation(sel queries.Selection) *Relation {
+	return &Relation{db: db, sel: sel}
+}
+
+// Columns reads the relation's columns without reading any row. It fails
+// where the table, the filter or the query is wrong.
+func (r *Relation) Columns(ctx context.Context) ([]Column, error) {
+	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	if err != nil {
+		return nil, r.wrap("begin snapshot", err)
+	}
+	defer tx.Rollback()
+	return r.probe(ctx, tx)
+}
+
+func (r *Relation) probe(ctx context.Context, tx *sqlx.Tx) ([]Column, error) {
+	rows, err := tx.QueryContext(ctx, queries.Probe(r.db.dialect, r.sel))
+	if err != nil {
+		return nil, r.wrap("read columns", err)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, r.wrap("read column types", err)
+	}
+	cols := make([]Column, len(types))
+	for i, t := range types {
+		cols[i] = Column{Name: t.Name(), DatabaseType: strings.ToUpper(t.DatabaseTypeName())}
+	}
+	return cols, nil
+}
+
+// ErrNoColumn reports config columns the relation does not have.
+var ErrNoColumn = errors.New("no such column")
+
+// Resolve finds each wanted column among cols: by exact name, else by the
+// one name that equals it ignoring case. It returns them in wanted's order.
+func Resolve(cols []Column, wanted []string) ([]Column, error) {
+	out := make([]Column, len(wanted))
+	for i, w := range wanted {
+		c, err := resolveOne(cols, w)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+func resolveOne(cols []Column, wanted string) (Column, error) {
+	var folded []Column
+	for _, c := range cols {
+		if c.Name == wanted {
+			return c, nil
+		}
+		if strings.EqualFold(c.Name, wanted) {
+			folded = append(folded, c)
+		}
+	}
+	if len(folded) == 1 {
+		return folded[0], nil
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	if len(folded) > 1 {
+		return Column{}, fmt.Errorf("column %q is ambiguous: it matches several columns ignoring case (%s)", wanted, strings.Join(names, ", "))
+	}
+	return Column{}, fmt.Errorf("%w %q (the relation has: %s)", ErrNoColumn, wanted, strings.Join(names, ", "))
+}
+
+// Scan starts a snapshot read of columns, in that order. The snapshot's
+// transaction ends when the returned Rows is closed.
+func (r *Relation) Scan(ctx context.Context, columns []string) (*Rows, error) {
+	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	if err != nil {
+		return nil, r.wrap("begin snapshot", err)
+	}
+	cols, err := r.probe(ctx, tx)
+	if err == nil {
+		cols, err = Resolve(cols, columns)
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, r.wrap("check columns", err)
+	}
+	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i] = r.db.dialect.SelectExpr(queries.Column(r.db.dialect, c.Name), c.DatabaseType)
+	}
+	rows, err := tx.QueryContext(ctx, queries.Select(r.db.dialect, r.sel, exprs))
+	if err != nil {
+		tx.Rollback()
+		return nil, r.wrap("read", err)
+	}
+	return newRows(tx, rows, len(cols), r), nil
+}
+
+func (r *Relation) wrap(what string, err error) error {
+	return scrub(fmt.Errorf("system %q, %s: %s: %w", r.db.name, r.sel, what, err), r.db.secrets)
+}
+
+// scrub replaces secrets in err's text, keeping err for errors.Is/As.
+func scrub(err error, secrets []string) error {
+	msg := err.Error()
+	clean := msg
+	for _, s := range secrets {
+		if s != "" {
+			clean = strings.ReplaceAll(clean, s, "*****")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbedError{msg: clean, err: err}
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
