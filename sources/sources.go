@@ -28,6 +28,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
 )
 
 // Dialect is what an adapter tells this package about one kind of database.
@@ -37,7 +38,8 @@ type Dialect interface {
 	DriverName() string
 	// Configure checks a user's DSN and returns the one to open, with the
 	// session options recon relies on forced (read-only, UTC, text values).
-	Configure(dsn string) (string, error)
+	// A relative file path in the DSN is relative to baseDir.
+	Configure(dsn, baseDir string) (string, error)
 	// Secrets returns the parts of dsn never to show (passwords).
 	Secrets(dsn string) []string
 	// BeginSnapshot starts a read-only transaction on a consistent snapshot.
@@ -91,6 +93,9 @@ type Config struct {
 	Name   string // the system's name in the config, for messages
 	Driver string
 	DSN    string
+	// BaseDir is what relative file paths in the DSN are relative to
+	// (the config file's directory).
+	BaseDir string
 }
 
 // DB is an open connection pool to one system.
@@ -108,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("system %q: %w", cfg.Name, err)
 	}
 	secrets := d.Secrets(cfg.DSN)
-	dsn, err := d.Configure(cfg.DSN)
+	dsn, err := d.Configure(cfg.DSN, cfg.BaseDir)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("system %q: bad dsn: %w", cfg.Name, err), secrets)
 	}
@@ -216,7 +221,7 @@ func resolveOne(cols []Column, wanted string) (Column, error) {
 
 // Scan starts a snapshot read of columns, in that order. The snapshot's
 // transaction ends when the returned Rows is closed.
-func (r *Relation) Scan(ctx context.Context, columns []string) (*Rows, error) {
+func (r *Relation) Scan(ctx context.Context, columns []string) (reconcile.Rows, error) {
 	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
 	if err != nil {
 		return nil, r.wrap("begin snapshot", err)

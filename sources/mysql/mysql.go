@@ -35,7 +35,7 @@ func (Dialect) QuoteIdent(name string) string {
 
 // Configure implements sources.Dialect: values as text (no parseTime), the
 // session in UTC, and a connect timeout so an unreachable host fails fast.
-func (Dialect) Configure(dsn string) (string, error) {
+func (Dialect) Configure(dsn, _ string) (string, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return "", err

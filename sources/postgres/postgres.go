@@ -30,7 +30,7 @@ func (Dialect) DriverName() string { return "postgres" }
 func (Dialect) QuoteIdent(name string) string { return pq.QuoteIdentifier(name) }
 
 // Configure implements sources.Dialect: lib/pq takes URLs and key=value DSNs as they are.
-func (Dialect) Configure(dsn string) (string, error) {
+func (Dialect) Configure(dsn, _ string) (string, error) {
 	if _, err := pq.ParseURL(dsn); strings.Contains(dsn, "://") && err != nil {
 		return "", err
 	}

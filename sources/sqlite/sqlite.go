@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -35,8 +36,11 @@ func (Dialect) QuoteIdent(name string) string {
 }
 
 // Configure implements sources.Dialect: a read-only URI for an existing file.
-func (Dialect) Configure(dsn string) (string, error) {
+func (Dialect) Configure(dsn, baseDir string) (string, error) {
 	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(baseDir, path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return "", fmt.Errorf("sqlite database file: %w", err)
 	}

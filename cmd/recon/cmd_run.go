@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports"
+)
+
+type runFlags struct {
+	config    string
+	only      stringList
+	out       string
+	memoryMiB int
+	tempDir   string
+	summary   bool
+	logFlags
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "recon.yaml", "the config `file`")
+	fs.Var(&f.only, "only", "run only the reconciliation `NAME` (repeat or comma-separate for several)")
+	fs.StringVar(&f.out, "out", "reports", "write the report under `DIR`/<run_id>/")
+	fs.IntVar(&f.memoryMiB, "memory", 64, "MiB of records to sort in memory per reconciliation before spilling to disk")
+	fs.StringVar(&f.tempDir, "tmp", "", "`DIR` for spill files (default the system's temp dir)")
+	fs.BoolVar(&f.summary, "summary", false, "print the summary to stdout even when healthy and not on a terminal")
+	f.logFlags.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: recon run [--config FILE] [--only NAME] [--out DIR]
+
+Runs the config's reconciliations and writes <out>/<run_id>/ with
+exceptions.parquet, summary.json and report.md.
+
+Quiet when healthy: off a terminal it prints nothing unless a threshold is
+breached (exit 1) or the run fails (exit 2), which suits cron.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		return report(stderr, &userError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), hint: "recon run --help"})
+	}
+	logger, tty := f.logFlags.logger(stderr)
+
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return report(stderr, err)
+	}
+	recs, err := selectReconciliations(cfg, f.only)
+	if err != nil {
+		return report(stderr, err)
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return report(stderr, &userError{err: fmt.Errorf("create report directory: %w", err), hint: "pass a writable directory with --out"})
+	}
+	unlock, err := lockRun(f.out)
+	if err != nil {
+		return report(stderr, err)
+	}
+	defer unlock()
+
+	started := time.Now().UTC()
+	runID := reports.NewRunID(started)
+	logger = logger.With("run_id", runID)
+	writer, err := reports.Create(f.out, runID)
+	if err != nil {
+		return report(stderr, err)
+	}
+	sys := newSystems(cfg, logger)
+	defer sys.close()
+
+	run := reports.Run{ID: runID, StartedAt: started}
+	for _, rc := range recs {
+		res, err := reconcileOne(ctx, sys, rc, writer, f, logger, stderr, tty)
+		if err != nil && ctx.Err() != nil {
+			writer.Abort()
+			return report(stderr, fmt.Errorf("run cancelled: %w", context.Cause(ctx)))
+		}
+		if err != nil {
+			msg := err.Error()
+			res = reconcile.Result{Name: rc.Spec.Name, FieldMismatches: map[string]int64{}, Breaches: []string{}, Error: &msg}
+			logger.Error("reconciliation failed", "reconciliation", rc.Spec.Name, "error", msg)
+		}
+		run.Results = append(run.Results, res)
+	}
+	run.FinishedAt = time.Now().UTC()
+	run.Status = status(run.Results)
+	dir, err := writer.Close(run)
+	if err != nil {
+		return report(stderr, err)
+	}
+	code := map[string]int{"ok": exitOK, "breached": exitBreached, "error": exitError}[run.Status]
+	if code != exitOK || f.summary || isTerminal(stdout) {
+		printSummary(stdout, run, dir)
+	}
+	switch code {
+	case exitBreached:
+		logger.Warn("threshold breached", "report", dir)
+	case exitError:
+		fmt.Fprintf(stderr, "Error: %d of %d reconciliations could not run; see %s\n", countErrors(run.Results), len(run.Results), filepath.Join(dir, "summary.json"))
+		fmt.Fprintln(stderr, "Try: recon validate --config "+f.config)
+	}
+	return code
+}
+
+func reconcileOne(ctx context.Context, sys *systems, rc Reconciliation, sink reconcile.Sink, f runFlags, logger *slog.Logger, stderr io.Writer, tty bool) (reconcile.Result, error) {
+	src, _, err := sys.input(ctx, rc.Source)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	tgt, _, err := sys.input(ctx, rc.Target)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	progress := &reconcile.Progress{}
+	stopProgress := showProgress(rc.Spec.Name, progress, logger, stderr, tty)
+	start := time.Now()
+	res, err := reconcile.Run(ctx, rc.Spec, src, tgt, sink, reconcile.Options{
+		MemoryBudget: f.memoryMiB << 20,
+		TempDir:      f.tempDir,
+		Logger:       logger,
+		Progress:     progress,
+	})
+	stopProgress()
+	if err == nil {
+		logger.Info("reconciled", "reconciliation", rc.Spec.Name, "source_rows", res.SourceCount, "target_rows", res.TargetCount,
+			"matched", res.Matched, "breaches", strings.Join(res.Breaches, ","), "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	return res, err
+}
+
+func selectReconciliations(cfg *Config, only []string) ([]Reconciliation, error) {
+	if len(only) == 0 {
+		return cfg.Reconciliations, nil
+	}
+	var names []string
+	byName := map[string]Reconciliation{}
+	for _, r := range cfg.Reconciliations {
+		names = append(names, r.Spec.Name)
+		byName[r.Spec.Name] = r
+	}
+	var out []Reconciliation
+	for _, n := range only {
+		r, ok := byName[n]
+		if !ok {
+			return nil, &userError{err: fmt.Errorf("--only %q: no such reconciliation in %s", n, cfg.Path), hint: "use one of: " + strings.Join(names, ", ")}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func status(results []reconcile.Result) string {
+	s := "ok"
+	for _, r := range results {
+		if r.Error != nil {
+			return "error"
+		}
+		if r.Breached() {
+			s = "breached"
+		}
+	}
+	return s
+}
+
+func countErrors(results []reconcile.Result) int {
+	n := 0
+	for _, r := range results {
+		if r.Error != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func printSummary(w io.Writer, run reports.Run, dir string) {
+	for _, r := range run.Results {
+		if r.Error != nil {
+			fmt.Fprintf(w, "%-30s ERROR %s\n", r.Name, *r.Error)
+			continue
+		}
+		state := "ok"
+		if r.Breached() {
+			state = "BREACHED " + strings.Join(r.Breaches, ",")
+		}
+		fmt.Fprintf(w, "%-30s %s  source=%d target=%d matched=%d missing_in_target=%d missing_in_source=%d field_mismatch_records=%d drift_rate=%.2f%% timestamp_misaligned=%d duplicates=%d invalid=%d\n",
+			r.Name, state, r.SourceCount, r.TargetCount, r.Matched, r.MissingInTarget, r.MissingInSource,
+			r.RecordsWithFieldMismatch, r.DriftRate*100, r.TimestampMisaligned, r.DuplicateKeys, r.InvalidRecords)
+	}
+	fmt.Fprintf(w, "report: %s\n", dir)
+}
+
+// lockRun takes an exclusive lock on the report directory so that two runs
+// (say, a slow nightly run and the next one) never overlap.
+func lockRun(dir string) (func(), error) {
+	path := filepath.Join(dir, ".recon.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &userError{err: fmt.Errorf("another recon run is writing to %s", dir), hint: "wait for it to finish; runs into one --out directory never overlap"}
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// stringList is a flag that may be repeated or comma-separated.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// flagExit maps a flag parsing error to an exit code: --help is success.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitError
+}

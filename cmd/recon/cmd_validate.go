@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/sources"
+)
+
+func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "recon.yaml", "the config `file`")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: recon validate [--config FILE]
+
+Checks the config, connects to every system, and checks that every table,
+filter, query and column exists and that column types can be compared as
+the config's field types. Reads no rows. Exit 0 if all is well, 2 if not.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return report(stderr, err)
+	}
+	sys := newSystems(cfg, discardLogger())
+	defer sys.close()
+	var problems []error
+	for _, rc := range cfg.Reconciliations {
+		errs := validateReconciliation(ctx, sys, rc)
+		if len(errs) == 0 {
+			fmt.Fprintf(stdout, "ok  %s: %s.%s vs %s.%s, %d key column(s), %d field(s)\n", rc.Spec.Name,
+				rc.Source.System, rc.Source.Selection, rc.Target.System, rc.Target.Selection, len(rc.Spec.Key), len(rc.Spec.Fields))
+			continue
+		}
+		for _, e := range errs {
+			fmt.Fprintf(stdout, "BAD %s: %v\n", rc.Spec.Name, e)
+		}
+		problems = append(problems, errs...)
+	}
+	if len(problems) > 0 {
+		return report(stderr, &userError{err: fmt.Errorf("config %s: %d problem(s) found, listed above", *config, len(problems)),
+			hint: "fix the names in the config or the database, then run recon validate again"})
+	}
+	return exitOK
+}
+
+// validateReconciliation checks both sides' columns and their types.
+func validateReconciliation(ctx context.Context, sys *systems, rc Reconciliation) []error {
+	var errs []error
+	for _, side := range []struct {
+		name reconcile.Side
+		sel  SideSelection
+	}{{reconcile.SourceSide, rc.Source}, {reconcile.TargetSide, rc.Target}} {
+		_, rel, err := sys.input(ctx, side.sel)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cols, err := rel.Columns(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, need := range neededColumns(rc.Spec, side.name) {
+			found, err := sources.Resolve(cols, []string{need.column})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s, %s %s.%s: %w", need.what, side.name, side.sel.System, side.sel.Selection, err))
+				continue
+			}
+			fam := sources.FamilyOf(found[0].DatabaseType)
+			if !comparable(need.typ, fam) {
+				errs = append(errs, fmt.Errorf("%s: %s column %q is %s (%s), which cannot be read as %s",
+					need.what, side.name, found[0].Name, found[0].DatabaseType, fam, need.typ))
+			}
+		}
+	}
+	return errs
+}
+
+type neededColumn struct {
+	what   string // "field \"amount\"", for messages
+	column string
+	typ    reconcile.FieldType
+}
+
+func neededColumns(spec reconcile.Spec, side reconcile.Side) []neededColumn {
+	pick := func(source, target string) string {
+		if side == reconcile.SourceSide {
+			return source
+		}
+		return target
+	}
+	var out []neededColumn
+	for i, k := range spec.Key {
+		out = append(out, neededColumn{fmt.Sprintf("key #%d", i+1), pick(k.Source, k.Target), k.Type})
+	}
+	for _, f := range spec.Fields {
+		out = append(out, neededColumn{fmt.Sprintf("field %q", f.Name), pick(f.Source, f.Target), f.Type})
+	}
+	if ts := spec.Timestamp; ts != nil {
+		out = append(out, neededColumn{"timestamp", pick(ts.Source, ts.Target), reconcile.Timestamp})
+	}
+	return out
+}
+
+// readableAs says which column families each field type can be read from.
+// Text and untyped columns can hold anything: their values are parsed.
+var readableAs = map[reconcile.FieldType][]sources.Family{
+	reconcile.String:    nil, // any
+	reconcile.Int:       {sources.Integer, sources.Decimal, sources.Float, sources.Bool},
+	reconcile.Decimal:   {sources.Integer, sources.Decimal, sources.Float},
+	reconcile.Float:     {sources.Integer, sources.Decimal, sources.Float},
+	reconcile.Bool:      {sources.Bool, sources.Integer},
+	reconcile.Date:      {sources.Date, sources.Timestamp},
+	reconcile.Timestamp: {sources.Timestamp, sources.Date},
+}
+
+func comparable(t reconcile.FieldType, f sources.Family) bool {
+	allowed := readableAs[t]
+	return allowed == nil || f == sources.Text || f == sources.Unknown || slices.Contains(allowed, f)
+}
+

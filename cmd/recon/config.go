@@ -1,0 +1,535 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/sources"
+)
+
+// The YAML shapes. Their keys are a contract with users: extend, never rename.
+type fileConfig struct {
+	Version         int                     `yaml:"version"`
+	Systems         map[string]systemConfig `yaml:"systems"`
+	Reconciliations []reconConfig           `yaml:"reconciliations"`
+}
+
+type systemConfig struct {
+	Driver   string `yaml:"driver"`
+	DSN      string `yaml:"dsn"`
+	Timezone string `yaml:"timezone"`
+}
+
+type reconConfig struct {
+	Name       string          `yaml:"name"`
+	Source     sideConfig      `yaml:"source"`
+	Target     sideConfig      `yaml:"target"`
+	Key        []keyConfig     `yaml:"key"`
+	Fields     []fieldConfig   `yaml:"fields"`
+	Timestamp  *stampConfig    `yaml:"timestamp"`
+	Thresholds thresholdConfig `yaml:"thresholds"`
+}
+
+type sideConfig struct {
+	System string `yaml:"system"`
+	Table  string `yaml:"table"`
+	Where  string `yaml:"where"`
+	Query  string `yaml:"query"`
+}
+
+type keyConfig struct {
+	Source    string   `yaml:"source"`
+	Target    string   `yaml:"target"`
+	Type      string   `yaml:"type"`
+	Normalize []string `yaml:"normalize"`
+}
+
+type fieldConfig struct {
+	Name            string   `yaml:"name"`
+	Source          string   `yaml:"source"`
+	Target          string   `yaml:"target"`
+	Type            string   `yaml:"type"`
+	Tolerance       string   `yaml:"tolerance"`
+	Normalize       []string `yaml:"normalize"`
+	NullEqualsEmpty bool     `yaml:"null_equals_empty"`
+}
+
+type stampConfig struct {
+	Source    string `yaml:"source"`
+	Target    string `yaml:"target"`
+	Tolerance string `yaml:"tolerance"`
+}
+
+type thresholdConfig struct {
+	CountVariance       string `yaml:"count_variance"`
+	DriftRate           string `yaml:"drift_rate"`
+	MissingInTarget     *int64 `yaml:"missing_in_target"`
+	MissingInSource     *int64 `yaml:"missing_in_source"`
+	TimestampMisaligned *int64 `yaml:"timestamp_misaligned"`
+	DuplicateKeys       *int64 `yaml:"duplicate_keys"`
+	InvalidRecords      *int64 `yaml:"invalid_records"`
+}
+
+// Config is a checked config file.
+type Config struct {
+	Path            string
+	Systems         map[string]System
+	Reconciliations []Reconciliation
+}
+
+// System is one database to read from.
+type System struct {
+	Source   sources.Config
+	Location *time.Location
+}
+
+// Reconciliation is one checked reconciliation.
+type Reconciliation struct {
+	Spec           reconcile.Spec
+	Source, Target SideSelection
+}
+
+// SideSelection is what one side of a reconciliation reads.
+type SideSelection struct {
+	System    string
+	Selection queries.Selection
+}
+
+// configError collects the problems of a config file, each with its line.
+type configError struct {
+	path     string
+	problems []string
+}
+
+func (e *configError) Error() string {
+	if len(e.problems) == 1 {
+		return fmt.Sprintf("config %s: %s", e.path, e.problems[0])
+	}
+	return fmt.Sprintf("config %s has %d problems:\n  %s", e.path, len(e.problems), strings.Join(e.problems, "\n  "))
+}
+
+func (e *configError) Hint() string {
+	return "fix the config (see the config reference in README.md), then check it with: recon validate --config " + e.path
+}
+
+// loadConfig reads, expands and checks a config file. It reads no database.
+func loadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &userError{err: fmt.Errorf("read config: %w", err), hint: "pass the path of a recon YAML file with --config"}
+	}
+	ce := &configError{path: path}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		ce.problems = append(ce.problems, yamlProblem(err))
+		return nil, ce
+	}
+	if len(root.Content) == 0 {
+		ce.problems = append(ce.problems, "the file is empty")
+		return nil, ce
+	}
+	expandEnv(&root, ce)
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := root.Decode(&fc); err != nil {
+		ce.problems = append(ce.problems, yamlProblem(err))
+		return nil, ce
+	}
+	// root.Decode does not reject unknown keys; a strict pass over the raw
+	// file does, without expanding anything.
+	var strict fileConfig
+	if err := dec.Decode(&strict); err != nil {
+		ce.problems = append(ce.problems, yamlProblem(err))
+	}
+	if len(ce.problems) > 0 {
+		return nil, ce
+	}
+	cfg := check(&fc, &root, filepath.Dir(path), ce)
+	if len(ce.problems) > 0 {
+		return nil, ce
+	}
+	cfg.Path = path
+	return cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${VAR} in every scalar value (never in keys) with the
+// environment's value. An unset variable is a problem, not an empty string:
+// an empty DSN or password would fail later and less clearly.
+func expandEnv(n *yaml.Node, ce *configError) {
+	if n.Kind == yaml.ScalarNode {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				ce.problems = append(ce.problems, fmt.Sprintf("line %d: environment variable %s is not set (export it, e.g. %s=... recon run)", n.Line, name, name))
+			}
+			return v
+		})
+		return
+	}
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			continue // a key
+		}
+		expandEnv(c, ce)
+	}
+}
+
+var (
+	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type main\.(\w+)`)
+	yamlLine     = regexp.MustCompile(`^yaml: (line \d+:)`)
+)
+
+// sectionKeys maps each YAML shape to where it appears and its keys.
+var sectionKeys = map[string]struct {
+	where string
+	typ   reflect.Type
+}{
+	"fileConfig":      {"at the top level", reflect.TypeFor[fileConfig]()},
+	"systemConfig":    {"in a system", reflect.TypeFor[systemConfig]()},
+	"reconConfig":     {"in a reconciliation", reflect.TypeFor[reconConfig]()},
+	"sideConfig":      {"in source/target", reflect.TypeFor[sideConfig]()},
+	"keyConfig":       {"in a key entry", reflect.TypeFor[keyConfig]()},
+	"fieldConfig":     {"in a field", reflect.TypeFor[fieldConfig]()},
+	"stampConfig":     {"in timestamp", reflect.TypeFor[stampConfig]()},
+	"thresholdConfig": {"in thresholds", reflect.TypeFor[thresholdConfig]()},
+}
+
+// yamlProblem rewrites a YAML error in the config's terms.
+func yamlProblem(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return yamlLine.ReplaceAllString(err.Error(), "$1")
+	}
+	var out []string
+	for _, msg := range te.Errors {
+		if m := unknownField.FindStringSubmatch(msg); m != nil {
+			if s, ok := sectionKeys[m[3]]; ok {
+				msg = fmt.Sprintf("line %s: unknown key %q %s (known keys: %s)", m[1], m[2], s.where, strings.Join(yamlKeys(s.typ), ", "))
+			}
+		}
+		out = append(out, strings.ReplaceAll(msg, "main.", ""))
+	}
+	return strings.Join(out, "; ")
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		keys = append(keys, strings.Split(f.Tag.Get("yaml"), ",")[0])
+	}
+	return keys
+}
+
+// lineOf finds the line of the node at a path of mapping keys and sequence
+// indexes below root's document, or 0.
+func lineOf(root *yaml.Node, path ...any) int {
+	n := root.Content[0]
+	for _, p := range path {
+		switch p := p.(type) {
+		case string:
+			next := (*yaml.Node)(nil)
+			for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					next = n.Content[i+1]
+				}
+			}
+			if next == nil {
+				return n.Line
+			}
+			n = next
+		case int:
+			if n.Kind != yaml.SequenceNode || p >= len(n.Content) {
+				return n.Line
+			}
+			n = n.Content[p]
+		}
+	}
+	return n.Line
+}
+
+// check turns the decoded file into a Config, noting every problem.
+func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config {
+	problem := func(line int, format string, args ...any) {
+		ce.problems = append(ce.problems, fmt.Sprintf("line %d: ", line)+fmt.Sprintf(format, args...))
+	}
+	if fc.Version != 1 {
+		problem(lineOf(root, "version"), "version must be 1 (got %d)", fc.Version)
+	}
+	cfg := &Config{Systems: map[string]System{}}
+	if len(fc.Systems) == 0 {
+		problem(lineOf(root, "systems"), "no systems: name at least the two databases to compare under systems:")
+	}
+	for _, name := range slices.Sorted(maps.Keys(fc.Systems)) {
+		sc := fc.Systems[name]
+		line := lineOf(root, "systems", name)
+		if !slices.Contains(sources.Drivers(), sc.Driver) {
+			problem(line, "system %q: driver %q is not one of %s", name, sc.Driver, strings.Join(sources.Drivers(), ", "))
+		}
+		if strings.TrimSpace(sc.DSN) == "" {
+			problem(line, "system %q: dsn is empty", name)
+		}
+		loc := time.UTC
+		if sc.Timezone != "" {
+			l, err := time.LoadLocation(sc.Timezone)
+			if err != nil {
+				problem(line, "system %q: timezone %q is not an IANA zone name (like UTC or America/New_York)", name, sc.Timezone)
+			} else {
+				loc = l
+			}
+		}
+		cfg.Systems[name] = System{Source: sources.Config{Name: name, Driver: sc.Driver, DSN: sc.DSN, BaseDir: dir}, Location: loc}
+	}
+	if len(fc.Reconciliations) == 0 {
+		problem(lineOf(root, "reconciliations"), "no reconciliations: add at least one under reconciliations:")
+	}
+	seen := map[string]bool{}
+	for i, rc := range fc.Reconciliations {
+		line := lineOf(root, "reconciliations", i)
+		p := func(format string, args ...any) {
+			problem(line, "reconciliation %q: %s", rc.Name, fmt.Sprintf(format, args...))
+		}
+		if rc.Name == "" {
+			problem(line, "reconciliation #%d has no name", i+1)
+		} else if seen[rc.Name] {
+			p("the name is used twice")
+		}
+		seen[rc.Name] = true
+		r := Reconciliation{Spec: reconcile.Spec{Name: rc.Name}}
+		r.Source = checkSide("source", rc.Source, fc.Systems, dir, p)
+		r.Target = checkSide("target", rc.Target, fc.Systems, dir, p)
+		if len(rc.Key) == 0 {
+			p("no key: say which columns match records, e.g. key: [{source: id, target: opportunity_id}]")
+		}
+		for k, kc := range rc.Key {
+			kp := func(format string, args ...any) {
+				problem(lineOf(root, "reconciliations", i, "key", k), "reconciliation %q, key #%d: %s", rc.Name, k+1, fmt.Sprintf(format, args...))
+			}
+			key := reconcile.KeyColumn{Source: orDefault(kc.Source, kc.Target), Target: orDefault(kc.Target, kc.Source), Type: reconcile.String}
+			if key.Source == "" {
+				kp("name the key column with source: and target:")
+			}
+			switch kc.Type {
+			case "", "string":
+			case "int":
+				key.Type = reconcile.Int
+			default:
+				kp("type %q: a key is string or int", kc.Type)
+			}
+			key.Normalize = checkNormalize(kc.Normalize, kp)
+			r.Spec.Key = append(r.Spec.Key, key)
+		}
+		names := map[string]bool{}
+		for f, fcf := range rc.Fields {
+			fp := func(format string, args ...any) {
+				problem(lineOf(root, "reconciliations", i, "fields", f), "reconciliation %q, field %q: %s", rc.Name, fcf.Name, fmt.Sprintf(format, args...))
+			}
+			if fcf.Name == "" {
+				fp("a field needs a name")
+			} else if names[fcf.Name] {
+				fp("the name is used twice")
+			}
+			names[fcf.Name] = true
+			r.Spec.Fields = append(r.Spec.Fields, checkField(fcf, fp))
+		}
+		if rc.Timestamp != nil {
+			tp := func(format string, args ...any) {
+				problem(lineOf(root, "reconciliations", i, "timestamp"), "reconciliation %q, timestamp: %s", rc.Name, fmt.Sprintf(format, args...))
+			}
+			ts := &reconcile.TimestampSpec{Source: orDefault(rc.Timestamp.Source, rc.Timestamp.Target), Target: orDefault(rc.Timestamp.Target, rc.Timestamp.Source)}
+			if ts.Source == "" {
+				tp("name the last-modified columns with source: and target:")
+			}
+			if rc.Timestamp.Tolerance != "" {
+				d, err := time.ParseDuration(rc.Timestamp.Tolerance)
+				if err != nil || d < 0 {
+					tp("tolerance %q is not a duration like 30s, 5m or 1h", rc.Timestamp.Tolerance)
+				}
+				ts.Tolerance = d
+			}
+			r.Spec.Timestamp = ts
+		}
+		r.Spec.Thresholds = checkThresholds(rc.Thresholds, func(format string, args ...any) {
+			problem(lineOf(root, "reconciliations", i, "thresholds"), "reconciliation %q, thresholds: %s", rc.Name, fmt.Sprintf(format, args...))
+		})
+		cfg.Reconciliations = append(cfg.Reconciliations, r)
+	}
+	return cfg
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+type problemFunc func(format string, args ...any)
+
+func checkSide(which string, sc sideConfig, systems map[string]systemConfig, dir string, p problemFunc) SideSelection {
+	if _, ok := systems[sc.System]; !ok {
+		p("%s system %q is not defined under systems: (defined: %s)", which, sc.System, strings.Join(slices.Sorted(maps.Keys(systems)), ", "))
+	}
+	sel := queries.Selection{Table: sc.Table, Where: sc.Where}
+	switch {
+	case sc.Table != "" && sc.Query != "":
+		p("%s: give a table or a query, not both", which)
+	case sc.Query != "":
+		if sc.Where != "" {
+			p("%s: where: applies to a table; put the filter inside the query file", which)
+		}
+		path := sc.Query
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		text, err := os.ReadFile(path)
+		if err != nil {
+			p("%s query file: %v", which, err)
+		} else if strings.TrimSpace(queries.TrimQuery(string(text))) == "" {
+			p("%s query file %s is empty", which, path)
+		}
+		sel.Query, sel.QueryFile = string(text), sc.Query
+	case sc.Table == "":
+		p("%s: name a table (table: invoices) or a query file (query: queries/invoices.sql)", which)
+	}
+	return SideSelection{System: sc.System, Selection: sel}
+}
+
+func checkNormalize(names []string, p problemFunc) []reconcile.Normalization {
+	var out []reconcile.Normalization
+	for _, n := range names {
+		norm := reconcile.Normalization(n)
+		if !norm.Valid() {
+			p("normalize %q is not one of %s", n, strings.Join(reconcile.Normalizations(), ", "))
+		}
+		out = append(out, norm)
+	}
+	return out
+}
+
+func checkField(fc fieldConfig, p problemFunc) reconcile.Field {
+	f := reconcile.Field{
+		Name: fc.Name, Source: orDefault(fc.Source, fc.Name), Target: orDefault(fc.Target, fc.Name),
+		Type: reconcile.String, NullEqualsEmpty: fc.NullEqualsEmpty,
+	}
+	if fc.Type != "" {
+		t, ok := reconcile.ParseFieldType(fc.Type)
+		if !ok {
+			p("type %q is not one of %s", fc.Type, strings.Join(reconcile.FieldTypeNames(), ", "))
+		}
+		f.Type = t
+	}
+	f.Normalize = checkNormalize(fc.Normalize, p)
+	tol, err := parseTolerance(f.Type, fc.Tolerance)
+	if err != nil {
+		p("tolerance %q: %v", fc.Tolerance, err)
+	}
+	f.Tolerance = tol
+	return f
+}
+
+// defaultFloatTolerance keeps two systems' renderings of one float
+// (shortest round-trip vs 15 significant digits) from raising alarms.
+var defaultFloatTolerance = decimal.New(1, -12)
+
+func parseTolerance(t reconcile.FieldType, s string) (reconcile.Tolerance, error) {
+	var tol reconcile.Tolerance
+	if s == "" {
+		if t == reconcile.Float {
+			tol.Relative = defaultFloatTolerance
+		}
+		return tol, nil
+	}
+	switch t {
+	case reconcile.String, reconcile.Bool:
+		return tol, fmt.Errorf("%s fields take no tolerance; use normalize: instead", t)
+	case reconcile.Timestamp:
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return tol, fmt.Errorf("not a duration like 1s, 5m or 1h")
+		}
+		tol.Duration = d
+		return tol, nil
+	case reconcile.Date:
+		days, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err != nil || days < 0 {
+			return tol, fmt.Errorf("not a number of days like 1 or 1d")
+		}
+		tol.Absolute = decimal.NewFromInt(int64(days))
+		return tol, nil
+	}
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		d, err := decimal.NewFromString(strings.TrimSpace(pct))
+		if err != nil || d.IsNegative() {
+			return tol, fmt.Errorf("not a percentage like 0.5%%")
+		}
+		tol.Relative = d.Shift(-2)
+		return tol, nil
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil || d.IsNegative() {
+		return tol, fmt.Errorf("not an absolute difference like 0.01 or a percentage like 0.5%%")
+	}
+	tol.Absolute = d
+	return tol, nil
+}
+
+// parseRate reads "2%" or a fraction such as 0.02.
+func parseRate(s string) (*float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	scale := 1.0
+	num := s
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		num, scale = strings.TrimSpace(pct), 0.01
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("%q is not a rate like 2%% or 0.02", s)
+	}
+	v *= scale
+	return &v, nil
+}
+
+func checkThresholds(tc thresholdConfig, p problemFunc) reconcile.Thresholds {
+	var t reconcile.Thresholds
+	var err error
+	if t.CountVariance, err = parseRate(tc.CountVariance); err != nil {
+		p("count_variance: %v", err)
+	}
+	if t.DriftRate, err = parseRate(tc.DriftRate); err != nil {
+		p("drift_rate: %v", err)
+	}
+	for name, v := range map[string]*int64{
+		"missing_in_target": tc.MissingInTarget, "missing_in_source": tc.MissingInSource,
+		"timestamp_misaligned": tc.TimestampMisaligned, "duplicate_keys": tc.DuplicateKeys,
+		"invalid_records": tc.InvalidRecords,
+	} {
+		if v != nil && *v < 0 {
+			p("%s: a count cannot be negative", name)
+		}
+	}
+	t.MaxMissingInTarget, t.MaxMissingInSource = tc.MissingInTarget, tc.MissingInSource
+	t.MaxTimestampMisaligned, t.MaxDuplicateKeys, t.MaxInvalidRecords = tc.TimestampMisaligned, tc.DuplicateKeys, tc.InvalidRecords
+	return t
+}

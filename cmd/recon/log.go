@@ -1,0 +1,92 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/recon-dev/recon/reconcile"
+)
+
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "", "debug, info, warn or error (default info on a terminal, warn otherwise, so cron stays quiet when healthy)")
+	fs.StringVar(&l.format, "log-format", "", "text or json (default text on a terminal, json otherwise)")
+}
+
+// logger builds the run's logger on stderr and says whether stderr is a terminal.
+func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool) {
+	tty := isTerminal(stderr)
+	level := slog.LevelWarn
+	if tty {
+		level = slog.LevelInfo
+	}
+	if l.level != "" {
+		if err := level.UnmarshalText([]byte(l.level)); err != nil {
+			fmt.Fprintf(stderr, "recon: ignoring --log-level %q: %v\n", l.level, err)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := l.format
+	if format == "" {
+		format = map[bool]string{true: "text", false: "json"}[tty]
+	}
+	if strings.EqualFold(format, "json") {
+		return slog.New(slog.NewJSONHandler(stderr, opts)), tty
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts)), tty
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// showProgress reports rows read while a reconciliation runs: a live line on
+// a terminal, an info log every 30 s otherwise. The returned func stops it.
+func showProgress(name string, p *reconcile.Progress, logger *slog.Logger, stderr io.Writer, tty bool) func() {
+	every := 30 * time.Second
+	if tty {
+		every = 500 * time.Millisecond
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprint(stderr, "\r\033[K")
+				}
+				return
+			case <-tick.C:
+				src, tgt := p.SourceRows.Load(), p.TargetRows.Load()
+				rate := float64(src+tgt) / time.Since(start).Seconds()
+				if tty {
+					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows, %.0f rows/s", name, src, tgt, rate)
+				} else {
+					logger.Info("reading", "reconciliation", name, "source_rows", src, "target_rows", tgt, "rows_per_second", int64(rate))
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,101 @@
+// Command recon reconciles records between two systems' databases: count
+// parity, field-level divergence and last-modified misalignment, written as
+// a Parquet drift report with a summary for cron and people.
+//
+// Exit codes: 0 ran and every threshold held; 1 ran and a threshold was
+// breached; 2 could not run (bad config, unreachable system, cancelled).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // timezone: names must resolve on hosts without zoneinfo
+
+	_ "github.com/recon-dev/recon/sources/all"
+)
+
+const (
+	exitOK       = 0
+	exitBreached = 1
+	exitError    = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "reconcile now and write a drift report", runCmd},
+		{"validate", "check a config and the tables and columns it names", validateCmd},
+	}
+}
+
+const usage = `recon reconciles records between two systems' databases and reports drift.
+
+Usage:
+  recon <command> [flags]
+
+Commands:
+%s
+Run "recon <command> --help" for a command's flags.
+
+Exit codes: 0 ok, 1 a threshold was breached, 2 could not run.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var list string
+	for _, c := range commands() {
+		list += fmt.Sprintf("  %-10s %s\n", c.name, c.summary)
+	}
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, usage, list)
+		return exitError
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(stdout, usage, list)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "Error: unknown command %q\nTry: recon --help\n", args[0])
+	return exitError
+}
+
+// userError is an error with a hint on what to do about it.
+type userError struct {
+	err  error
+	hint string
+}
+
+func (e *userError) Error() string { return e.err.Error() }
+func (e *userError) Unwrap() error { return e.err }
+func (e *userError) Hint() string  { return e.hint }
+
+// report prints err as "Error: ..." and its hint as "Try: ...", and returns exitError.
+func report(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	var h interface{ Hint() string }
+	if errors.As(err, &h) && h.Hint() != "" {
+		fmt.Fprintf(stderr, "Try: %s\n", h.Hint())
+	}
+	return exitError
+}
