@@ -79,8 +79,38 @@ type sorter struct {
 }
 
 // entry locates one record in the arena; the key is arena[keyStart:keyEnd].
+// tag and prefix abbreviate the key (its first component's tag and next 8
+// bytes), so most comparisons while sorting never touch the arena; for a
+// single integer key they decide every comparison.
 type entry struct {
+	prefix                       uint64
 	start, keyStart, keyEnd, end uint32
+	tag                          byte
+}
+
+func keyPrefix(key []byte) (byte, uint64) {
+	if len(key) == 0 {
+		return 0, 0
+	}
+	var b [8]byte
+	copy(b[:], key[1:])
+	return key[0], binary.BigEndian.Uint64(b[:])
+}
+
+// compareEntries orders entries by key, ties by arrival.
+func compareEntries(arena []byte, a, b entry) int {
+	switch {
+	case a.tag != b.tag:
+		return int(a.tag) - int(b.tag)
+	case a.prefix < b.prefix:
+		return -1
+	case a.prefix > b.prefix:
+		return 1
+	}
+	if c := bytes.Compare(arena[a.keyStart:a.keyEnd], arena[b.keyStart:b.keyEnd]); c != 0 {
+		return c
+	}
+	return int(a.start) - int(b.start)
 }
 
 func newSorter(dir, prefix string, budget, ncols int) *sorter {
@@ -88,17 +118,25 @@ func newSorter(dir, prefix string, budget, ncols int) *sorter {
 }
 
 func (s *sorter) add(key []byte, cols [][]byte) error {
-	if len(s.arena) > 0 && len(s.arena)+len(s.entries)*16 >= s.budget {
+	if len(s.arena) > 0 && len(s.arena)+len(s.entries)*entrySize >= s.budget {
 		if err := s.spill(); err != nil {
 			return err
 		}
 	}
+	if s.arena == nil {
+		// Allocated once at its full size: growing by doubling would
+		// overshoot the budget, and pages never written cost no memory.
+		s.arena = make([]byte, 0, s.budget)
+	}
 	start := len(s.arena)
 	s.arena = appendRecord(s.arena, key, cols)
 	keyStart := start + uvarintLen(uint64(len(key)))
-	s.entries = append(s.entries, entry{uint32(start), uint32(keyStart), uint32(keyStart + len(key)), uint32(len(s.arena))})
+	tag, prefix := keyPrefix(key)
+	s.entries = append(s.entries, entry{prefix, uint32(start), uint32(keyStart), uint32(keyStart + len(key)), uint32(len(s.arena)), tag})
 	return nil
 }
+
+const entrySize = 32
 
 func uvarintLen(x uint64) int {
 	n := 1
@@ -111,12 +149,7 @@ func uvarintLen(x uint64) int {
 
 // sort orders entries by key, ties by arrival, so duplicates keep their order.
 func (s *sorter) sort() {
-	slices.SortFunc(s.entries, func(a, b entry) int {
-		if c := bytes.Compare(s.arena[a.keyStart:a.keyEnd], s.arena[b.keyStart:b.keyEnd]); c != 0 {
-			return c
-		}
-		return int(a.start) - int(b.start)
-	})
+	slices.SortFunc(s.entries, func(a, b entry) int { return compareEntries(s.arena, a, b) })
 }
 
 func (s *sorter) spill() error {
@@ -127,7 +160,10 @@ func (s *sorter) spill() error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<18)
+	var lenBuf [binary.MaxVarintLen64]byte
 	for _, e := range s.entries {
+		// Runs prefix each record with its length, so a reader takes it whole.
+		w.Write(binary.AppendUvarint(lenBuf[:0], uint64(e.end-e.start)))
 		w.Write(s.arena[e.start:e.end])
 	}
 	if err := w.Flush(); err != nil {
@@ -213,45 +249,34 @@ type runReader struct {
 	rec   record
 }
 
-// advance reads the next record into rec; false at the end of the run.
+// advance reads the next record into rec; false at the end of the run. The
+// record is a view of the reader's buffer where it fits there, which stays
+// valid until the next advance.
 func (r *runReader) advance() (bool, error) {
-	r.buf = r.buf[:0]
-	keyLen, err := binary.ReadUvarint(r.r)
+	n, err := binary.ReadUvarint(r.r)
 	if err == io.EOF {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
-	r.buf = binary.AppendUvarint(r.buf, keyLen)
-	if r.buf, err = appendN(r.buf, r.r, int(keyLen)); err != nil {
-		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
-	}
-	for range r.rec.cols {
-		l, err := binary.ReadUvarint(r.r)
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", r.f.Name(), errCorruptSpill)
+	var b []byte
+	if int(n) <= r.r.Size() {
+		if b, err = r.r.Peek(int(n)); err == nil {
+			_, err = r.r.Discard(int(n))
 		}
-		r.buf = binary.AppendUvarint(r.buf, l)
-		if l > 0 {
-			if r.buf, err = appendN(r.buf, r.r, int(l-1)); err != nil {
-				return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
-			}
-		}
+	} else {
+		r.buf = slices.Grow(r.buf[:0], int(n))[:n]
+		_, err = io.ReadFull(r.r, r.buf)
+		b = r.buf
 	}
-	if _, err := decodeRecord(r.buf, &r.rec); err != nil {
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", r.f.Name(), errCorruptSpill)
+	}
+	if _, err := decodeRecord(b, &r.rec); err != nil {
 		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
 	return true, nil
-}
-
-func appendN(b []byte, r io.Reader, n int) ([]byte, error) {
-	start := len(b)
-	b = slices.Grow(b, n)[:start+n]
-	if _, err := io.ReadFull(r, b[start:]); err != nil {
-		return b, errCorruptSpill
-	}
-	return b, nil
 }
 
 // mergeIter merges sorted runs with a heap; ties go to the earlier run, so

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Keys are encoded into one byte string whose bytewise order is the order
@@ -49,7 +50,7 @@ func (e *keyEncoder) encode(raw [][]byte) ([]byte, *keyError) {
 		if v == nil {
 			return nil, &keyError{column: i, null: true}
 		}
-		text := string(v)
+		text := unsafe.String(unsafe.SliceData(v), len(v)) // read only while encoding
 		if len(c.Normalize) > 0 {
 			text = applyNormalizations(c.Normalize, text)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 )
@@ -17,10 +18,15 @@ import (
 // field has NullEqualsEmpty).
 type value struct {
 	null bool
-	str  string          // String
-	num  int64           // Int; Date as days since 1970-01-01; Timestamp as Unix nanoseconds; Bool as 0/1
-	dec  decimal.Decimal // Decimal
-	flt  float64         // Float
+	// str is a String, as a view of the record's bytes (see comparator.parse).
+	str string
+	// num is an Int; a Date as days since 1970-01-01; a Timestamp as Unix
+	// nanoseconds; a Bool as 0/1; a Decimal's coefficient, with exp, unless big.
+	num int64
+	exp int32
+	big bool            // a Decimal too long for num, held in dec
+	dec decimal.Decimal // Decimal when big
+	flt float64         // Float
 }
 
 // errEmpty marks a non-string field whose text is empty: no number, no date.
@@ -44,7 +50,10 @@ func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
 	if raw == nil {
 		return value{null: true}, nil
 	}
-	s := string(raw)
+	// A view, not a copy: a value lives only while its record is compared,
+	// and the record's bytes do not change meanwhile. Copying every field of
+	// every row was the engine's largest cost.
+	s := unsafe.String(unsafe.SliceData(raw), len(raw))
 	if len(c.normalize) > 0 {
 		s = applyNormalizations(c.normalize, s)
 	}
@@ -70,11 +79,14 @@ func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
 		n, err := parseInt(s)
 		return value{num: n}, err
 	case Decimal:
+		if coef, exp, ok := parseSmallDecimal(s); ok {
+			return value{num: coef, exp: exp}, nil
+		}
 		d, err := decimal.NewFromString(s)
 		if err != nil {
 			return value{}, fmt.Errorf("not a decimal number")
 		}
-		return value{dec: d}, nil
+		return value{dec: d, big: true}, nil
 	case Float:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
@@ -105,9 +117,12 @@ func (c *comparator) equal(a, b value) bool {
 	case Bool:
 		return a.num == b.num
 	case Int, Date:
-		return withinDecimal(decimal.NewFromInt(a.num), decimal.NewFromInt(b.num), c.tol)
+		return a.num == b.num || withinDecimal(decimal.NewFromInt(a.num), decimal.NewFromInt(b.num), c.tol)
 	case Decimal:
-		return withinDecimal(a.dec, b.dec, c.tol)
+		if !a.big && !b.big && equalSmallDecimals(a.num, a.exp, b.num, b.exp) {
+			return true
+		}
+		return withinDecimal(a.decimal(), b.decimal(), c.tol)
 	case Float:
 		return withinFloat(a.flt, b.flt, c.tol)
 	case Timestamp:
@@ -115,6 +130,68 @@ func (c *comparator) equal(a, b value) bool {
 		return d.Abs() <= c.tol.Duration
 	}
 	return false
+}
+
+func (v value) decimal() decimal.Decimal {
+	if v.big {
+		return v.dec
+	}
+	return decimal.New(v.num, v.exp)
+}
+
+// parseSmallDecimal reads [+-]digits[.digits] with at most 18 digits into
+// coefficient and exponent, the common case, without allocating. Anything
+// else (exponents, long numbers) is left to the decimal library.
+func parseSmallDecimal(s string) (coef int64, exp int32, ok bool) {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	digits, frac, seenDot := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits++; digits > 18 {
+				return 0, 0, false
+			}
+			coef = coef*10 + int64(c-'0')
+			if seenDot {
+				frac++
+			}
+		case c == '.' && !seenDot:
+			seenDot = true
+		default:
+			return 0, 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, 0, false
+	}
+	if neg {
+		coef = -coef
+	}
+	return coef, int32(-frac), true
+}
+
+var pow10 = [...]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// equalSmallDecimals compares a*10^ea and b*10^eb exactly; false when
+// scaling would overflow (the caller then compares with the library).
+func equalSmallDecimals(a int64, ea int32, b int64, eb int32) bool {
+	if ea < eb {
+		a, ea, b, eb = b, eb, a, ea
+	}
+	shift := ea - eb // a has the larger exponent: scale it down to b's
+	if int(shift) >= len(pow10) {
+		return a == 0 && b == 0
+	}
+	m := pow10[shift]
+	if a > math.MaxInt64/m || a < math.MinInt64/m {
+		return false
+	}
+	return a*m == b
 }
 
 func withinDecimal(a, b decimal.Decimal, tol Tolerance) bool {

@@ -1,0 +1,41 @@
+# recon: make help lists the targets.
+GO      ?= go
+BIN     := bin/recon
+ROWS    ?= 1000000
+
+.PHONY: help build demo test test-short bench vet fmt clean duckdb
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/recon
+	$(GO) build -o $(BIN) ./cmd/recon
+
+demo: build ## plant drift in two SQLite databases and reconcile them (no server needed)
+	$(GO) run ./internal/drift/plant -dir testdata/demo -filler 2000
+	@./$(BIN) run --config testdata/demo/recon.yaml --out reports --summary; \
+	  code=$$?; [ $$code -le 1 ] || exit $$code; \
+	  echo "exit code $$code (1: a threshold was breached, as the demo plants drift)"; \
+	  echo "open the newest reports/<run_id>/report.md, or query reports/<run_id>/exceptions.parquet"
+
+test: vet duckdb ## run every test against real PostgreSQL, MariaDB and SQLite
+	$(GO) test -count=1 ./...
+
+test-short: ## unit tests only, no database servers
+	$(GO) test -short -count=1 ./...
+
+bench: ## measure the read floor and a full reconciliation of $(ROWS) rows, PostgreSQL vs MariaDB
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./reconcile/
+	RECON_BENCH_ROWS=$(ROWS) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./internal/benchmark/
+
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
+
+duckdb: ## install DuckDB (npm) for the tests that read our Parquet with it
+	@if command -v npm >/dev/null; then \
+	  [ -d tools/duckdb/node_modules/@duckdb ] || npm ci --prefix tools/duckdb --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the DuckDB checks will be skipped"; fi
+
+clean: ## remove build output and demo databases
+	rm -rf bin testdata/demo/*.db

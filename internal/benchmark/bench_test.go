@@ -1,0 +1,267 @@
+package benchmark
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports"
+	"github.com/recon-dev/recon/sources"
+	_ "github.com/recon-dev/recon/sources/all"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("RECON_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 200_000
+}
+
+// pgSeed builds opportunities server-side; every clean row's values equal
+// the MariaDB invoice built from the same number.
+const pgSeed = `
+CREATE TABLE opportunities (id bigint PRIMARY KEY, account_name text, amount numeric(12,2), currency char(3),
+  close_date date, stage text, lead_source text, owner_email text, phone text, region text, product text,
+  quantity int, discount numeric(5,2), updated_at timestamptz);
+INSERT INTO opportunities
+SELECT g, 'Account ' || g, (g % 100000) / 100.0 + 100, 'USD', date '2024-01-01' + (g % 365)::int, 'Closed Won',
+  CASE WHEN g % 3 = 0 THEN NULL ELSE 'Web' END, 'rep' || (g % 50) || '@example.com',
+  '+1555' || lpad((g % 10000000)::text, 7, '0'), 'EMEA', 'Product ' || (g % 20), (g % 10)::int, (g % 20) / 4.0,
+  timestamptz '2024-03-01 00:00:00+00' + g * interval '1 second'
+FROM generate_series(1, {rows}) g;
+ANALYZE opportunities;`
+
+// mysqlSeed builds invoices from MariaDB's sequence engine, with drift:
+// 0.1% missing, 0.5% wrong amounts, 0.2% stale; ” for NULL lead sources and
+// upper-case emails, which the config normalises away.
+const mysqlSeed = `
+CREATE TABLE invoices (opportunity_id VARCHAR(20) PRIMARY KEY, customer VARCHAR(200), total DECIMAL(14,4),
+  currency VARCHAR(3), invoice_date DATE, lead_source VARCHAR(50), owner_email VARCHAR(200), phone VARCHAR(30),
+  region VARCHAR(20), product VARCHAR(50), quantity INT, discount DECIMAL(5,2), updated_at DATETIME(6))
+  CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+INSERT INTO invoices
+SELECT seq, CONCAT('Account ', seq), IF(seq % 200 = 0, 1, (seq % 100000) / 100 + 100), 'USD',
+  DATE_ADD('2024-01-01', INTERVAL seq % 365 DAY), IF(seq % 3 = 0, '', 'Web'),
+  IF(seq % 5 = 0, UPPER(CONCAT('rep', seq % 50, '@example.com')), CONCAT('rep', seq % 50, '@example.com')),
+  CONCAT('+1555', LPAD(seq % 10000000, 7, '0')), 'EMEA', CONCAT('Product ', seq % 20), seq % 10, (seq % 20) / 4,
+  DATE_ADD('2024-03-01 00:00:00', INTERVAL CAST(seq AS SIGNED) - IF(seq % 500 = 0, 3600, 0) SECOND)
+FROM seq_1_to_{rows} WHERE seq % 1000 <> 7;`
+
+var spec = reconcile.Spec{
+	Name: "opportunities_vs_invoices",
+	Key:  []reconcile.KeyColumn{{Source: "id", Target: "opportunity_id", Type: reconcile.String}},
+	Fields: []reconcile.Field{
+		{Name: "account_name", Source: "account_name", Target: "customer", Type: reconcile.String, Normalize: []reconcile.Normalization{reconcile.Trim}},
+		{Name: "amount", Source: "amount", Target: "total", Type: reconcile.Decimal, Tolerance: reconcile.Tolerance{Absolute: decimal.RequireFromString("0.01")}},
+		{Name: "currency", Source: "currency", Target: "currency", Type: reconcile.String, Normalize: []reconcile.Normalization{reconcile.Trim, reconcile.Upper}},
+		{Name: "close_date", Source: "close_date", Target: "invoice_date", Type: reconcile.Date},
+		{Name: "stage", Source: "stage", Target: "stage", Type: reconcile.String},
+		{Name: "lead_source", Source: "lead_source", Target: "lead_source", Type: reconcile.String, NullEqualsEmpty: true},
+		{Name: "owner_email", Source: "owner_email", Target: "owner_email", Type: reconcile.String, Normalize: []reconcile.Normalization{reconcile.Trim, reconcile.Lower}},
+		{Name: "phone", Source: "phone", Target: "phone", Type: reconcile.String},
+		{Name: "region", Source: "region", Target: "region", Type: reconcile.String},
+		{Name: "product", Source: "product", Target: "product", Type: reconcile.String},
+		{Name: "quantity", Source: "quantity", Target: "quantity", Type: reconcile.Int},
+		{Name: "discount", Source: "discount", Target: "discount", Type: reconcile.Decimal},
+	},
+	Timestamp: &reconcile.TimestampSpec{Source: "updated_at", Target: "updated_at", Tolerance: 5 * time.Minute},
+}
+
+type fixture struct {
+	pgDSN, myDSN string
+	rows         int
+}
+
+// seed fills both databases; they live as long as b.
+func seed(b *testing.B) fixture {
+	f := fixture{pgDSN: dbtest.Postgres(b), myDSN: dbtest.MySQL(b), rows: benchRows()}
+	start := time.Now()
+	if err := exec1("postgres", f.pgDSN, withRows(pgSeed, f.rows)); err != nil {
+		b.Fatal(err)
+	}
+	// stage is added apart, with the value every opportunity has.
+	if err := exec1("mysql", f.myDSN+"?multiStatements=true", withRows(mysqlSeed, f.rows)+
+		"ALTER TABLE invoices ADD COLUMN stage VARCHAR(20) NOT NULL DEFAULT 'Closed Won';"); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d rows per side in %s", f.rows, time.Since(start).Round(time.Millisecond))
+	return f
+}
+
+// BenchmarkPostgresVsMariaDB seeds the pair once and measures, on it, the
+// read floor, the engine in-process, and the built binary.
+func BenchmarkPostgresVsMariaDB(b *testing.B) {
+	f := seed(b)
+	src := open(b, "postgres", f.pgDSN).Relation(queries.Selection{Table: "opportunities"})
+	tgt := open(b, "mysql", f.myDSN).Relation(queries.Selection{Table: "invoices"})
+	b.Run("read_floor", func(b *testing.B) { readFloor(b, f, src, tgt) })
+	b.Run("reconcile", func(b *testing.B) { reconcileInProcess(b, f, src, tgt) })
+	b.Run("binary", func(b *testing.B) { binary(b, f) })
+}
+
+func exec1(driver, dsn, script string) error {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(script)
+	return err
+}
+
+func open(b *testing.B, driver, dsn string) *sources.DB {
+	db, err := sources.Open(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func columns(side reconcile.Side) []string {
+	pick := func(s, t string) string {
+		if side == reconcile.SourceSide {
+			return s
+		}
+		return t
+	}
+	cols := []string{pick(spec.Key[0].Source, spec.Key[0].Target)}
+	for _, f := range spec.Fields {
+		cols = append(cols, pick(f.Source, f.Target))
+	}
+	return append(cols, pick(spec.Timestamp.Source, spec.Timestamp.Target))
+}
+
+func drain(b *testing.B, rel *sources.Relation, cols []string) int {
+	rows, err := rel.Scan(context.Background(), cols)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// readFloor reads the tables through our drivers and nothing else.
+func readFloor(b *testing.B, f fixture, src, tgt *sources.Relation) {
+	b.Run("postgres", func(b *testing.B) {
+		for b.Loop() {
+			drain(b, src, columns(reconcile.SourceSide))
+		}
+		b.ReportMetric(float64(f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("mariadb", func(b *testing.B) {
+		for b.Loop() {
+			drain(b, tgt, columns(reconcile.TargetSide))
+		}
+		b.ReportMetric(float64(f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("both_in_parallel", func(b *testing.B) {
+		for b.Loop() {
+			var wg sync.WaitGroup
+			wg.Go(func() { drain(b, src, columns(reconcile.SourceSide)) })
+			drain(b, tgt, columns(reconcile.TargetSide))
+			wg.Wait()
+		}
+		b.ReportMetric(float64(2*f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}
+
+// reconcileInProcess runs the engine in-process, report included.
+func reconcileInProcess(b *testing.B, f fixture, src, tgt *sources.Relation) {
+	for b.Loop() {
+		id := reports.NewRunID(time.Now())
+		w, err := reports.Create(b.TempDir(), id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := reconcile.Run(context.Background(), spec, reconcile.Input{Snapshot: src, Location: time.UTC},
+			reconcile.Input{Snapshot: tgt, Location: time.UTC}, w, reconcile.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Close(reports.Run{ID: id, Status: "ok", Results: []reconcile.Result{res}}); err != nil {
+			b.Fatal(err)
+		}
+		if res.Matched == 0 || res.MissingInTarget != int64(f.rows/1000) {
+			b.Fatalf("unexpected result: %+v", res)
+		}
+	}
+	b.ReportMetric(float64(2*f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// binary runs the built binary and reports its peak resident memory.
+func binary(b *testing.B, f fixture) {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "recon")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/recon").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "recon.yaml")
+	if err := os.WriteFile(cfg, []byte(binaryConfig), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var peakKiB int64
+	for b.Loop() {
+		cmd := exec.Command(bin, "run", "--config", cfg, "--out", filepath.Join(dir, "reports"))
+		cmd.Env = append(os.Environ(), "CRM_DSN="+f.pgDSN, "BILLING_DSN="+f.myDSN)
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > 1 {
+			b.Fatalf("recon run: %v\n%s", err, out)
+		}
+		peakKiB = max(peakKiB, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+	}
+	b.ReportMetric(float64(peakKiB)/1024, "peak-RSS-MiB")
+	b.ReportMetric(float64(2*f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+const binaryConfig = `version: 1
+systems:
+  crm:     {driver: postgres, dsn: "${CRM_DSN}"}
+  billing: {driver: mysql, dsn: "${BILLING_DSN}"}
+reconciliations:
+  - name: opportunities_vs_invoices
+    source: {system: crm, table: opportunities}
+    target: {system: billing, table: invoices}
+    key: [{source: id, target: opportunity_id}]
+    fields:
+      - {name: account_name, target: customer, normalize: [trim]}
+      - {name: amount, target: total, type: decimal, tolerance: "0.01"}
+      - {name: currency, normalize: [trim, upper]}
+      - {name: close_date, target: invoice_date, type: date}
+      - {name: stage}
+      - {name: lead_source, null_equals_empty: true}
+      - {name: owner_email, normalize: [trim, lower]}
+      - {name: phone}
+      - {name: region}
+      - {name: product}
+      - {name: quantity, type: int}
+      - {name: discount, type: decimal}
+    timestamp: {source: updated_at, target: updated_at, tolerance: 5m}
+    thresholds: {count_variance: "2%", drift_rate: "1%"}
+`
+
+func withRows(script string, n int) string {
+	return strings.ReplaceAll(script, "{rows}", strconv.Itoa(n))
+}
