@@ -130,4 +130,3 @@ func comparable(t reconcile.FieldType, f sources.Family) bool {
 	allowed := readableAs[t]
 	return allowed == nil || f == sources.Text || f == sources.Unknown || slices.Contains(allowed, f)
 }
-

@@ -6,7 +6,7 @@
 // Besides real drift of every kind, it plants the differences that must NOT
 // raise alarms: decimal scale (10.5 vs 10.5000), amounts within tolerance,
 // case and surrounding spaces, legal suffixes, NFC vs NFD, blank-padded CHAR,
-// NULL vs '' where configured equal, timestamps stored in another zone
+// NULL vs the empty string where configured equal, timestamps stored in another zone
 // (across a DST change), integer keys held as text, and text keys whose
 // order differs between collations.
 package drift
@@ -149,7 +149,8 @@ func opportunities(filler int) ([]opp, []invoice, []Exception) {
 	pair(100106, func(o *opp, i *invoice) { o.owner, i.owner = "Jo.Smith@Example.com", " jo.smith@example.com " })
 	pair(100107, func(o *opp, i *invoice) { o.leadSource, i.leadSource = nil, ptr("") })
 	pair(100108, func(o *opp, i *invoice) { i.updated = o.updated.Add(4 * time.Minute) }) // within 5m
-	pair(100109, func(o *opp, i *invoice) { // summer time in the billing zone
+	// Summer time in the billing zone: its offset differs from winter's.
+	pair(100109, func(o *opp, i *invoice) {
 		o.updated = time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC)
 		i.updated = o.updated
 	})
