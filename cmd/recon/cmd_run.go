@@ -83,6 +83,7 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
+	defer writer.Abort() // a no-op once Close has succeeded
 	sys := newSystems(cfg, logger)
 	defer sys.close()
 
@@ -90,7 +91,6 @@ Flags:
 	for _, rc := range recs {
 		res, err := reconcileOne(ctx, sys, rc, writer, f, logger, stderr, tty)
 		if err != nil && ctx.Err() != nil {
-			writer.Abort()
 			return report(stderr, fmt.Errorf("run cancelled: %w", context.Cause(ctx)))
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"strings"
 
@@ -29,20 +30,35 @@ func (Dialect) DriverName() string { return "postgres" }
 // QuoteIdent implements queries.Quoter.
 func (Dialect) QuoteIdent(name string) string { return pq.QuoteIdentifier(name) }
 
-// Configure implements sources.Dialect: lib/pq takes URLs and key=value DSNs as they are.
+// Configure implements sources.Dialect: lib/pq takes URLs and key=value
+// DSNs as they are. A URL that does not parse is reported without its text,
+// which may hold a password.
 func (Dialect) Configure(dsn, _ string) (string, error) {
-	if _, err := pq.ParseURL(dsn); strings.Contains(dsn, "://") && err != nil {
-		return "", err
+	if strings.Contains(dsn, "://") {
+		if _, err := pq.ParseURL(dsn); err != nil {
+			return "", errors.New("not a valid postgres:// URL; percent-encode special characters (@ : / # ? %) in the user and password")
+		}
 	}
 	return dsn, nil
 }
 
 // Secrets implements sources.Dialect.
 func (Dialect) Secrets(dsn string) []string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			return []string{p, url.QueryEscape(p), url.PathEscape(p)}
+	if scheme, rest, ok := strings.Cut(dsn, "://"); ok && scheme != "" {
+		// Read the user info by hand: a URL that url.Parse rejects still has one.
+		at := strings.LastIndex(rest, "@")
+		if at < 0 {
+			return nil
 		}
+		_, p, ok := strings.Cut(rest[:at], ":")
+		if !ok || p == "" {
+			return nil
+		}
+		out := []string{p}
+		if plain, err := url.PathUnescape(p); err == nil && plain != p {
+			out = append(out, plain)
+		}
+		return out
 	}
 	var out []string
 	for _, kv := range strings.Fields(dsn) {

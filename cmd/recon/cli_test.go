@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/internal/drift"
+)
+
+// runRecon runs the CLI in-process and returns its exit code and output.
+func runRecon(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// demoConfig is a valid config over two SQLite files planted with the scenario.
+func demoConfig(t *testing.T) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	var dbs []*sql.DB
+	for _, name := range []string{"crm.db", "billing.db"} {
+		db, err := sql.Open("sqlite", filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs = append(dbs, db)
+	}
+	if err := drift.Plant(context.Background(), dbs[0], "sqlite", dbs[1], "sqlite", 10); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "recon.yaml", drift.Config(drift.System{Driver: "sqlite", DSN: "crm.db"}, drift.System{Driver: "sqlite", DSN: "billing.db"}))
+	return dir
+}
+
+func TestConfigErrorsNameFileLineAndWhatToDo(t *testing.T) {
+	valid := drift.Config(drift.System{Driver: "sqlite", DSN: "crm.db"}, drift.System{Driver: "sqlite", DSN: "billing.db"})
+	for _, tc := range []struct {
+		name   string
+		config string
+		want   []string
+	}{
+		{"malformed YAML", "version: 1\nsystems: [unclosed\n", []string{"line"}},
+		{"empty file", "", []string{"empty"}},
+		{"unknown key", strings.Replace(valid, "tolerance: \"0.01\"", "tolerence: \"0.01\"", 1),
+			[]string{`line 12: unknown key "tolerence" in a field`, "known keys: name, source, target, type, tolerance"}},
+		{"unknown top-level key", valid + "extra: 1\n", []string{`unknown key "extra" at the top level`}},
+		{"bad field type", strings.Replace(valid, "type: decimal", "type: money", 1),
+			[]string{`reconciliation "opportunities_vs_invoices", field "amount"`, `type "money" is not one of`}},
+		{"bad tolerance", strings.Replace(valid, `tolerance: "0.01"`, `tolerance: "a cent"`, 1),
+			[]string{`field "amount"`, `tolerance "a cent"`, "0.5%"}},
+		{"tolerance on a string", strings.Replace(valid, "{name: currency, type: string,", `{name: currency, type: string, tolerance: "1",`, 1),
+			[]string{`field "currency"`, "take no tolerance"}},
+		{"bad normalisation", strings.Replace(valid, "normalize: [trim, upper]", "normalize: [trim, shout]", 1),
+			[]string{`field "currency"`, `normalize "shout"`, "strip_legal_suffix"}},
+		{"unknown system", strings.Replace(valid, "target: {system: billing, table: invoices}", "target: {system: biling, table: invoices}", 1),
+			[]string{`reconciliation "opportunities_vs_invoices"`, `target system "biling" is not defined`, "billing, crm"}},
+		{"unknown driver", strings.Replace(valid, "{driver: sqlite, dsn: \"crm.db\"}", "{driver: oracle, dsn: \"x\"}", 1),
+			[]string{`system "crm": driver "oracle" is not one of mysql, postgres, sqlite`}},
+		{"bad timezone", strings.Replace(valid, "America/New_York", "Eastern", 1), []string{`timezone "Eastern"`}},
+		{"unset variable", strings.Replace(valid, `dsn: "crm.db"`, `dsn: "${RECON_TEST_UNSET_VAR}"`, 1),
+			[]string{"environment variable RECON_TEST_UNSET_VAR is not set"}},
+		{"table and query", strings.Replace(valid, "table: accounts}", "table: accounts, query: q.sql}", 1),
+			[]string{`reconciliation "accounts_vs_customers"`, "not both"}},
+		{"missing query file", strings.Replace(valid, "table: accounts}", "query: queries/nope.sql}", 1),
+			[]string{"source query file", "nope.sql"}},
+		{"duplicate name", strings.Replace(valid, "name: accounts_vs_customers", "name: opportunities_vs_invoices", 1),
+			[]string{"the name is used twice"}},
+		{"bad threshold", strings.Replace(valid, `drift_rate: "1%"`, `drift_rate: "one percent"`, 1),
+			[]string{"drift_rate", "one percent"}},
+		{"wrong version", strings.Replace(valid, "version: 1", "version: 2", 1), []string{"version must be 1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "recon.yaml", tc.config)
+			for _, args := range [][]string{{"run", "--out", t.TempDir()}, {"validate"}} {
+				cmd := args[0]
+				code, _, stderr := runRecon(t, nil, append(args, "--config", path)...)
+				if code != exitError {
+					t.Errorf("%s: exit %d, want 2\n%s", cmd, code, stderr)
+				}
+				for _, w := range append([]string{"Error: ", path, "Try: "}, tc.want...) {
+					if !strings.Contains(stderr, w) {
+						t.Errorf("%s: stderr lacks %q:\n%s", cmd, w, stderr)
+					}
+				}
+				if strings.Contains(stderr, "panic") || strings.Contains(stderr, "main.") {
+					t.Errorf("%s: stderr shows internals:\n%s", cmd, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	code, _, stderr := runRecon(t, nil, "run", "--config", "/nonexistent/recon.yaml")
+	if code != exitError || !strings.Contains(stderr, "/nonexistent/recon.yaml") || !strings.Contains(stderr, "Try: ") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestValidateNamesMissingColumnsAndIncomparableTypes(t *testing.T) {
+	dir := demoConfig(t)
+	cfg := filepath.Join(dir, "recon.yaml")
+	code, stdout, stderr := runRecon(t, nil, "validate", "--config", cfg)
+	if code != exitOK || strings.Count(stdout, "ok  ") != 2 {
+		t.Fatalf("valid config: exit %d\n%s%s", code, stdout, stderr)
+	}
+	text, _ := os.ReadFile(cfg)
+	bad := strings.Replace(string(text), "{name: amount, target: total,", "{name: amount, target: totl,", 1)
+	bad = strings.Replace(bad, "{name: lead_source, type: string,", "{name: lead_source, type: string, target: lead_source,", 1)
+	bad = strings.Replace(bad, "{name: close_date, target: invoice_date, type: date}", "{name: close_date, target: invoice_date, type: date}\n      - {name: stage_as_date, source: stage, target: currency, type: date}", 1)
+	writeFile(t, dir, "bad.yaml", bad)
+	code, stdout, stderr = runRecon(t, nil, "validate", "--config", filepath.Join(dir, "bad.yaml"))
+	if code != exitError {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, w := range []string{
+		`BAD opportunities_vs_invoices: field "amount", target billing.table invoices: no such column "totl" (the relation has: invoice_id, opportunity_id, customer, total`,
+		`ok  accounts_vs_customers`,
+	} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "Try: ") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	// The same config fails to run the broken reconciliation, names the
+	// column, and still runs the other.
+	out := t.TempDir()
+	code, stdout, _ = runRecon(t, nil, "run", "--config", filepath.Join(dir, "bad.yaml"), "--out", out)
+	if code != exitError || !strings.Contains(stdout, `no such column "totl"`) || !strings.Contains(stdout, "accounts_vs_customers          BREACHED") {
+		t.Errorf("run: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestIncomparableColumnTypes(t *testing.T) {
+	dir := demoConfig(t)
+	text, _ := os.ReadFile(filepath.Join(dir, "recon.yaml"))
+	// The SQLite demo declares close_date DATE; reading it as a decimal makes no sense.
+	bad := strings.Replace(string(text), "{name: close_date, target: invoice_date, type: date}", "{name: close_date, target: invoice_date, type: decimal}", 1)
+	writeFile(t, dir, "bad.yaml", bad)
+	code, stdout, _ := runRecon(t, nil, "validate", "--config", filepath.Join(dir, "bad.yaml"))
+	if code != exitError || !strings.Contains(stdout, `field "close_date": source column "close_date" is DATE (date), which cannot be read as decimal`) {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+}
+
+func TestUnreachableSystemAndWrongPasswordExit2WithoutSecrets(t *testing.T) {
+	// A port nobody listens on: listen, note the port, close.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	// A MariaDB user with a password, and a DSN with the wrong one.
+	adminDSN := dbtest.MySQL(t)
+	admin, err := sql.Open("mysql", adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	const secret = "Corr3ct-Horse!"
+	const wrong = "Wr0ng-Battery#"
+	user := fmt.Sprintf("recon_%d", os.Getpid())
+	for _, stmt := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, secret),
+		fmt.Sprintf("GRANT SELECT ON *.* TO '%s'@'%%'", user),
+	} {
+		if _, err := admin.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	cfg, err := mysql.ParseDSN(adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = user, wrong
+	wrongDSN := cfg.FormatDSN()
+
+	for _, tc := range []struct {
+		name, dsn, driver string
+		want              string
+	}{
+		{"unreachable postgres", fmt.Sprintf("postgres://recon:%s@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2", url.PathEscape(wrong), closedPort), "postgres", `system "crm": connect`},
+		// An unescaped '#' breaks the URL; the error must still not show it.
+		{"unparsable postgres url", fmt.Sprintf("postgres://recon:%s@127.0.0.1:%d/x", wrong, closedPort), "postgres", `system "crm": bad dsn: not a valid postgres:// URL`},
+		{"wrong mysql password", wrongDSN, "mysql", `system "crm": connect`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := demoConfig(t)
+			config := drift.Config(drift.System{Driver: tc.driver, DSN: "${CRM_DSN}"}, drift.System{Driver: "sqlite", DSN: "billing.db"})
+			path := writeFile(t, dir, "recon.yaml", config)
+			out := t.TempDir()
+			for _, args := range [][]string{{"run", "--out", out, "--log-level", "debug"}, {"validate"}} {
+				cmd := args[0]
+				code, stdout, stderr := runRecon(t, map[string]string{"CRM_DSN": tc.dsn}, append(args, "--config", path)...)
+				if code != exitError {
+					t.Errorf("%s: exit %d, want 2", cmd, code)
+				}
+				all := stdout + stderr
+				if !strings.Contains(all, tc.want) {
+					t.Errorf("%s: output lacks %q:\n%s", cmd, tc.want, all)
+				}
+				if strings.Contains(all, wrong) || strings.Contains(all, secret) {
+					t.Errorf("%s: output shows the password:\n%s", cmd, all)
+				}
+			}
+			summary, err := os.ReadFile(filepath.Join(onlyRunDir(t, out), "summary.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(summary), `"status": "error"`) || strings.Contains(string(summary), wrong) {
+				t.Errorf("summary.json:\n%s", summary)
+			}
+		})
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"run", "--help"}, {"validate", "--help"}} {
+		code, stdout, stderr := runRecon(t, nil, args...)
+		if code != exitOK || !strings.Contains(stdout+stderr, "Usage") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	if code, _, stderr := runRecon(t, nil, "frobnicate"); code != exitError || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d %s", code, stderr)
+	}
+	if code, _, _ := runRecon(t, nil); code != exitError {
+		t.Errorf("no command: exit %d", code)
+	}
+}
+
+func TestOnlySelectsAndRejectsUnknownNames(t *testing.T) {
+	dir := demoConfig(t)
+	cfg := filepath.Join(dir, "recon.yaml")
+	out := t.TempDir()
+	code, stdout, _ := runRecon(t, nil, "run", "--config", cfg, "--out", out, "--only", "opportunities_vs_invoices", "--summary")
+	// opportunities_vs_invoices over 10 clean pairs: its drift rate breaches 1%.
+	if code != exitBreached || strings.Contains(stdout, "accounts_vs_customers") || !strings.Contains(stdout, "opportunities_vs_invoices") {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+	code, _, stderr := runRecon(t, nil, "run", "--config", cfg, "--out", out, "--only", "nope")
+	if code != exitError || !strings.Contains(stderr, "use one of: opportunities_vs_invoices, accounts_vs_customers") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestRunsNeverOverlap(t *testing.T) {
+	dir := demoConfig(t)
+	out := t.TempDir()
+	unlock, err := lockRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, _, stderr := runRecon(t, nil, "run", "--config", filepath.Join(dir, "recon.yaml"), "--out", out)
+	if code != exitError || !strings.Contains(stderr, "another recon run is writing to") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestCancelledRunLeavesNoReport(t *testing.T) {
+	dir := demoConfig(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"run", "--config", filepath.Join(dir, "recon.yaml"), "--out", out}, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "cancelled") {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("a cancelled run left %s", e.Name())
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/recon-dev/recon/reconcile"
+)
+
+// summary is the content of summary.json. The field order is the key order.
+type summary struct {
+	RunID           string             `json:"run_id"`
+	StartedAt       string             `json:"started_at"`
+	FinishedAt      string             `json:"finished_at"`
+	Status          string             `json:"status"`
+	Reconciliations []reconcile.Result `json:"reconciliations"`
+}
+
+// encodeSummary renders summary.json: indented, with empty collections as
+// {} and [] rather than null.
+func encodeSummary(run Run) ([]byte, error) {
+	s := summary{
+		RunID:           run.ID,
+		StartedAt:       run.StartedAt.UTC().Format(time.RFC3339),
+		FinishedAt:      run.FinishedAt.UTC().Format(time.RFC3339),
+		Status:          run.Status,
+		Reconciliations: make([]reconcile.Result, len(run.Results)),
+	}
+	for i, r := range run.Results {
+		if r.FieldMismatches == nil {
+			r.FieldMismatches = map[string]int64{}
+		}
+		if r.Breaches == nil {
+			r.Breaches = []string{}
+		}
+		s.Reconciliations[i] = r
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,286 @@
+package reports
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/recon-dev/recon/reconcile"
+)
+
+// The files of a report directory.
+const (
+	exceptionsFile = "exceptions.parquet"
+	summaryFile    = "summary.json"
+	reportFile     = "report.md"
+)
+
+// samplesPerKind bounds the exceptions kept for report.md: the first ones of
+// each kind in each reconciliation.
+const samplesPerKind = 10
+
+// NewRunID returns a run id for a run started at t: it sorts by time as text,
+// e.g. "20261123T090633Z-3f9a1c" (UTC, second precision + short random suffix).
+func NewRunID(t time.Time) string {
+	var suffix [3]byte
+	rand.Read(suffix[:]) // never fails (see crypto/rand.Read)
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:])
+}
+
+// Run is the summary of a finished run.
+type Run struct {
+	ID         string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Status     string // "ok" | "breached" | "error"
+	Results    []reconcile.Result
+}
+
+// writerState is where a Writer is in its life.
+type writerState int
+
+const (
+	writing writerState = iota
+	failed              // a Write or Close failed; only Abort is left
+	closed              // the report is in place
+	aborted             // the partial directory is removed
+)
+
+// Writer writes the report of one run. It is not safe for concurrent use.
+type Writer struct {
+	runID   string
+	outDir  string
+	partial string // outDir/.<id>.partial, where the files are written
+	final   string // outDir/<id>, where Close puts them
+	file    exceptionFile
+	samples map[sampleKey]*sample
+	state   writerState
+}
+
+// sampleKey names the exceptions of one kind in one reconciliation.
+type sampleKey struct {
+	reconciliation string
+	kind           reconcile.Kind
+}
+
+// sample holds the first exceptions of one sampleKey and how many there were.
+type sample struct {
+	total int64
+	first []reconcile.Exception
+}
+
+// Create starts the report of run id under outDir. It writes into a hidden temporary
+// directory outDir/.<id>.partial and only Close renames it to outDir/<id>, so readers never see a half report.
+func Create(outDir, runID string) (*Writer, error) {
+	if runID == "" || strings.HasPrefix(runID, ".") || strings.ContainsAny(runID, "/\\\x00") {
+		return nil, fmt.Errorf("create report in %s: invalid run id %q", outDir, runID)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", outDir, err)
+	}
+	final := filepath.Join(outDir, runID)
+	if _, err := os.Lstat(final); err == nil {
+		return nil, fmt.Errorf("create report %s: %w", final, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("create report %s: %w", final, err)
+	}
+	partial := filepath.Join(outDir, "."+runID+".partial")
+	if err := os.Mkdir(partial, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", partial, err)
+	}
+	w := &Writer{runID: runID, outDir: outDir, partial: partial, final: final, samples: make(map[sampleKey]*sample)}
+	file, err := newParquetFile(w.exceptionsPath(), runID)
+	if err != nil {
+		return nil, errors.Join(err, removeDir(partial))
+	}
+	w.file = file
+	return w, nil
+}
+
+// Write adds one exception (the run_id column comes from the Writer).
+// Text that is not valid UTF-8 is stored with U+FFFD in place of the bad
+// bytes, since Parquet STRING columns must hold UTF-8.
+func (w *Writer) Write(e reconcile.Exception) error {
+	if w.state != writing {
+		return fmt.Errorf("write %s: report is closed or failed", w.exceptionsPath())
+	}
+	if !knownKind(e.Kind) {
+		return fmt.Errorf("write %s: unknown exception kind %q", w.exceptionsPath(), e.Kind)
+	}
+	if e.Side != "" && e.Side != reconcile.SourceSide && e.Side != reconcile.TargetSide {
+		return fmt.Errorf("write %s: unknown side %q", w.exceptionsPath(), e.Side)
+	}
+	e = clean(e)
+	if err := w.file.write(e); err != nil {
+		w.state = failed
+		return err
+	}
+	key := sampleKey{e.Reconciliation, e.Kind}
+	s := w.samples[key]
+	if s == nil {
+		s = &sample{}
+		w.samples[key] = s
+	}
+	s.total++
+	if len(s.first) < samplesPerKind {
+		s.first = append(s.first, e)
+	}
+	return nil
+}
+
+// Close finishes exceptions.parquet, writes summary.json and report.md, and
+// renames the directory into place; returns the final dir. run.ID must be
+// the Writer's run id and run.Status a known one, else Close changes
+// nothing and fails. After a Write or Close that failed otherwise, only Abort
+// is left to call.
+func (w *Writer) Close(run Run) (string, error) {
+	if w.state != writing {
+		return "", fmt.Errorf("close report %s: already closed or failed", w.final)
+	}
+	if run.ID != w.runID {
+		return "", fmt.Errorf("close report %s: run id %q is not the report's", w.final, run.ID)
+	}
+	if !knownStatus(run.Status) {
+		return "", fmt.Errorf("close report %s: unknown status %q", w.final, run.Status)
+	}
+	w.state = failed // until the report is in place
+	file := w.file
+	w.file = nil
+	if err := file.finish(); err != nil {
+		return "", err
+	}
+	summary, err := encodeSummary(run)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", filepath.Join(w.partial, summaryFile), err)
+	}
+	if err := writeFile(filepath.Join(w.partial, summaryFile), summary); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(w.partial, reportFile), renderMarkdown(run, w.samples)); err != nil {
+		return "", err
+	}
+	if err := os.Rename(w.partial, w.final); err != nil {
+		return "", fmt.Errorf("close report: %w", err)
+	}
+	w.state = closed
+	if err := syncDir(w.outDir); err != nil {
+		return "", err
+	}
+	return w.final, nil
+}
+
+// Abort removes the partial directory (used when a run is cancelled or fails
+// before Close). After a successful Close it does nothing, so it can be
+// deferred.
+func (w *Writer) Abort() error {
+	if w.state == closed || w.state == aborted {
+		return nil
+	}
+	w.state = aborted
+	var err error
+	if w.file != nil {
+		err = w.file.discard()
+		w.file = nil
+	}
+	return errors.Join(err, removeDir(w.partial))
+}
+
+func (w *Writer) exceptionsPath() string {
+	return filepath.Join(w.partial, exceptionsFile)
+}
+
+func knownKind(k reconcile.Kind) bool {
+	switch k {
+	case reconcile.MissingInTarget, reconcile.MissingInSource, reconcile.FieldMismatch,
+		reconcile.TimestampMisaligned, reconcile.DuplicateKey, reconcile.InvalidRecord:
+		return true
+	}
+	return false
+}
+
+func knownStatus(s string) bool {
+	return s == "ok" || s == "breached" || s == "error"
+}
+
+// clean returns a copy of e that shares no memory with the caller's
+// (the caller may reuse what its pointers point to) and holds valid UTF-8.
+func clean(e reconcile.Exception) reconcile.Exception {
+	e.Reconciliation = strings.ToValidUTF8(e.Reconciliation, "\uFFFD")
+	e.RecordKey = cleanText(e.RecordKey)
+	e.Field = cleanText(e.Field)
+	e.SourceValue = cleanText(e.SourceValue)
+	e.TargetValue = cleanText(e.TargetValue)
+	e.SourceUpdatedAt = copyTime(e.SourceUpdatedAt)
+	e.TargetUpdatedAt = copyTime(e.TargetUpdatedAt)
+	return e
+}
+
+func cleanText(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	c := strings.ToValidUTF8(*s, "\uFFFD")
+	return &c
+}
+
+func copyTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := t.UTC()
+	return &c
+}
+
+// writeFile writes data to a new file at path and syncs it.
+func writeFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncClose(f)
+}
+
+// syncClose flushes f to disk and closes it.
+func syncClose(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// syncDir makes a rename inside dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func removeDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,372 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/recon-dev/recon/reconcile"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/reports")
+
+func TestNewRunID(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 6, 33, 999_000_000, time.FixedZone("CET", 3600))
+	id := NewRunID(at)
+	if !regexp.MustCompile(`^20261123T090633Z-[0-9a-f]{6}$`).MatchString(id) {
+		t.Errorf("NewRunID = %q, want 20261123T090633Z-xxxxxx", id)
+	}
+	if other := NewRunID(at); other == id {
+		t.Errorf("two ids for the same second are both %q", id)
+	}
+	if later := NewRunID(at.Add(time.Second)); later <= id {
+		t.Errorf("id of a second later %q does not sort after %q", later, id)
+	}
+}
+
+// goldenCases are the runs whose summary.json and report.md are kept in
+// testdata/reports/<case>/.
+var goldenCases = map[string]struct {
+	exceptions []reconcile.Exception
+	run        Run
+}{
+	"normal":            {normalExceptions(), goldenRun("breached", normalResults())},
+	"empty":             {nil, goldenRun("ok", []reconcile.Result{{Name: "contacts", SourceCount: 120, TargetCount: 120, CountVariance: ptr(0.0), Matched: 120}})},
+	"no_reconciliation": {nil, goldenRun("ok", nil)},
+	"errored":           {erroredExceptions(), goldenRun("error", erroredResults())},
+}
+
+func goldenRun(status string, results []reconcile.Result) Run {
+	return Run{
+		ID:         "20261123T090633Z-3f9a1c",
+		StartedAt:  testStart,
+		FinishedAt: testStart.Add(97*time.Second + 400*time.Millisecond),
+		Status:     status,
+		Results:    results,
+	}
+}
+
+func normalExceptions() []reconcile.Exception {
+	at := func(s int) *time.Time { return ptr(testStart.Add(-time.Duration(s) * time.Hour)) }
+	es := []reconcile.Exception{
+		{Reconciliation: "contacts", Kind: reconcile.MissingInTarget, RecordKey: ptr("c-1001"), SourceUpdatedAt: at(5)},
+		{Reconciliation: "contacts", Kind: reconcile.FieldMismatch, RecordKey: ptr("c-1002"), Field: ptr("email"),
+			SourceValue: ptr("zoë@example.com"), TargetValue: ptr("zoe@example.com"), SourceUpdatedAt: at(3), TargetUpdatedAt: at(4)},
+		{Reconciliation: "contacts", Kind: reconcile.MissingInSource, RecordKey: ptr("c-2001"), TargetUpdatedAt: at(2)},
+		{Reconciliation: "contacts", Kind: reconcile.FieldMismatch, RecordKey: ptr("c-1003"), Field: ptr("lifecycle_stage"),
+			SourceValue: ptr("Customer | VIP\nsince 2024"), TargetValue: ptr("*lead*")},
+		{Reconciliation: "contacts", Kind: reconcile.TimestampMisaligned, RecordKey: ptr("c-1004"), SourceUpdatedAt: at(1), TargetUpdatedAt: at(30)},
+		{Reconciliation: "contacts", Kind: reconcile.DuplicateKey, RecordKey: ptr("c-1005"), Side: reconcile.TargetSide, TargetValue: ptr("3")},
+		{Reconciliation: "contacts", Kind: reconcile.InvalidRecord, Field: ptr("email"), Side: reconcile.SourceSide, SourceValue: ptr("")},
+		{Reconciliation: "contacts", Kind: reconcile.InvalidRecord, RecordKey: ptr(`["acme","42"]`), Field: ptr("phone"), Side: reconcile.TargetSide,
+			TargetValue: ptr(strings.Repeat("0123456789", 10))},
+	}
+	// More amount mismatches than report.md shows.
+	for i := range 12 {
+		key := string(rune('a'+i)) + "-deal"
+		es = append(es, reconcile.Exception{Reconciliation: "deals", Kind: reconcile.FieldMismatch, RecordKey: ptr(key),
+			Field: ptr("amount"), SourceValue: ptr("1000.00"), TargetValue: ptr("999.99 <b>&amp;</b>")})
+	}
+	return append(es, reconcile.Exception{Reconciliation: "deals", Kind: reconcile.FieldMismatch, RecordKey: ptr("z-deal"),
+		Field: ptr("stage"), SourceValue: ptr("closed_won"), TargetValue: ptr("Closed Won")})
+}
+
+func normalResults() []reconcile.Result {
+	return []reconcile.Result{
+		{Name: "contacts", SourceCount: 1_204_511, TargetCount: 1_204_512, CountDelta: -1, CountVariance: ptr(0.00000083),
+			Matched: 1_204_504, MissingInTarget: 1, MissingInSource: 1,
+			FieldMismatches: map[string]int64{"email": 1, "lifecycle_stage": 1, "phone": 0}, RecordsWithFieldMismatch: 2,
+			TimestampMisaligned: 1, TargetStale: 1, DuplicateKeys: 1, InvalidRecords: 2, DriftRate: 0.0000041},
+		{Name: "deals", SourceCount: 400, TargetCount: 390, CountDelta: 10, CountVariance: ptr(0.025),
+			Matched: 377, MissingInTarget: 10, FieldMismatches: map[string]int64{"amount": 12, "stage": 1, "close_date": 1},
+			RecordsWithFieldMismatch: 13, DriftRate: 0.0575,
+			Breaches: []string{"count_variance 2.50% > 2.00%", "drift_rate 5.75% > 1.00%"}},
+		{Name: "invoices | EU", CountVariance: nil},
+	}
+}
+
+func erroredExceptions() []reconcile.Exception {
+	return []reconcile.Exception{
+		{Reconciliation: "accounts", Kind: reconcile.MissingInTarget, RecordKey: ptr("a-1")},
+		{Reconciliation: "payments", Kind: reconcile.DuplicateKey, RecordKey: ptr("p-9"), Side: reconcile.SourceSide, SourceValue: ptr("2")},
+	}
+}
+
+func erroredResults() []reconcile.Result {
+	return []reconcile.Result{
+		{Name: "accounts", SourceCount: 10, TargetCount: 9, CountDelta: 1, CountVariance: ptr(0.1), Matched: 9, MissingInTarget: 1,
+			DriftRate: 0.1, Breaches: []string{"count_variance 10.00% > 2.00%"}},
+		{Name: "payments", SourceCount: 5000, Error: ptr("read target: pq: relation \"payments\" does not exist\nhint: check the schema")},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for name, c := range goldenCases {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			w, err := Create(out, c.run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range c.exceptions {
+				if err := w.Write(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir, err := w.Close(c.run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dir != filepath.Join(out, c.run.ID) {
+				t.Errorf("Close = %s, want %s", dir, filepath.Join(out, c.run.ID))
+			}
+			if got := listDir(t, out); !slices.Equal(got, []string{c.run.ID}) {
+				t.Errorf("%s holds %v, want only %s", out, got, c.run.ID)
+			}
+			if got, want := listDir(t, dir), []string{exceptionsFile, reportFile, summaryFile}; !slices.Equal(got, want) {
+				t.Errorf("report holds %v, want %v", got, want)
+			}
+			r := openParquet(t, filepath.Join(dir, exceptionsFile))
+			if r.NumRows() != int64(len(c.exceptions)) {
+				t.Errorf("exceptions.parquet has %d rows, want %d", r.NumRows(), len(c.exceptions))
+			}
+			for _, f := range []string{summaryFile, reportFile} {
+				got, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("..", "testdata", "reports", name, f)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./reports -update to create it)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s (run go test ./reports -update if the change is meant):\n%s", f, golden, got)
+				}
+			}
+		})
+	}
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestReportHiddenUntilClose(t *testing.T) {
+	out := t.TempDir()
+	const id = "20261123T090633Z-aaaaaa"
+	w, err := Create(out, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(genException(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, out); !slices.Equal(got, []string{"." + id + ".partial"}) {
+		t.Errorf("while writing, %s holds %v, want only .%s.partial", out, got, id)
+	}
+	if _, err := w.Close(goldenRun("ok", nil)); err == nil {
+		t.Error("Close with another run's id succeeded")
+	}
+	if _, err := w.Close(Run{ID: id, Status: "fine"}); err == nil {
+		t.Error("Close with status \"fine\" succeeded")
+	}
+	if _, err := w.Close(Run{ID: id, Status: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, out); !slices.Equal(got, []string{id}) {
+		t.Errorf("after Close, %s holds %v, want only %s", out, got, id)
+	}
+	if err := w.Write(genException(2)); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	if _, err := w.Close(Run{ID: id, Status: "ok"}); err == nil {
+		t.Error("second Close succeeded")
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort after Close: %v", err)
+	}
+	if got := listDir(t, filepath.Join(out, id)); len(got) != 3 {
+		t.Errorf("Abort after Close changed the report: it holds %v", got)
+	}
+}
+
+func TestAbort(t *testing.T) {
+	out := t.TempDir()
+	const id = "20261123T090633Z-bbbbbb"
+	w, err := Create(out, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if err := w.Write(genException(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, out); len(got) != 0 {
+		t.Errorf("after Abort, %s holds %v", out, got)
+	}
+	if err := w.Write(genException(1)); err == nil {
+		t.Error("Write after Abort succeeded")
+	}
+	if _, err := w.Close(Run{ID: id, Status: "ok"}); err == nil {
+		t.Error("Close after Abort succeeded")
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("second Abort: %v", err)
+	}
+}
+
+func TestCreateRefuses(t *testing.T) {
+	out := t.TempDir()
+	for _, id := range []string{"", ".hidden", "../escape", `a\b`, "a/b"} {
+		if _, err := Create(out, id); err == nil {
+			t.Errorf("Create with run id %q succeeded", id)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(out, "done"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(out, "done"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create over an existing report: %v, want fs.ErrExist", err)
+	}
+	if _, err := Create(out, "twice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(out, "twice"); err == nil {
+		t.Error("second Create of a run being written succeeded")
+	}
+}
+
+func TestWriteRefusesUnknownKindAndSide(t *testing.T) {
+	w, err := Create(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if err := w.Write(reconcile.Exception{Reconciliation: "r", Kind: "missing"}); err == nil {
+		t.Error("Write of kind \"missing\" succeeded")
+	}
+	if err := w.Write(reconcile.Exception{Reconciliation: "r", Kind: reconcile.DuplicateKey, Side: "both"}); err == nil {
+		t.Error("Write of side \"both\" succeeded")
+	}
+}
+
+// TestWriteKeepsWhatItWasGiven: the caller may reuse the memory its
+// pointers point to once Write returns, and text is made valid UTF-8.
+func TestWriteKeepsWhatItWasGiven(t *testing.T) {
+	const id = "20261123T090633Z-cccccc"
+	w, err := Create(t.TempDir(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	value := "first"
+	at := testStart
+	e := reconcile.Exception{Reconciliation: "bad\xffname", Kind: reconcile.FieldMismatch, SourceValue: &value, SourceUpdatedAt: &at}
+	if err := w.Write(e); err != nil {
+		t.Fatal(err)
+	}
+	value, at = "second \xc3", at.Add(time.Hour)
+	if err := w.Write(e); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := w.Close(Run{ID: id, Status: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fr, err := pqarrow.NewFileReader(openParquet(t, filepath.Join(dir, exceptionsFile)), pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := fr.GetRecordReader(t.Context(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatal(rr.Err())
+	}
+	rec := rr.RecordBatch()
+	for j, want := range [][]any{
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil},
+	} {
+		if got := rowValues(rec, j); !slices.Equal(got, want) {
+			t.Errorf("row %d:\n got %q\nwant %q", j, got, want)
+		}
+	}
+}
+
+// TestMemoryBounded writes far more exception text than the heap may hold.
+func TestMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const n, size, limit = 200_000, 1000, 96 << 20
+	rnd := rand.New(rand.NewPCG(1, 2))
+	gen := func(i int) reconcile.Exception {
+		e := genException(i)
+		noise := make([]byte, size/2)
+		for j := range noise {
+			noise[j] = byte(rnd.Uint32())
+		}
+		e.SourceValue = ptr(hex.EncodeToString(noise)) // hardly compressible
+		return e
+	}
+	w, err := Create(t.TempDir(), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	var peak uint64
+	var ms runtime.MemStats
+	for i := range n {
+		if err := w.Write(gen(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%10_000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+	if peak > limit {
+		t.Errorf("heap reached %d MiB writing %d MiB of exceptions, want at most %d MiB", peak>>20, n*size>>20, limit>>20)
+	}
+}
