@@ -296,7 +296,7 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 
 // scanDate reads YYYY-MM-DD and returns what follows.
 func scanDate(s string) (y, m, d int, rest string, ok bool) {
-	if y, rest, ok = scanDigits(s, 4, 1, 9999); !ok || !strings.HasPrefix(rest, "-") {
+	if y, rest, ok = scanDigits(s, 4, 0, 9999); !ok || !strings.HasPrefix(rest, "-") {
 		return 0, 0, 0, "", false
 	}
 	if m, rest, ok = scanDigits(rest[1:], 2, 1, 12); !ok || !strings.HasPrefix(rest, "-") {

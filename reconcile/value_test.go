@@ -1,0 +1,205 @@
+package reconcile
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+func TestParseTimestamp(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	for _, tc := range []struct {
+		in   string
+		loc  *time.Location
+		want time.Time
+	}{
+		{"2024-03-01 12:00:00+00", time.UTC, utc("2024-03-01T12:00:00Z")},            // PostgreSQL timestamptz
+		{"2024-03-01 12:00:00.123456+05:30", ny, utc("2024-03-01T06:30:00.123456Z")}, // offset wins over the zone
+		{"2024-03-01 07:00:00", ny, utc("2024-03-01T12:00:00Z")},                     // zone-less, EST
+		{"2024-07-01 08:00:00", ny, utc("2024-07-01T12:00:00Z")},                     // zone-less, EDT
+		{"2024-03-01T12:00:00Z", ny, utc("2024-03-01T12:00:00Z")},                    // RFC 3339
+		{"2024-03-01T12:00:00.5-0100", time.UTC, utc("2024-03-01T13:00:00.5Z")},      // +hhmm
+		{"2024-03-01 12:00:00.000000+00:00", time.UTC, utc("2024-03-01T12:00:00Z")},  // MySQL TIMESTAMP via CONCAT
+		{"2024-03-01 12:00", time.UTC, utc("2024-03-01T12:00:00Z")},
+		{"2024-03-01", ny, utc("2024-03-01T05:00:00Z")},
+		{"2024-03-01 12:00:00.1234567891", time.UTC, utc("2024-03-01T12:00:00.123456789Z")},
+		{"2024-02-29 00:00:00 UTC", ny, utc("2024-02-29T00:00:00Z")},
+	} {
+		got, err := parseTimestamp(tc.in, tc.loc)
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("parseTimestamp(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "2024-13-01", "2023-02-29", "2024-03-01X12:00", "2024-03-01 25:00", "2024-03-01 12:00:00+", "2024-03-01 12:00:00+0", "1700000000", "01/03/2024"} {
+		if _, err := parseTimestamp(bad, time.UTC); err == nil {
+			t.Errorf("parseTimestamp(%q) accepted", bad)
+		}
+	}
+}
+
+func TestComparatorEqual(t *testing.T) {
+	dec := decimal.RequireFromString
+	null := []byte(nil)
+	b := func(s string) []byte { return []byte(s) }
+	for _, tc := range []struct {
+		name  string
+		field Field
+		a, b  []byte
+		equal bool
+	}{
+		{"decimal scale", Field{Type: Decimal}, b("10.5"), b("10.5000"), true},
+		{"decimal differs", Field{Type: Decimal}, b("10.5"), b("10.51"), false},
+		{"decimal sign", Field{Type: Decimal}, b("-0.00"), b("0"), true},
+		{"decimal within absolute", Field{Type: Decimal, Tolerance: Tolerance{Absolute: dec("0.01")}}, b("100.00"), b("100.0100"), true},
+		{"decimal beyond absolute", Field{Type: Decimal, Tolerance: Tolerance{Absolute: dec("0.01")}}, b("100.00"), b("100.0101"), false},
+		{"decimal relative", Field{Type: Decimal, Tolerance: Tolerance{Relative: dec("0.005")}}, b("1000"), b("1005"), true},
+		{"decimal beyond relative", Field{Type: Decimal, Tolerance: Tolerance{Relative: dec("0.005")}}, b("1000"), b("1005.01"), false},
+		{"decimal long", Field{Type: Decimal}, b("12345678901234567890.123"), b("12345678901234567890.1230"), true},
+		{"decimal long differs", Field{Type: Decimal}, b("12345678901234567890.123"), b("12345678901234567890.124"), false},
+		{"decimal exponent", Field{Type: Decimal}, b("1.5e3"), b("1500"), true},
+		{"decimal text with spaces", Field{Type: Decimal}, b(" 50 "), b("50.00"), true},
+		{"int from decimal text", Field{Type: Int}, b("5"), b("5.00"), true},
+		{"int differs", Field{Type: Int}, b("5"), b("6"), false},
+		{"int tolerance", Field{Type: Int, Tolerance: Tolerance{Absolute: dec("1")}}, b("5"), b("6"), true},
+		{"float close", Field{Type: Float, Tolerance: Tolerance{Relative: dec("0.000000000001")}}, b("0.30000000000000004"), b("0.3"), true},
+		{"float far", Field{Type: Float}, b("0.3"), b("0.31"), false},
+		{"bool spellings", Field{Type: Bool}, b("t"), b("1"), true},
+		{"bool differs", Field{Type: Bool}, b("true"), b("no"), false},
+		{"date vs datetime text", Field{Type: Date}, b("2024-03-31"), b("2024-03-31 00:00:00"), true},
+		{"date tolerance", Field{Type: Date, Tolerance: Tolerance{Absolute: dec("1")}}, b("2024-03-31"), b("2024-04-01"), true},
+		{"date differs", Field{Type: Date}, b("2024-03-31"), b("2024-04-01"), false},
+		{"string exact", Field{Type: String}, b("Web"), b("web"), false},
+		{"string normalised", Field{Type: String, Normalize: []Normalization{Lower}}, b("Web"), b("web"), true},
+		{"string trailing spaces differ", Field{Type: String}, b("Gold"), b("Gold  "), false},
+		{"string trailing spaces trimmed", Field{Type: String, Normalize: []Normalization{Trim}}, b("Gold"), b("Gold  "), true},
+		{"null vs empty differ by default", Field{Type: String}, null, b(""), false},
+		{"null vs empty configured equal", Field{Type: String, NullEqualsEmpty: true}, null, b(""), true},
+		{"null vs blank after trim", Field{Type: String, NullEqualsEmpty: true, Normalize: []Normalization{Trim}}, null, b("  "), true},
+		{"null vs null", Field{Type: Decimal}, null, null, true},
+		{"null vs value", Field{Type: Decimal}, null, b("0"), false},
+		{"nfc", Field{Type: String, Normalize: []Normalization{NFC}}, b("Müller"), b("Mu\u0308ller"), true},
+		{"no nfc", Field{Type: String}, b("Müller"), b("Mu\u0308ller"), false},
+		{"timestamp within", Field{Type: Timestamp, Tolerance: Tolerance{Duration: time.Second}}, b("2024-03-01 12:00:00.5+00"), b("2024-03-01T12:00:01Z"), true},
+		{"timestamp precision differs", Field{Type: Timestamp}, b("2024-03-01 12:00:00.5+00"), b("2024-03-01T12:00:00Z"), false},
+	} {
+		c := newComparator(tc.field)
+		va, erra := c.parse(tc.a, time.UTC)
+		vb, errb := c.parse(tc.b, time.UTC)
+		if erra != nil || errb != nil {
+			t.Errorf("%s: parse: %v, %v", tc.name, erra, errb)
+			continue
+		}
+		if got := c.equal(va, vb); got != tc.equal {
+			t.Errorf("%s: equal(%q, %q) = %v, want %v", tc.name, tc.a, tc.b, got, tc.equal)
+		}
+	}
+}
+
+func TestParseRejectsValuesOfTheWrongType(t *testing.T) {
+	for _, tc := range []struct {
+		typ FieldType
+		in  string
+	}{
+		{Decimal, "12,50"}, {Decimal, "$5"}, {Decimal, ""}, {Int, "5.5"}, {Int, "five"}, {Float, "1,5"},
+		{Bool, "maybe"}, {Date, "31/03/2024"}, {Date, "2024-02-30"}, {Timestamp, "noon"},
+	} {
+		c := newComparator(Field{Type: tc.typ})
+		if _, err := c.parse([]byte(tc.in), time.UTC); err == nil {
+			t.Errorf("%s accepted %q", tc.typ, tc.in)
+		}
+	}
+}
+
+func TestNormalizations(t *testing.T) {
+	for _, tc := range []struct {
+		n       Normalization
+		in, out string
+	}{
+		{StripLegalSuffix, "Acme, Inc.", "Acme"},
+		{StripLegalSuffix, "Acme Inc", "Acme"},
+		{StripLegalSuffix, "Acme L.L.C.", "Acme"},
+		{StripLegalSuffix, "Müller GmbH", "Müller"},
+		{StripLegalSuffix, "Foo Pty Ltd", "Foo"},
+		{StripLegalSuffix, "Smith & Co.", "Smith"},
+		{StripLegalSuffix, "Inc.", "Inc."},                                 // nothing but a suffix
+		{StripLegalSuffix, "Incorporated Widgets", "Incorporated Widgets"}, // not at the end
+		{StripLegalSuffix, "Acme  Holdings,  Ltd", "Acme  Holdings"},
+		{Multiselect, "b; a;;c", "a;b;c"},
+		{Multiselect, "SMB;Retail", "Retail;SMB"},
+		{Multiselect, "x;x", "x"},
+		{CollapseSpaces, "a \t\n b", "a b"},
+		{Trim, "\u00a0 x \t", "x"},
+		{CaseFold, "Straße", "strasse"},
+		{NFC, "e\u0301", "é"},
+		{Upper, "usd", "USD"},
+	} {
+		if got := normalizers[tc.n](tc.in); got != tc.out {
+			t.Errorf("%s(%q) = %q, want %q", tc.n, tc.in, got, tc.out)
+		}
+	}
+}
+
+func FuzzParseTimestamp(f *testing.F) {
+	for _, s := range []string{"2024-03-01 12:00:00+00", "2024-03-01T12:00:00.123456789Z", "2024-07-01 08:00:00", "2024-03-01 12:00:00+05:30:15", "0001-01-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseTimestamp(s, time.UTC)
+		if err != nil || got.UTC().Year() < 0 {
+			return // RFC 3339 cannot write years before 0000, so there is no round trip to check
+		}
+		// What parses must survive a round trip through RFC 3339.
+		again, err := parseTimestamp(got.UTC().Format(time.RFC3339Nano), time.UTC)
+		if err != nil || !again.Equal(got) {
+			t.Fatalf("%q parsed to %v, which does not round-trip: %v %v", s, got, again, err)
+		}
+	})
+}
+
+func FuzzSmallDecimalAgreesWithLibrary(f *testing.F) {
+	f.Add("10.5", "10.5000")
+	f.Add("-0.00", "0")
+	f.Add("999999999999999999", "999999999999999999.0")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ca, ea, okA := parseSmallDecimal(a)
+		cb, eb, okB := parseSmallDecimal(b)
+		if !okA || !okB {
+			return
+		}
+		da, errA := decimal.NewFromString(a)
+		db, errB := decimal.NewFromString(b)
+		if errA != nil || errB != nil {
+			t.Fatalf("fast path accepted what the library rejects: %q %q", a, b)
+		}
+		if !decimal.New(ca, ea).Equal(da) {
+			t.Fatalf("parseSmallDecimal(%q) = %de%d, library %s", a, ca, ea, da)
+		}
+		if fast := equalSmallDecimals(ca, ea, cb, eb); fast && !da.Equal(db) {
+			t.Fatalf("fast path says %q == %q", a, b)
+		}
+		var c comparator = comparator{typ: Decimal}
+		va, _ := c.parse([]byte(a), time.UTC)
+		vb, _ := c.parse([]byte(b), time.UTC)
+		if c.equal(va, vb) != da.Equal(db) {
+			t.Fatalf("equal(%q, %q) disagrees with the library", a, b)
+		}
+	})
+}
+
+func FuzzNormalizations(f *testing.F) {
+	f.Add("Acme, Inc.")
+	f.Add(" a;b ; ;c ")
+	f.Add("Mu\u0308ller  GmbH & Co KG")
+	f.Fuzz(func(t *testing.T, s string) {
+		for n, fn := range normalizers {
+			out := fn(s)
+			// Normalising twice changes nothing more, except stripping a
+			// suffix, which removes one suffix at a time by design.
+			if n != StripLegalSuffix && n != CaseFold && fn(out) != out {
+				t.Fatalf("%s is not idempotent on %q: %q then %q", n, s, out, fn(out))
+			}
+		}
+	})
+}
