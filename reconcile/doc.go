@@ -1,0 +1,48 @@
+// Package reconcile compares two snapshots of one object, a source and a
+// target, record by record, and reports count parity, missing records,
+// field divergence, last-modified misalignment, duplicate keys and invalid
+// records.
+//
+// # Approach: external sort, then merge join
+//
+// Databases do not agree on order. PostgreSQL sorts text by its collation,
+// MySQL by case- and accent-insensitive ones that also ignore trailing
+// spaces, and one side's integer key may be the other side's varchar. A
+// merge over two ORDER BY streams would silently pair the wrong records, so
+// the engine never relies on the databases' order. Instead:
+//
+//  1. Ingest. Each side is read once, both sides concurrently. Every
+//     record's key is encoded into bytes whose order and equality are the
+//     same for both sides, because the encoding depends on the key's text
+//     alone (see key.go: canonical integers sort numerically, other text
+//     bytewise). Records whose key is NULL or unparsable are quarantined.
+//  2. Sort. Records collect in a fixed arena (half of Options.MemoryBudget
+//     per side). When it is full, its records are sorted (abbreviated keys,
+//     ties by arrival) and written to a run file. A side that fits is never
+//     written to disk.
+//  3. Merge join. Both sides' runs are merged with a heap into one sorted
+//     stream per side, and the two streams are walked in step. Records with
+//     one key are adjacent, which finds duplicates; a key on one side only is
+//     a missing record; a key on both sides is compared field by field.
+//
+// Memory is bounded by the budget, the heap of run readers and one record
+// group per side, never by table size. Disk use is about the size of both
+// tables' compared columns, and only when they exceed the budget.
+//
+// # Comparison
+//
+// Values arrive as text (a source's contract, see Rows), are normalised as
+// configured, and are parsed by the field's type: exact decimals, integers,
+// floats, booleans, dates, and timestamps compared as UTC instants, where
+// text without an offset is wall-clock time in the side's Location. A value
+// that does not parse makes the record invalid: it still matches by key, its
+// bad field is not compared, its other fields are.
+//
+// # Invariants
+//
+//   - Every record read is counted; every exception is written to the Sink
+//     in key order within a reconciliation, quarantined records last.
+//   - Duplicates beyond the first record of a key are counted, not compared.
+//   - The engine reads no configuration and opens no connection: it gets a
+//     Spec and two Snapshots.
+package reconcile
