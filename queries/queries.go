@@ -4,9 +4,11 @@
 //
 // Invariants: identifiers that come from config (tables, columns) are always
 // quoted by the dialect's Quoter, never pasted raw. A `where:` filter and a
-// query file are SQL written by the config's author and are embedded as
-// written, each wrapped so that it cannot change the shape of the outer
-// statement: the filter in parentheses, the query as a derived table.
+// query file are SQL written by the config's author, trusted like the rest
+// of the config, and embedded as written: the filter in parentheses, so
+// that its precedence holds, and the query as a derived table. recon reads
+// inside read-only transactions; a read-only database user adds a second
+// guard.
 package queries
 
 import (
@@ -90,8 +92,61 @@ func Column(q Quoter, name string) string {
 	return Alias + "." + q.QuoteIdent(name)
 }
 
-// TrimQuery strips the white space and semicolons that end a query file, so
-// that it can be wrapped as a derived table.
+// TrimQuery strips what follows a query file's last SQL token (white
+// space, comments, semicolons), so that it can be wrapped as a derived
+// table: "SELECT 1; -- done" becomes "SELECT 1".
 func TrimQuery(sql string) string {
-	return strings.TrimRight(strings.TrimSpace(sql), "; \t\r\n")
+	sql = strings.TrimLeft(sql, " \t\r\n")
+	for {
+		sql = sql[:codeEnd(sql)]
+		trimmed, ok := strings.CutSuffix(sql, ";")
+		if !ok {
+			return sql
+		}
+		sql = trimmed
+	}
+}
+
+// codeEnd returns the offset just past the last character of s that is
+// neither white space nor inside a comment. Quoted text ('…', "…", `…`,
+// with doubled quotes inside) counts as code, so "--" in a string is not a
+// comment.
+func codeEnd(s string) int {
+	end := 0
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '\'' || c == '"' || c == '`':
+			j := i + 1
+			for j < len(s) {
+				if s[j] == c {
+					if j+1 < len(s) && s[j+1] == c {
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			i = min(j+1, len(s))
+			end = i
+		case strings.HasPrefix(s[i:], "--"):
+			if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
+				i += nl + 1
+			} else {
+				i = len(s)
+			}
+		case strings.HasPrefix(s[i:], "/*"):
+			if close := strings.Index(s[i+2:], "*/"); close >= 0 {
+				i += close + 4
+			} else {
+				i = len(s)
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			i++
+		default:
+			i++
+			end = i
+		}
+	}
+	return end
 }

@@ -107,8 +107,12 @@ func (c *cell) Scan(src any) error {
 		c.buf = append(c.buf[:0], v...)
 	case int64:
 		c.buf = strconv.AppendInt(c.buf[:0], v, 10)
+	case uint64: // go-sql-driver/mysql: BIGINT UNSIGNED
+		c.buf = strconv.AppendUint(c.buf[:0], v, 10)
 	case float64:
 		c.buf = strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)
+	case float32: // go-sql-driver/mysql: FLOAT; shortest text for 32 bits, so 0.1 stays "0.1"
+		c.buf = strconv.AppendFloat(c.buf[:0], float64(v), 'g', -1, 32)
 	case bool:
 		c.buf = strconv.AppendBool(c.buf[:0], v)
 	case time.Time:

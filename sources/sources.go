@@ -227,10 +227,11 @@ func (r *Relation) Scan(ctx context.Context, columns []string) (reconcile.Rows, 
 		return nil, r.wrap("begin snapshot", err)
 	}
 	cols, err := r.probe(ctx, tx)
-	if err == nil {
-		cols, err = Resolve(cols, columns)
-	}
 	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if cols, err = Resolve(cols, columns); err != nil {
 		tx.Rollback()
 		return nil, r.wrap("check columns", err)
 	}

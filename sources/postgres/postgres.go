@@ -44,26 +44,20 @@ func (Dialect) Configure(dsn, _ string) (string, error) {
 
 // Secrets implements sources.Dialect.
 func (Dialect) Secrets(dsn string) []string {
-	if scheme, rest, ok := strings.Cut(dsn, "://"); ok && scheme != "" {
-		// Read the user info by hand: a URL that url.Parse rejects still has one.
-		at := strings.LastIndex(rest, "@")
-		if at < 0 {
-			return nil
-		}
-		_, p, ok := strings.Cut(rest[:at], ":")
-		if !ok || p == "" {
-			return nil
-		}
-		out := []string{p}
-		if plain, err := url.PathUnescape(p); err == nil && plain != p {
-			out = append(out, plain)
-		}
-		return out
-	}
 	var out []string
-	for _, kv := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(kv, "password="); ok {
-			out = append(out, strings.Trim(v, "'"))
+	if cfg, err := pq.NewConfig(dsn); err == nil && cfg.Password != "" {
+		out = append(out, cfg.Password, url.QueryEscape(cfg.Password), url.PathEscape(cfg.Password))
+	}
+	// A URL that does not parse may still hold a password: read the user
+	// info by hand.
+	if scheme, rest, ok := strings.Cut(dsn, "://"); ok && scheme != "" {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, p, ok := strings.Cut(rest[:at], ":"); ok && p != "" {
+				out = append(out, p)
+				if plain, err := url.PathUnescape(p); err == nil {
+					out = append(out, plain)
+				}
+			}
 		}
 	}
 	return out
@@ -78,6 +72,7 @@ func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error)
 	for _, stmt := range []string{
 		"SET LOCAL TIME ZONE 'UTC'",
 		"SET LOCAL DateStyle = 'ISO, YMD'",
+		"SET LOCAL IntervalStyle = 'postgres'",
 		"SET LOCAL extra_float_digits = 3",
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {

@@ -37,7 +37,17 @@ func (Dialect) QuoteIdent(name string) string {
 
 // Configure implements sources.Dialect: a read-only URI for an existing file.
 func (Dialect) Configure(dsn, baseDir string) (string, error) {
-	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	// A plain path is taken whole ('?' and '%' included); a file: URI has
+	// a query and percent-encoding.
+	path, query := dsn, ""
+	if uri, ok := strings.CutPrefix(dsn, "file:"); ok {
+		path, query, _ = strings.Cut(uri, "?")
+		unescaped, err := url.PathUnescape(path)
+		if err != nil {
+			return "", fmt.Errorf("sqlite file: URI: %w", err)
+		}
+		path = unescaped
+	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(baseDir, path)
 	}

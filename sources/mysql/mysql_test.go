@@ -1,0 +1,333 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/sources"
+	"github.com/recon-dev/recon/sources/mysql"
+	"github.com/recon-dev/recon/sources/sourcetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// hostileZone is the global time zone of a throwaway server: sessions that
+// do not choose their zone are in it, and the adapter must choose UTC.
+const hostileZone = "+07:00"
+
+func newDatabase(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	dsn := dbtest.MySQL(t)
+	setup, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { setup.Close() })
+	// Only on a throwaway server, which no one else uses.
+	if os.Getenv("RECON_TEST_MYSQL_DSN") == "" {
+		if _, err := setup.Exec("SET GLOBAL time_zone = '" + hostileZone + "'"); err != nil {
+			t.Fatalf("set the server's zone: %v", err)
+		}
+		fresh, err := sql.Open("mysql", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fresh.Close()
+		var zone string
+		if err := fresh.QueryRow("SELECT @@session.time_zone").Scan(&zone); err != nil || zone != hostileZone {
+			t.Fatalf("a new session's time_zone is %q (%v), want the server's %s", zone, err, hostileZone)
+		}
+	}
+	return dsn, setup
+}
+
+func harness() sourcetest.Harness {
+	return sourcetest.Harness{
+		Driver:      "mysql",
+		Dialect:     mysql.Dialect{},
+		NewDatabase: newDatabase,
+		Types: sourcetest.Types{
+			Integer:     sourcetest.Type{DDL: "INT", Family: sources.Integer},
+			BigInt:      sourcetest.Type{DDL: "BIGINT", Family: sources.Integer},
+			Decimal:     sourcetest.Type{DDL: "DECIMAL(12,2)", Family: sources.Decimal},
+			Float:       sourcetest.Type{DDL: "DOUBLE", Family: sources.Float},
+			Bool:        sourcetest.Type{DDL: "BOOLEAN", Family: sources.Integer}, // TINYINT(1)
+			VarChar:     sourcetest.Type{DDL: "VARCHAR(100)", Family: sources.Text},
+			Text:        sourcetest.Type{DDL: "TEXT", Family: sources.Text},
+			Date:        sourcetest.Type{DDL: "DATE", Family: sources.Date},
+			Timestamp:   sourcetest.Type{DDL: "DATETIME(6)", Family: sources.Timestamp},
+			TimestampTZ: sourcetest.Type{DDL: "TIMESTAMP(6) NULL", Family: sources.Timestamp},
+		},
+		ZonedSession: "SET time_zone = '+05:00'",
+		LockTimeout:  "SET SESSION lock_wait_timeout = 10",
+		Unreachable: func(t *testing.T) string {
+			return fmt.Sprintf("recon:%s@tcp(127.0.0.1:%d)/recon", sourcetest.Secret, sourcetest.ClosedPort(t))
+		},
+		UnreachableWithin: 12 * time.Second, // Configure's connect timeout is 10s
+	}
+}
+
+func TestConformance(t *testing.T) { sourcetest.Run(t, harness()) }
+
+// withUser returns dsn changed to log in as user with password pw.
+func withUser(t *testing.T, dsn, user, pw string, params map[string]string) string {
+	t.Helper()
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = user, pw
+	for k, v := range params {
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params[k] = v
+	}
+	return cfg.FormatDSN()
+}
+
+// createUser creates a user with password pw allowed to read the database
+// of dsn, dropped at the end of the test.
+func createUser(t *testing.T, dsn string, setup *sql.DB, pw string) string {
+	t.Helper()
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := fmt.Sprintf("recon_%08x", rand.Uint32())
+	for _, stmt := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, pw),
+		fmt.Sprintf("GRANT SELECT ON `%s`.* TO '%s'@'%%'", cfg.DBName, user),
+	} {
+		if _, err := setup.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() { setup.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	return user
+}
+
+// TestPasswordsHidden checks that neither a wrong password nor the right
+// one shows in errors: at login, and in errors of a read whose SQL
+// happens to contain the password.
+func TestPasswordsHidden(t *testing.T) {
+	t.Parallel()
+	const right = "s3cr3t-Right!"
+	dsn, setup := newDatabase(t)
+	if _, err := setup.Exec("CREATE TABLE opps (id INT, stage VARCHAR(50))"); err != nil {
+		t.Fatal(err)
+	}
+	user := createUser(t, dsn, setup, right)
+	ctx := context.Background()
+
+	wrong := withUser(t, dsn, user, sourcetest.Secret, nil)
+	if !strings.Contains(wrong, sourcetest.Secret) {
+		t.Fatalf("DSN %q does not hold the password", wrong)
+	}
+	db, err := sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: wrong})
+	if err == nil {
+		db.Close()
+		t.Fatal("Open with a wrong password succeeded")
+	}
+	if msg := err.Error(); strings.Contains(msg, sourcetest.Secret) || !strings.Contains(msg, sourcetest.SystemName) || !strings.Contains(msg, "Access denied") {
+		t.Errorf("Open with a wrong password: error %q, want it to name %q, say access was denied, and not show the password", msg, sourcetest.SystemName)
+	}
+
+	db, err = sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: withUser(t, dsn, user, right, nil)})
+	if err != nil {
+		t.Fatalf("Open with the right password: %v", err)
+	}
+	defer db.Close()
+	// MySQL quotes an unknown column's name in its error.
+	sel := queries.Selection{Table: "opps", Where: "`" + right + "` = 1"}
+	_, err = db.Relation(sel).Columns(ctx)
+	if err == nil {
+		t.Fatal("Columns with a filter naming a missing column: no error")
+	}
+	if msg := err.Error(); strings.Contains(msg, right) || !strings.Contains(msg, "Unknown column") {
+		t.Errorf("Columns: error %q, want MySQL's unknown column error with the password hidden", msg)
+	}
+	// The DSN's password hidden in a malformed DSN too.
+	_, err = sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: user + ":" + right + "@tcp(127.0.0.1:1/db"})
+	if err == nil || strings.Contains(err.Error(), right) {
+		t.Errorf("Open of a malformed DSN: error %v, want one without the password", err)
+	}
+}
+
+// TestSessionForced checks that the DSN options recon relies on win over
+// the user's: a session zone and parseTime in the DSN change nothing.
+func TestSessionForced(t *testing.T) {
+	t.Parallel()
+	dsn, setup := newDatabase(t)
+	ctx := context.Background()
+	conn, err := setup.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, stmt := range []string{
+		"CREATE TABLE times (id INT, ts DATETIME(6), tz TIMESTAMP(6) NULL, d DATE)",
+		"SET time_zone = '+00:00'",
+		"INSERT INTO times VALUES (1, '2024-03-10 02:30:00.123456', '2024-03-01 12:00:00', '2024-03-10')",
+	} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ParseTime = true
+	cfg.Params = map[string]string{"time_zone": "'+09:00'"}
+	db, err := sources.Open(context.Background(), sources.Config{Name: "my", Driver: "mysql", DSN: cfg.FormatDSN()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Relation(queries.Selection{Table: "times"}).Scan(context.Background(), []string{"ts", "tz", "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatalf("no row: %v", rows.Err())
+	}
+	want := []string{"2024-03-10 02:30:00.123456", "2024-03-01 12:00:00.000000+00:00", "2024-03-10"}
+	var got []string
+	for _, v := range rows.Row() {
+		got = append(got, string(v))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("with time_zone +09:00 and parseTime in the DSN, read %q, want %q", got, want)
+	}
+}
+
+// TestUnusualTypes checks the text of MySQL types beyond the suite's.
+func TestUnusualTypes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		col, ddl, value, want string
+	}{
+		{col: "bit1", ddl: "BIT(1)", value: "b'1'", want: "1"},
+		{col: "bit8", ddl: "BIT(8)", value: "b'10000001'", want: "129"},
+		{col: "y", ddl: "YEAR", value: "2024", want: "2024"},
+		{col: "e", ddl: "ENUM('a','b')", value: "'b'", want: "b"},
+		{col: "st", ddl: "SET('a','b')", value: "'a,b'", want: "a,b"},
+		{col: "c", ddl: "CHAR(5)", value: "'ab'", want: "ab"},
+		{col: "j", ddl: "JSON", value: `'{"a": 1}'`, want: `{"a": 1}`},
+		{col: "tm", ddl: "TIME(3)", value: "'-01:02:03.500'", want: "-01:02:03.500"},
+		{col: "dc", ddl: "DECIMAL(30,10)", value: "'12345678901234567890.0123456789'", want: "12345678901234567890.0123456789"},
+		{col: "ti", ddl: "TINYINT", value: "-128", want: "-128"},
+		{col: "iu", ddl: "INT UNSIGNED", value: "4294967295", want: "4294967295"},
+		{
+			col: "bu", ddl: "BIGINT UNSIGNED", value: "42", want: "42",
+		},
+		{
+			col: "bumax", ddl: "BIGINT UNSIGNED", value: "18446744073709551615", want: "18446744073709551615",
+		},
+		{
+			col: "fl", ddl: "FLOAT", value: "0.1", want: "0.1",
+		},
+	}
+	dsn, setup := newDatabase(t)
+	defs, cols, values := []string{"id INT"}, []string{"id"}, []string{"1"}
+	for _, c := range cases {
+		defs = append(defs, c.col+" "+c.ddl)
+		cols = append(cols, c.col)
+		values = append(values, c.value)
+	}
+	for _, stmt := range []string{
+		"CREATE TABLE odd (" + strings.Join(defs, ", ") + ")",
+		"INSERT INTO odd (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(values, ", ") + ")",
+	} {
+		if _, err := setup.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db, err := sources.Open(context.Background(), sources.Config{Name: "my", Driver: "mysql", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range cases {
+		t.Run(c.ddl+" "+c.value, func(t *testing.T) {
+			row, err := sourcetest.FirstRow(context.Background(), db, queries.Selection{Table: "odd"}, c.col)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.ddl, c.value, err)
+			}
+			if string(row[0]) != c.want {
+				t.Errorf("%s %s reads as %q, want %q", c.ddl, c.value, row[0], c.want)
+			}
+		})
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	for _, c := range []struct {
+		dsn  string
+		want []string
+	}{
+		{"recon:hunter2@tcp(db:3306)/crm", []string{"hunter2"}},
+		{"recon:p@ss:w0rd@tcp(db:3306)/crm", []string{"p@ss:w0rd"}},
+		{"recon@tcp(db:3306)/crm", nil},
+		{"recon:hunter2@tcp(db:3306/crm", []string{"hunter2"}}, // unparsable
+	} {
+		got := mysql.Dialect{}.Secrets(c.dsn)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("Secrets(%q) = %q, want %q", c.dsn, got, c.want)
+		}
+	}
+}
+
+func TestConfigure(t *testing.T) {
+	got, err := mysql.Dialect{}.Configure("recon:pw@tcp(db:3306)/crm?parseTime=true&time_zone=%27%2B09%3A00%27", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gomysql.ParseDSN(got)
+	if err != nil {
+		t.Fatalf("Configure returned %q, which does not parse: %v", got, err)
+	}
+	if cfg.ParseTime || cfg.Params["time_zone"] != "'+00:00'" || cfg.Timeout != 10*time.Second || cfg.Loc != time.UTC {
+		t.Errorf("Configure = %q: parseTime %v, time_zone %q, timeout %v, loc %v; want false, '+00:00', 10s, UTC",
+			got, cfg.ParseTime, cfg.Params["time_zone"], cfg.Timeout, cfg.Loc)
+	}
+	if cfg.User != "recon" || cfg.Passwd != "pw" || cfg.Addr != "db:3306" || cfg.DBName != "crm" {
+		t.Errorf("Configure = %q lost the user's settings", got)
+	}
+	got, err = mysql.Dialect{}.Configure("recon@tcp(db)/crm?timeout=3s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := gomysql.ParseDSN(got); cfg == nil || cfg.Timeout != 3*time.Second {
+		t.Errorf("Configure = %q, want the user's timeout 3s kept", got)
+	}
+	if _, err := (mysql.Dialect{}).Configure("not a dsn", ""); err == nil {
+		t.Error("Configure of a malformed DSN: no error")
+	}
+}
+
+func TestQuoteIdent(t *testing.T) {
+	for in, want := range map[string]string{
+		"order":      "`order`",
+		"Mixed Case": "`Mixed Case`",
+		"a`b":        "`a``b`",
+		`a"b`:        "`a\"b`",
+	} {
+		if got := (mysql.Dialect{}).QuoteIdent(in); got != want {
+			t.Errorf("QuoteIdent(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
