@@ -217,61 +217,30 @@ func TestSessionForced(t *testing.T) {
 // TestUnusualTypes checks the text of MySQL types beyond the suite's.
 func TestUnusualTypes(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		col, ddl, value, want string
-	}{
-		{col: "bit1", ddl: "BIT(1)", value: "b'1'", want: "1"},
-		{col: "bit8", ddl: "BIT(8)", value: "b'10000001'", want: "129"},
-		{col: "y", ddl: "YEAR", value: "2024", want: "2024"},
-		{col: "e", ddl: "ENUM('a','b')", value: "'b'", want: "b"},
-		{col: "st", ddl: "SET('a','b')", value: "'a,b'", want: "a,b"},
-		{col: "c", ddl: "CHAR(5)", value: "'ab'", want: "ab"},
-		{col: "j", ddl: "JSON", value: `'{"a": 1}'`, want: `{"a": 1}`},
-		{col: "tm", ddl: "TIME(3)", value: "'-01:02:03.500'", want: "-01:02:03.500"},
-		{col: "dc", ddl: "DECIMAL(30,10)", value: "'12345678901234567890.0123456789'", want: "12345678901234567890.0123456789"},
-		{col: "ti", ddl: "TINYINT", value: "-128", want: "-128"},
-		{col: "iu", ddl: "INT UNSIGNED", value: "4294967295", want: "4294967295"},
+	cases := []sourcetest.TypeCase{
+		{Col: "bit1", DDL: "BIT(1)", Value: "b'1'", Want: "1"},
+		{Col: "bit8", DDL: "BIT(8)", Value: "b'10000001'", Want: "129"},
+		{Col: "y", DDL: "YEAR", Value: "2024", Want: "2024"},
+		{Col: "e", DDL: "ENUM('a','b')", Value: "'b'", Want: "b"},
+		{Col: "st", DDL: "SET('a','b')", Value: "'a,b'", Want: "a,b"},
+		{Col: "c", DDL: "CHAR(5)", Value: "'ab'", Want: "ab"},
+		{Col: "j", DDL: "JSON", Value: `'{"a": 1}'`, Want: `{"a": 1}`},
+		{Col: "tm", DDL: "TIME(3)", Value: "'-01:02:03.500'", Want: "-01:02:03.500"},
+		{Col: "dc", DDL: "DECIMAL(30,10)", Value: "'12345678901234567890.0123456789'", Want: "12345678901234567890.0123456789"},
+		{Col: "ti", DDL: "TINYINT", Value: "-128", Want: "-128"},
+		{Col: "iu", DDL: "INT UNSIGNED", Value: "4294967295", Want: "4294967295"},
 		{
-			col: "bu", ddl: "BIGINT UNSIGNED", value: "42", want: "42",
+			Col: "bu", DDL: "BIGINT UNSIGNED", Value: "42", Want: "42",
 		},
 		{
-			col: "bumax", ddl: "BIGINT UNSIGNED", value: "18446744073709551615", want: "18446744073709551615",
+			Col: "bumax", DDL: "BIGINT UNSIGNED", Value: "18446744073709551615", Want: "18446744073709551615",
 		},
 		{
-			col: "fl", ddl: "FLOAT", value: "0.1", want: "0.1",
+			Col: "fl", DDL: "FLOAT", Value: "0.1", Want: "0.1",
 		},
 	}
 	dsn, setup := newDatabase(t)
-	defs, cols, values := []string{"id INT"}, []string{"id"}, []string{"1"}
-	for _, c := range cases {
-		defs = append(defs, c.col+" "+c.ddl)
-		cols = append(cols, c.col)
-		values = append(values, c.value)
-	}
-	for _, stmt := range []string{
-		"CREATE TABLE odd (" + strings.Join(defs, ", ") + ")",
-		"INSERT INTO odd (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(values, ", ") + ")",
-	} {
-		if _, err := setup.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	db, err := sources.Open(context.Background(), sources.Config{Name: "my", Driver: "mysql", DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, c := range cases {
-		t.Run(c.ddl+" "+c.value, func(t *testing.T) {
-			row, err := sourcetest.FirstRow(context.Background(), db, queries.Selection{Table: "odd"}, c.col)
-			if err != nil {
-				t.Fatalf("%s %s: %v", c.ddl, c.value, err)
-			}
-			if string(row[0]) != c.want {
-				t.Errorf("%s %s reads as %q, want %q", c.ddl, c.value, row[0], c.want)
-			}
-		})
-	}
+	sourcetest.CheckTypes(t, "mysql", dsn, setup, cases)
 }
 
 func TestSecrets(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/recon-dev/recon/internal/dbtest"
-	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 	"github.com/recon-dev/recon/sources/postgres"
 	"github.com/recon-dev/recon/sources/sourcetest"
@@ -140,55 +139,24 @@ func TestSnapshotSettings(t *testing.T) {
 // in a database whose defaults are hostile.
 func TestUnusualTypes(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		col, ddl, value, want string
-	}{
-		{col: "r", ddl: "real", value: "0.1", want: "0.1"}, // shortest, despite extra_float_digits -10
-		{col: "f", ddl: "float8", value: "0.1", want: "0.1"},
-		{col: "u", ddl: "uuid", value: "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'", want: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
-		{col: "j", ddl: "jsonb", value: `'{"b": 1, "a": [1, 2]}'`, want: `{"a": [1, 2], "b": 1}`},
-		{col: "n", ddl: "numeric", value: "1e-20", want: "0.00000000000000000001"},
-		{col: "big", ddl: "numeric(30,10)", value: "12345678901234567890.0123456789", want: "12345678901234567890.0123456789"},
-		{col: "c", ddl: "char(5)", value: "'ab'", want: "ab"}, // char to text drops the padding
-		{col: "a", ddl: "int[]", value: "'{1,2}'", want: "{1,2}"},
-		{col: "d", ddl: "date", value: "'2024-02-29'", want: "2024-02-29"}, // not 29-02-2024 (DateStyle SQL, DMY)
-		{col: "ts", ddl: "timestamp(0)", value: "'2024-02-29 23:59:59'", want: "2024-02-29 23:59:59"},
-		{col: "tz", ddl: "timestamptz(3)", value: "'2024-02-29 23:59:59.5+00'", want: "2024-02-29 23:59:59.5+00"},
+	cases := []sourcetest.TypeCase{
+		{Col: "r", DDL: "real", Value: "0.1", Want: "0.1"}, // shortest, despite extra_float_digits -10
+		{Col: "f", DDL: "float8", Value: "0.1", Want: "0.1"},
+		{Col: "u", DDL: "uuid", Value: "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'", Want: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+		{Col: "j", DDL: "jsonb", Value: `'{"b": 1, "a": [1, 2]}'`, Want: `{"a": [1, 2], "b": 1}`},
+		{Col: "n", DDL: "numeric", Value: "1e-20", Want: "0.00000000000000000001"},
+		{Col: "big", DDL: "numeric(30,10)", Value: "12345678901234567890.0123456789", Want: "12345678901234567890.0123456789"},
+		{Col: "c", DDL: "char(5)", Value: "'ab'", Want: "ab"}, // char to text drops the padding
+		{Col: "a", DDL: "int[]", Value: "'{1,2}'", Want: "{1,2}"},
+		{Col: "d", DDL: "date", Value: "'2024-02-29'", Want: "2024-02-29"}, // not 29-02-2024 (DateStyle SQL, DMY)
+		{Col: "ts", DDL: "timestamp(0)", Value: "'2024-02-29 23:59:59'", Want: "2024-02-29 23:59:59"},
+		{Col: "tz", DDL: "timestamptz(3)", Value: "'2024-02-29 23:59:59.5+00'", Want: "2024-02-29 23:59:59.5+00"},
 		{
-			col: "iv", ddl: "interval", value: "'1 day 02:00:00'", want: "1 day 02:00:00",
+			Col: "iv", DDL: "interval", Value: "'1 day 02:00:00'", Want: "1 day 02:00:00",
 		},
 	}
 	dsn, setup := newDatabase(t)
-	defs, cols, values := []string{"id int"}, []string{"id"}, []string{"1"}
-	for _, c := range cases {
-		defs = append(defs, c.col+" "+c.ddl)
-		cols = append(cols, c.col)
-		values = append(values, c.value)
-	}
-	for _, stmt := range []string{
-		"CREATE TABLE odd (" + strings.Join(defs, ", ") + ")",
-		"INSERT INTO odd (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(values, ", ") + ")",
-	} {
-		if _, err := setup.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	db, err := sources.Open(context.Background(), sources.Config{Name: "pg", Driver: "postgres", DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, c := range cases {
-		t.Run(c.ddl+" "+c.value, func(t *testing.T) {
-			row, err := sourcetest.FirstRow(context.Background(), db, queries.Selection{Table: "odd"}, c.col)
-			if err != nil {
-				t.Fatalf("%s %s: %v", c.ddl, c.value, err)
-			}
-			if string(row[0]) != c.want {
-				t.Errorf("%s %s reads as %q, want %q", c.ddl, c.value, row[0], c.want)
-			}
-		})
-	}
+	sourcetest.CheckTypes(t, "postgres", dsn, setup, cases)
 }
 
 func TestSecrets(t *testing.T) {

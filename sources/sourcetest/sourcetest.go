@@ -1001,3 +1001,46 @@ func ClosedPort(t *testing.T) int {
 	l.Close()
 	return port
 }
+
+// TypeCase is a column type, a value as a SQL literal, and the text a
+// source must read for it.
+type TypeCase struct {
+	Col, DDL, Value, Want string
+}
+
+// CheckTypes creates a one-row table with a column per case in the
+// database behind setup, then checks through a source of driver on dsn
+// that every column reads as its case wants.
+func CheckTypes(t *testing.T, driver, dsn string, setup *sql.DB, cases []TypeCase) {
+	t.Helper()
+	defs, cols, values := []string{"id INT"}, []string{"id"}, []string{"1"}
+	for _, c := range cases {
+		defs = append(defs, c.Col+" "+c.DDL)
+		cols = append(cols, c.Col)
+		values = append(values, c.Value)
+	}
+	for _, stmt := range []string{
+		"CREATE TABLE odd (" + strings.Join(defs, ", ") + ")",
+		"INSERT INTO odd (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(values, ", ") + ")",
+	} {
+		if _, err := setup.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db, err := sources.Open(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range cases {
+		t.Run(c.DDL+" "+c.Value, func(t *testing.T) {
+			row, err := FirstRow(context.Background(), db, queries.Selection{Table: "odd"}, c.Col)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.DDL, c.Value, err)
+			}
+			if string(row[0]) != c.Want {
+				t.Errorf("%s %s reads as %q, want %q", c.DDL, c.Value, row[0], c.Want)
+			}
+		})
+	}
+}
