@@ -134,3 +134,47 @@ func TestRunFindsEachKindOfDrift(t *testing.T) {
 		})
 	}
 }
+
+func TestCompositeKeys(t *testing.T) {
+	spec := Spec{
+		Name: "lines",
+		Key: []KeyColumn{
+			{Source: "invoice", Target: "invoice", Type: String},
+			{Source: "line", Target: "line_no", Type: Int},
+		},
+		Fields: []Field{{Name: "qty", Source: "qty", Target: "qty", Type: Int}},
+	}
+	source := sliceSnapshot{rows: [][]string{
+		{"INV-1", "1", "5"}, {"INV-1", "2", "7"}, {"INV-1", "10", "1"}, {"INV-2", "1", "3"}, {"inv-1", "1", "5"},
+		{"INV-3", null, "1"}, {"INV-4", "x", "1"},
+	}}
+	target := sliceSnapshot{rows: [][]string{
+		{"INV-1", "01", "5"}, {"INV-1", "2", "8"}, {"INV-1", "10", "1"}, {"INV-2", "2", "3"}, {"INV-1", "1", "5"},
+	}}
+	for _, budget := range []int{0, 40} {
+		var sink collect
+		res, err := Run(context.Background(), spec, Input{source, time.UTC}, Input{target, time.UTC}, &sink, Options{MemoryBudget: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range sink.got {
+			got = append(got, line(e))
+		}
+		want := []string{
+			`duplicate_key key=["INV-1","1"] field=∅ side=target src=∅ tgt=2`, // "01" is line 1 as an int key
+			`field_mismatch key=["INV-1","2"] field=qty side= src=7 tgt=8`,
+			`missing_in_target key=["INV-2","1"] field=∅ side= src=∅ tgt=∅`,
+			`missing_in_source key=["INV-2","2"] field=∅ side= src=∅ tgt=∅`,
+			`missing_in_target key=["inv-1","1"] field=∅ side= src=∅ tgt=∅`, // keys are exact text: case matters
+			`invalid_record key=∅ field=∅ side=source src=∅ tgt=∅`,
+			`invalid_record key=["INV-4","x"] field=line side=source src=x tgt=∅`,
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("budget %d:\n%s\nwant:\n%s", budget, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if res.Matched != 3 || res.SourceCount != 7 || res.TargetCount != 5 {
+			t.Errorf("figures: %+v", res)
+		}
+	}
+}
