@@ -4,6 +4,7 @@
 //	  exceptions.parquet  one row per exception
 //	  summary.json        the run and the figures of each reconciliation
 //	  report.md           a page for people: key figures, worst fields, samples
+//	  report.html         the same page for a browser: one file, no scripts
 //
 // The schema of exceptions.parquet is a contract with its readers (DuckDB,
 // pyarrow, Spark …); its columns, in order:
@@ -31,6 +32,6 @@
 //     and Close renames it to outDir/<id>, so a reader never sees a half
 //     report. Abort removes the partial directory.
 //   - Bounded memory: Parquet row groups are flushed every 64Ki rows or 8 MiB
-//     of compressed pages, and report.md keeps only the first few exceptions
+//     of compressed pages, and the pages keep only the first few exceptions
 //     of each kind per reconciliation, however many exceptions a run has.
 package reports

@@ -19,6 +19,7 @@ const (
 	exceptionsFile = "exceptions.parquet"
 	summaryFile    = "summary.json"
 	reportFile     = "report.md"
+	htmlFile       = "report.html"
 )
 
 // samplesPerKind bounds the exceptions kept for report.md: the first ones of
@@ -162,7 +163,15 @@ func (w *Writer) Close(run Run) (string, error) {
 	if err := writeFile(filepath.Join(w.partial, summaryFile), summary); err != nil {
 		return "", err
 	}
-	if err := writeFile(filepath.Join(w.partial, reportFile), renderMarkdown(run, w.samples)); err != nil {
+	p := newPage(run, w.samples)
+	if err := writeFile(filepath.Join(w.partial, reportFile), renderMarkdown(p)); err != nil {
+		return "", err
+	}
+	html, err := renderHTML(p)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", filepath.Join(w.partial, htmlFile), err)
+	}
+	if err := writeFile(filepath.Join(w.partial, htmlFile), html); err != nil {
 		return "", err
 	}
 	if err := os.Rename(w.partial, w.final); err != nil {

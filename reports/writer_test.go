@@ -137,14 +137,14 @@ func TestGolden(t *testing.T) {
 			if got := listDir(t, out); !slices.Equal(got, []string{c.run.ID}) {
 				t.Errorf("%s holds %v, want only %s", out, got, c.run.ID)
 			}
-			if got, want := listDir(t, dir), []string{exceptionsFile, reportFile, summaryFile}; !slices.Equal(got, want) {
+			if got, want := listDir(t, dir), []string{exceptionsFile, htmlFile, reportFile, summaryFile}; !slices.Equal(got, want) {
 				t.Errorf("report holds %v, want %v", got, want)
 			}
 			r := openParquet(t, filepath.Join(dir, exceptionsFile))
 			if r.NumRows() != int64(len(c.exceptions)) {
 				t.Errorf("exceptions.parquet has %d rows, want %d", r.NumRows(), len(c.exceptions))
 			}
-			for _, f := range []string{summaryFile, reportFile} {
+			for _, f := range []string{summaryFile, reportFile, htmlFile} {
 				got, err := os.ReadFile(filepath.Join(dir, f))
 				if err != nil {
 					t.Fatal(err)
@@ -217,7 +217,7 @@ func TestReportHiddenUntilClose(t *testing.T) {
 	if err := w.Abort(); err != nil {
 		t.Errorf("Abort after Close: %v", err)
 	}
-	if got := listDir(t, filepath.Join(out, id)); len(got) != 3 {
+	if got := listDir(t, filepath.Join(out, id)); len(got) != 4 {
 		t.Errorf("Abort after Close changed the report: it holds %v", got)
 	}
 }

@@ -1,0 +1,90 @@
+package reports
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recon-dev/recon/reconcile"
+)
+
+// chromium runs headless Chromium with args plus the page's URL and
+// returns what it printed on stdout.
+func chromium(t *testing.T, page string, args ...string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		requireTool(t, "chromium is not installed (Debian package chromium): report.html is not checked in a browser")
+	}
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--window-size=1280,1000"}
+	cmd := exec.Command(bin, append(append(base, args...), "file://"+page)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	return out
+}
+
+// TestReportPageInBrowser opens report.html in Chromium, as finance does:
+// the figures are there, and values from the databases, however hostile,
+// show as text and never become markup or script.
+func TestReportPageInBrowser(t *testing.T) {
+	hostile := `<script>document.title="pwned"</script><b>bold</b>`
+	out := t.TempDir()
+	run := Run{ID: "20261123T020000Z-abcdef", StartedAt: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC), Status: "breached"}
+	run.FinishedAt = run.StartedAt.Add(90 * time.Second)
+	run.Results = []reconcile.Result{{
+		Name: "opportunities_vs_invoices", SourceCount: 1234567, TargetCount: 1234000, CountDelta: -567,
+		CountVariance: ptr(0.000459), Matched: 1233990, MissingInTarget: 577, MissingInSource: 10,
+		FieldMismatches: map[string]int64{"amount": 42}, RecordsWithFieldMismatch: 42, DriftRate: 42.0 / 1233990,
+		Breaches: []string{"drift_rate"},
+	}}
+	w, err := Create(out, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []reconcile.Exception{
+		{Reconciliation: run.Results[0].Name, Kind: reconcile.FieldMismatch, RecordKey: ptr("OPP-7"), Field: ptr("amount"),
+			SourceValue: ptr("1250.00"), TargetValue: ptr("1205.00")},
+		{Reconciliation: run.Results[0].Name, Kind: reconcile.FieldMismatch, RecordKey: ptr("OPP-8"), Field: ptr("account_name"),
+			SourceValue: ptr(hostile), TargetValue: ptr("")},
+	} {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := w.Close(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, htmlFile)
+
+	dom := string(chromium(t, page, "--dump-dom"))
+	for _, want := range []string{
+		"<title>Reconciliation 20261123T020000Z-abcdef: breached</title>", // no script ran to change it
+		"1,234,567", "1,234,000", "0.05%", "1,233,990", "drift_rate", "1250.00", "1205.00", "(empty)",
+		`&lt;script&gt;document.title="pwned"&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(dom, "<script") || strings.Contains(dom, "<b>bold") {
+		t.Errorf("a database value became markup:\n%s", dom)
+	}
+
+	shot := filepath.Join(t.TempDir(), "report.png")
+	chromium(t, page, "--screenshot="+shot)
+	png, err := os.ReadFile(shot)
+	if err != nil || len(png) < 10_000 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("screenshot: %d bytes, %v", len(png), err)
+	}
+}

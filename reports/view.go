@@ -1,0 +1,187 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/recon-dev/recon/reconcile"
+)
+
+// kindOrder is the order in which the report pages list exception kinds.
+var kindOrder = []reconcile.Kind{
+	reconcile.MissingInTarget,
+	reconcile.MissingInSource,
+	reconcile.FieldMismatch,
+	reconcile.TimestampMisaligned,
+	reconcile.DuplicateKey,
+	reconcile.InvalidRecord,
+}
+
+// maxValueRunes bounds a value shown on a page; longer ones are cut.
+const maxValueRunes = 80
+
+// page is what report.md and report.html show, as plain text: each
+// renderer escapes it for its format.
+type page struct {
+	RunID, Status              string
+	Started, Finished, Took    string
+	Total, Breached, Failed    int
+	Figures                    []figures
+	Sections                   []section
+	ExceptionsFile, SampleSize string
+}
+
+// figures is one reconciliation's row of key figures. Cells is empty for a
+// failed reconciliation, whose figures would read as a clean result.
+type figures struct {
+	Name     string
+	Failed   bool
+	Breached bool
+	Cells    []string
+}
+
+// figureHeads names the figure columns after the reconciliation's name.
+var figureHeads = []string{"Source", "Target", "Count variance", "Matched", "Missing in target", "Missing in source",
+	"Records with field mismatch", "Drift rate", "Timestamp misaligned", "Duplicates", "Invalid", "Breaches"}
+
+type section struct {
+	Name        string
+	Error       string
+	Breaches    []string
+	WorstFields []fieldCount
+	Totals      []string // "missing in target 1", per kind present
+	Samples     []sampleRow
+}
+
+type fieldCount struct{ Field, Count string }
+
+// sampleRow is one sample exception; a nil cell is a missing value.
+type sampleRow struct {
+	Kind                       string
+	Key, Field, Source, Target cell
+}
+
+// cell is a value on a page: Null for a missing value, else Text (cut to
+// maxValueRunes, with Cut set).
+type cell struct {
+	Text      string
+	Null, Cut bool
+}
+
+func newPage(run Run, samples map[sampleKey]*sample) page {
+	p := page{
+		RunID: run.ID, Status: run.Status, Total: len(run.Results),
+		Started: pageTime(run.StartedAt), Finished: pageTime(run.FinishedAt),
+		Took:           run.FinishedAt.Sub(run.StartedAt).Round(time.Second).String(),
+		ExceptionsFile: exceptionsFile, SampleSize: fmt.Sprint(samplesPerKind),
+	}
+	for _, r := range run.Results {
+		switch {
+		case r.Error != nil:
+			p.Failed++
+		case len(r.Breaches) > 0:
+			p.Breached++
+		}
+		p.Figures = append(p.Figures, newFigures(r))
+		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches)}
+		if r.Error != nil {
+			s.Error = *r.Error
+		}
+		s.Totals, s.Samples = sampleRows(r.Name, samples)
+		p.Sections = append(p.Sections, s)
+	}
+	return p
+}
+
+func newFigures(r reconcile.Result) figures {
+	f := figures{Name: r.Name, Failed: r.Error != nil, Breached: len(r.Breaches) > 0}
+	if f.Failed {
+		return f
+	}
+	variance := "n/a"
+	if r.CountVariance != nil {
+		variance = percent(*r.CountVariance)
+	}
+	f.Cells = []string{
+		humanize.Comma(r.SourceCount), humanize.Comma(r.TargetCount), variance, humanize.Comma(r.Matched),
+		humanize.Comma(r.MissingInTarget), humanize.Comma(r.MissingInSource), humanize.Comma(r.RecordsWithFieldMismatch),
+		percent(r.DriftRate), humanize.Comma(r.TimestampMisaligned), humanize.Comma(r.DuplicateKeys),
+		humanize.Comma(r.InvalidRecords), humanize.Comma(int64(len(r.Breaches))),
+	}
+	return f
+}
+
+// worstFields lists the mismatching fields, most mismatches first.
+func worstFields(mismatches map[string]int64) []fieldCount {
+	var fields []string
+	for f, n := range mismatches {
+		if n > 0 {
+			fields = append(fields, f)
+		}
+	}
+	slices.SortFunc(fields, func(x, y string) int {
+		return cmp.Or(cmp.Compare(mismatches[y], mismatches[x]), strings.Compare(x, y))
+	})
+	out := make([]fieldCount, len(fields))
+	for i, f := range fields {
+		out[i] = fieldCount{f, humanize.Comma(mismatches[f])}
+	}
+	return out
+}
+
+// sampleRows returns the count of each kind of exception of reconciliation
+// name, and its first exceptions of each kind.
+func sampleRows(name string, samples map[sampleKey]*sample) (totals []string, rows []sampleRow) {
+	for _, k := range kindOrder {
+		s := samples[sampleKey{name, k}]
+		if s == nil {
+			continue
+		}
+		totals = append(totals, fmt.Sprintf("%s %s", kindLabel(k), humanize.Comma(s.total)))
+		for _, e := range s.first {
+			src, tgt := newCell(e.SourceValue), newCell(e.TargetValue)
+			if k == reconcile.TimestampMisaligned && e.SourceValue == nil && e.TargetValue == nil {
+				src, tgt = updatedCell(e.SourceUpdatedAt), updatedCell(e.TargetUpdatedAt)
+			}
+			rows = append(rows, sampleRow{Kind: kindLabel(k), Key: newCell(e.RecordKey), Field: newCell(e.Field), Source: src, Target: tgt})
+		}
+	}
+	return totals, rows
+}
+
+func kindLabel(k reconcile.Kind) string {
+	return strings.ReplaceAll(string(k), "_", " ")
+}
+
+func percent(fraction float64) string {
+	return fmt.Sprintf("%.2f%%", fraction*100)
+}
+
+func pageTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func newCell(s *string) cell {
+	switch {
+	case s == nil:
+		return cell{Null: true}
+	case utf8.RuneCountInString(*s) > maxValueRunes:
+		return cell{Text: string([]rune(*s)[:maxValueRunes]), Cut: true}
+	}
+	return cell{Text: *s}
+}
+
+// updatedCell renders a last-modified instant, which is what a
+// timestamp_misaligned exception is about.
+func updatedCell(t *time.Time) cell {
+	if t == nil {
+		return cell{Null: true}
+	}
+	return cell{Text: "updated " + pageTime(*t)}
+}
