@@ -76,6 +76,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range sides {
+		defer s.close()
 		g.Go(func() error { return s.ingest(gctx) })
 	}
 	if err := g.Wait(); err != nil {
@@ -104,6 +105,8 @@ type sideState struct {
 	quarantine *sorter // records whose key is NULL or unparsable, in arrival order
 	count      int64
 	progress   *atomic.Int64
+	// sorted yields the side's records in key order once ingest is done.
+	sorted recordIter
 }
 
 func newSideState(name Side, spec Spec, input Input, dir string, budget int, progress *atomic.Int64) *sideState {
@@ -177,7 +180,18 @@ func (s *sideState) ingest(ctx context.Context) error {
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
+	// Sorting the last batch here, not in the join, sorts both sides at once.
+	if s.sorted, err = s.sorter.finish(); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
 	return nil
+}
+
+// close releases what ingest left open.
+func (s *sideState) close() {
+	if s.sorted != nil {
+		s.sorted.close()
+	}
 }
 
 // result adds to Result what is needed while counting.

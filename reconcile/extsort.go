@@ -118,15 +118,19 @@ func newSorter(dir, prefix string, budget, ncols int) *sorter {
 }
 
 func (s *sorter) add(key []byte, cols [][]byte) error {
-	if len(s.arena) > 0 && len(s.arena)+len(s.entries)*entrySize >= s.budget {
+	size := recordSize(key, cols)
+	if len(s.arena) > 0 && len(s.arena)+size+(len(s.entries)+1)*entrySize > s.budget {
 		if err := s.spill(); err != nil {
 			return err
 		}
 	}
-	if s.arena == nil {
-		// Allocated once at its full size: growing by doubling would
-		// overshoot the budget, and pages never written cost no memory.
-		s.arena = make([]byte, 0, s.budget)
+	if len(s.arena)+size > cap(s.arena) {
+		// Grow by doubling up to the budget. Not allocating the whole budget
+		// up front keeps small tables small: a fresh large allocation on a
+		// used heap is zeroed in full.
+		grown := make([]byte, len(s.arena), min(max(2*cap(s.arena), len(s.arena)+size, 1<<20), max(s.budget, len(s.arena)+size)))
+		copy(grown, s.arena)
+		s.arena = grown
 	}
 	start := len(s.arena)
 	s.arena = appendRecord(s.arena, key, cols)
@@ -134,6 +138,19 @@ func (s *sorter) add(key []byte, cols [][]byte) error {
 	tag, prefix := keyPrefix(key)
 	s.entries = append(s.entries, entry{prefix, uint32(start), uint32(keyStart), uint32(keyStart + len(key)), uint32(len(s.arena)), tag})
 	return nil
+}
+
+// recordSize is the length of appendRecord's encoding of key and cols.
+func recordSize(key []byte, cols [][]byte) int {
+	n := uvarintLen(uint64(len(key))) + len(key)
+	for _, c := range cols {
+		if c == nil {
+			n++
+		} else {
+			n += uvarintLen(uint64(len(c))+1) + len(c)
+		}
+	}
+	return n
 }
 
 const entrySize = 32

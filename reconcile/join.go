@@ -3,7 +3,6 @@ package reconcile
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -46,12 +45,7 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink) *join {
 func (j *join) run(ctx context.Context) error {
 	var groups [2]*groupIter
 	for i, s := range j.sides {
-		it, err := s.sorter.finish()
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		defer it.close()
-		groups[i] = &groupIter{it: it}
+		groups[i] = &groupIter{it: s.sorted}
 	}
 	a, na, err := groups[0].next()
 	if err != nil {
