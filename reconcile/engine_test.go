@@ -178,3 +178,30 @@ func TestCompositeKeys(t *testing.T) {
 		}
 	}
 }
+
+// Timestamps beyond 2262 (9999-12-31 is a common "valid until") overflow
+// Unix nanoseconds; they must still compare, and report, right.
+func TestFarTimestamps(t *testing.T) {
+	spec := Spec{Name: "far", Key: []KeyColumn{{Source: "k", Target: "k", Type: String}},
+		Timestamp: &TimestampSpec{Source: "t", Target: "t", Tolerance: time.Minute}}
+	source := sliceSnapshot{rows: [][]string{{"1", "2200-01-01 00:00:00Z"}, {"2", "9999-12-31 00:00:00Z"}, {"3", "1500-01-01 00:00:00Z"}}}
+	target := sliceSnapshot{rows: [][]string{{"1", "2300-01-01 00:00:00Z"}, {"2", "9999-12-31 00:00:30Z"}, {"3", "1500-01-01 00:00:00Z"}, {"4", "9999-12-31 00:00:00Z"}}}
+	var sink collect
+	res, err := Run(context.Background(), spec, Input{source, time.UTC}, Input{target, time.UTC}, &sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TimestampMisaligned != 1 || res.TargetAhead != 1 || res.TargetStale != 0 || res.Matched != 3 {
+		t.Errorf("figures: %+v", res)
+	}
+	if len(sink.got) != 2 {
+		t.Fatalf("exceptions: %v", sink.got)
+	}
+	misaligned, missing := sink.got[0], sink.got[1]
+	if got := misaligned.TargetUpdatedAt.Format(time.RFC3339); got != "2300-01-01T00:00:00Z" {
+		t.Errorf("target_updated_at %s", got)
+	}
+	if got := missing.TargetUpdatedAt.Format(time.RFC3339); missing.Kind != MissingInSource || got != "9999-12-31T00:00:00Z" {
+		t.Errorf("%s target_updated_at %s", missing.Kind, got)
+	}
+}

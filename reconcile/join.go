@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strconv"
-	"time"
 )
 
 // join walks both sides' sorted records in step (a merge join), so it holds
@@ -138,7 +137,7 @@ func (j *join) setUpdated(e *Exception, s Side) {
 	if v.null || j.invalid[i][len(j.fields)] {
 		return
 	}
-	t := time.Unix(0, v.num).UTC()
+	t := v.instant()
 	if s == SourceSide {
 		e.SourceUpdatedAt = &t
 	} else {
@@ -281,7 +280,7 @@ func (j *join) compareStamps(k []byte) error {
 	}
 	j.res.TimestampMisaligned++
 	if !src.null && !tgt.null {
-		if tgt.num < src.num {
+		if tgt.instant().Before(src.instant()) {
 			j.res.TargetStale++
 		} else {
 			j.res.TargetAhead++

@@ -20,8 +20,10 @@ type value struct {
 	null bool
 	// str is a String, as a view of the record's bytes (see comparator.parse).
 	str string
-	// num is an Int; a Date as days since 1970-01-01; a Timestamp as Unix
-	// nanoseconds; a Bool as 0/1; a Decimal's coefficient, with exp, unless big.
+	// num is an Int; a Date as days since 1970-01-01; a Timestamp's Unix
+	// seconds, with exp its nanoseconds (Unix nanoseconds overflow outside
+	// 1678-2262, and 9999-12-31 is a common "valid until"); a Bool as 0/1; a
+	// Decimal's coefficient, with exp its exponent, unless big.
 	num int64
 	exp int32
 	big bool            // a Decimal too long for num, held in dec
@@ -97,11 +99,11 @@ func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
 		b, err := parseBool(s)
 		return value{num: b}, err
 	case Date:
-		d, err := parseDate(s)
+		d, err := parseDate(s, loc)
 		return value{num: d}, err
 	case Timestamp:
 		t, err := parseTimestamp(s, loc)
-		return value{num: t.UnixNano()}, err
+		return value{num: t.Unix(), exp: int32(t.Nanosecond())}, err
 	}
 	return value{}, fmt.Errorf("unsupported type %s", typ)
 }
@@ -126,10 +128,14 @@ func (c *comparator) equal(a, b value) bool {
 	case Float:
 		return withinFloat(a.flt, b.flt, c.tol)
 	case Timestamp:
-		d := time.Duration(a.num - b.num)
-		return d.Abs() <= c.tol.Duration
+		return a.instant().Sub(b.instant()).Abs() <= c.tol.Duration // Sub saturates
 	}
 	return false
+}
+
+// instant is a Timestamp value's time.
+func (v value) instant() time.Time {
+	return time.Unix(v.num, int64(v.exp)).UTC()
 }
 
 func (v value) decimal() decimal.Decimal {
@@ -240,14 +246,35 @@ func parseBool(s string) (int64, error) {
 	return 0, fmt.Errorf("not a boolean (true/false, t/f, 1/0, yes/no)")
 }
 
-// parseDate reads an ISO date, or the date part of an ISO timestamp as
-// written, and returns days since 1970-01-01.
-func parseDate(s string) (int64, error) {
+// parseDate reads an ISO date, or a timestamp's date, and returns days since
+// 1970-01-01. A timestamp with an offset is an instant: its date is the one
+// in loc, the system's zone, as a business date is; without an offset, the
+// date is the one written.
+func parseDate(s string, loc *time.Location) (int64, error) {
+	bad := fmt.Errorf("not an ISO date (YYYY-MM-DD)")
 	y, m, d, rest, ok := scanDate(s)
 	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != 'T') {
-		return 0, fmt.Errorf("not an ISO date (YYYY-MM-DD)")
+		return 0, bad
+	}
+	if rest != "" {
+		t, err := parseTimestamp(s, time.UTC)
+		if err != nil {
+			return 0, bad
+		}
+		if hasOffset(rest) {
+			t = t.In(loc)
+		}
+		y, m, d = t.Year(), int(t.Month()), t.Day()
 	}
 	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400, nil
+}
+
+// hasOffset reports whether the time part of a timestamp ends in a zone:
+// Z, UTC or a signed offset.
+func hasOffset(timePart string) bool {
+	t := strings.TrimSpace(timePart)
+	return strings.HasSuffix(t, "Z") || strings.HasSuffix(t, "z") || strings.HasSuffix(t, "UTC") ||
+		strings.ContainsAny(strings.TrimLeft(t, "T "), "+-")
 }
 
 // parseTimestamp reads an ISO 8601 / SQL timestamp: a date, optionally

@@ -203,3 +203,22 @@ func FuzzNormalizations(f *testing.F) {
 		}
 	})
 }
+
+func TestDateOfAnInstantIsTheSystemsBusinessDate(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"2024-03-02 02:00:00+00", "2024-03-01"}, // 21:00 the evening before, in New York
+		{"2024-03-02T02:00:00Z", "2024-03-01"},
+		{"2024-03-02 02:00:00", "2024-03-02"}, // no zone: the date written is the system's
+		{"2024-03-02", "2024-03-02"},
+		{"2024-03-01 23:30:00-05:00", "2024-03-01"},
+	} {
+		days, err := parseDate(tc.in, ny)
+		if got := time.Unix(days*86400, 0).UTC().Format(time.DateOnly); err != nil || got != tc.want {
+			t.Errorf("parseDate(%q) in New York = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}

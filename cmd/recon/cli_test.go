@@ -264,9 +264,10 @@ func TestOnlySelectsAndRejectsUnknownNames(t *testing.T) {
 	dir := demoConfig(t)
 	cfg := filepath.Join(dir, "recon.yaml")
 	out := t.TempDir()
-	code, stdout, _ := runRecon(t, nil, "run", "--config", cfg, "--out", out, "--only", "opportunities_vs_invoices", "--summary")
+	code, stdout, _ := runRecon(t, nil, "run", "--config", cfg, "--out", out, "--only", "opportunities_vs_invoices,opportunities_vs_invoices", "--summary")
 	// opportunities_vs_invoices over 10 clean pairs: its drift rate breaches 1%.
-	if code != exitBreached || strings.Contains(stdout, "accounts_vs_customers") || !strings.Contains(stdout, "opportunities_vs_invoices") {
+	// Named twice, it runs once.
+	if code != exitBreached || strings.Contains(stdout, "accounts_vs_customers") || strings.Count(stdout, "opportunities_vs_invoices") != 1 {
 		t.Errorf("exit %d\n%s", code, stdout)
 	}
 	code, _, stderr := runRecon(t, nil, "run", "--config", cfg, "--out", out, "--only", "nope")
@@ -304,5 +305,52 @@ func TestCancelledRunLeavesNoReport(t *testing.T) {
 		if e.IsDir() {
 			t.Errorf("a cancelled run left %s", e.Name())
 		}
+	}
+}
+
+func TestMalformedPostgresKeyValueDSNHidesPassword(t *testing.T) {
+	dir := demoConfig(t)
+	path := writeFile(t, dir, "recon.yaml", drift.Config(drift.System{Driver: "postgres", DSN: "${CRM_DSN}"}, drift.System{Driver: "sqlite", DSN: "billing.db"}))
+	code, stdout, stderr := runRecon(t, map[string]string{"CRM_DSN": "host=127.0.0.1 user=postgres password=s3cr3t topsecret"}, "validate", "--config", path)
+	if code != exitError || !strings.Contains(stdout, "not a valid key=value connection string") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "s3cr3t") || strings.Contains(stdout+stderr, "topsecret") {
+		t.Errorf("the password shows:\n%s%s", stdout, stderr)
+	}
+}
+
+func TestEnvironmentVariablesInConfig(t *testing.T) {
+	valid := drift.Config(drift.System{Driver: "sqlite", DSN: "crm.db"}, drift.System{Driver: "sqlite", DSN: "billing.db"})
+	dir := t.TempDir()
+
+	// A variable takes the type of its value: a bool, a count (in a flow
+	// mapping it must be quoted, as "{" starts a mapping there).
+	typed := strings.Replace(valid, "null_equals_empty: true", `null_equals_empty: "${NEE}"`, 1)
+	typed = strings.Replace(typed, `drift_rate: "1%"}`, `drift_rate: "1%", invalid_records: "${MAXINV}"}`, 1)
+	t.Setenv("NEE", "true")
+	t.Setenv("MAXINV", "5")
+	cfg, err := loadConfig(writeFile(t, dir, "typed.yaml", typed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := cfg.Reconciliations[0].Spec
+	if !spec.Fields[4].NullEqualsEmpty || spec.Thresholds.MaxInvalidRecords == nil || *spec.Thresholds.MaxInvalidRecords != 5 {
+		t.Errorf("expanded values not applied: %+v %+v", spec.Fields[4], spec.Thresholds)
+	}
+
+	// A value that does not fit is named by its variable, never shown: it may be a secret.
+	t.Setenv("CRM_DSN", "bob:hunter2@tcp(db:3306)/crm")
+	broken := strings.Replace(valid, `crm:     {driver: sqlite, dsn: "crm.db"}`, "crm: ${CRM_DSN}", 1)
+	_, err = loadConfig(writeFile(t, dir, "broken.yaml", broken))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "the value of ${CRM_DSN}") {
+		t.Errorf("error: %v", err)
+	}
+
+	// A string key gets the text, whatever it looks like.
+	t.Setenv("TRUE_DSN", "true")
+	quoted := strings.Replace(valid, `dsn: "crm.db"`, `dsn: "${TRUE_DSN}"`, 1)
+	if cfg, err := loadConfig(writeFile(t, dir, "quoted.yaml", quoted)); err != nil || cfg.Systems["crm"].Source.DSN != "true" {
+		t.Errorf("quoted: %v", err)
 	}
 }

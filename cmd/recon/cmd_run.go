@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -157,7 +158,10 @@ func selectReconciliations(cfg *Config, only []string) ([]Reconciliation, error)
 		byName[r.Spec.Name] = r
 	}
 	var out []Reconciliation
-	for _, n := range only {
+	for _, n := range slices.Compact(slices.Clone(only)) {
+		if slices.ContainsFunc(out, func(r Reconciliation) bool { return r.Spec.Name == n }) {
+			continue // named twice: run once
+		}
 		r, ok := byName[n]
 		if !ok {
 			return nil, &userError{err: fmt.Errorf("--only %q: no such reconciliation in %s", n, cfg.Path), hint: "use one of: " + strings.Join(names, ", ")}

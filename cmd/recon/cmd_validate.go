@@ -118,7 +118,7 @@ func neededColumns(spec reconcile.Spec, side reconcile.Side) []neededColumn {
 // Text and untyped columns can hold anything: their values are parsed.
 var readableAs = map[reconcile.FieldType][]sources.Family{
 	reconcile.String:    nil, // any
-	reconcile.Int:       {sources.Integer, sources.Decimal, sources.Float, sources.Bool},
+	reconcile.Int:       {sources.Integer, sources.Decimal, sources.Float},
 	reconcile.Decimal:   {sources.Integer, sources.Decimal, sources.Float},
 	reconcile.Float:     {sources.Integer, sources.Decimal, sources.Float},
 	reconcile.Bool:      {sources.Bool, sources.Integer},

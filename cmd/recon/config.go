@@ -144,19 +144,20 @@ func loadConfig(path string) (*Config, error) {
 		ce.problems = append(ce.problems, "the file is empty")
 		return nil, ce
 	}
-	expandEnv(&root, ce)
+	expanded := expandEnv(&root, ce)
 	var fc fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	if err := root.Decode(&fc); err != nil {
-		ce.problems = append(ce.problems, yamlProblem(err))
-		return nil, ce
+		ce.problems = append(ce.problems, hideExpanded(yamlProblem(err), expanded))
 	}
 	// root.Decode does not reject unknown keys; a strict pass over the raw
-	// file does, without expanding anything.
+	// file does. Its other errors are about unexpanded ${VAR}s: ignored.
 	var strict fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
 	if err := dec.Decode(&strict); err != nil {
-		ce.problems = append(ce.problems, yamlProblem(err))
+		if unknown := unknownKeys(err); unknown != "" {
+			ce.problems = append(ce.problems, unknown)
+		}
 	}
 	if len(ce.problems) > 0 {
 		return nil, ce
@@ -172,26 +173,55 @@ func loadConfig(path string) (*Config, error) {
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces ${VAR} in every scalar value (never in keys) with the
-// environment's value. An unset variable is a problem, not an empty string:
-// an empty DSN or password would fail later and less clearly.
-func expandEnv(n *yaml.Node, ce *configError) {
-	if n.Kind == yaml.ScalarNode {
-		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-			name := envRef.FindStringSubmatch(ref)[1]
-			v, ok := os.LookupEnv(name)
-			if !ok {
-				ce.problems = append(ce.problems, fmt.Sprintf("line %d: environment variable %s is not set (export it, e.g. %s=... recon run)", n.Line, name, name))
+// environment's value, and returns the variables used per line. An unset
+// variable is a problem, not an empty string: an empty DSN or password would
+// fail later and less clearly. A value takes the YAML type of what it
+// expands to, so `null_equals_empty: "${FLAG}"` can be a boolean; string
+// keys get the text whatever it looks like.
+func expandEnv(n *yaml.Node, ce *configError) map[int][]string {
+	expanded := map[int][]string{}
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode {
+			if !envRef.MatchString(n.Value) {
+				return
 			}
-			return v
-		})
-		return
-	}
-	for i, c := range n.Content {
-		if n.Kind == yaml.MappingNode && i%2 == 0 {
-			continue // a key
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+				name := envRef.FindStringSubmatch(ref)[1]
+				expanded[n.Line] = append(expanded[n.Line], ref)
+				v, ok := os.LookupEnv(name)
+				if !ok {
+					ce.problems = append(ce.problems, fmt.Sprintf("line %d: environment variable %s is not set (export it, e.g. %s=... recon run)", n.Line, name, name))
+				}
+				return v
+			})
+			n.Tag, n.Style = "", 0 // resolve the type again, from the expanded text
+			return
 		}
-		expandEnv(c, ce)
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 {
+				continue // a key
+			}
+			walk(c)
+		}
 	}
+	walk(n)
+	return expanded
+}
+
+var yamlValue = regexp.MustCompile("line (\\d+): cannot unmarshal (\\S+) `[^`]*`")
+
+// hideExpanded keeps the values of environment variables, which may be
+// secrets, out of YAML type errors: it names the variable instead.
+func hideExpanded(problem string, expanded map[int][]string) string {
+	return yamlValue.ReplaceAllStringFunc(problem, func(m string) string {
+		sub := yamlValue.FindStringSubmatch(m)
+		line, _ := strconv.Atoi(sub[1])
+		if refs, ok := expanded[line]; ok {
+			return fmt.Sprintf("line %s: cannot unmarshal the value of %s (%s)", sub[1], strings.Join(refs, ", "), sub[2])
+		}
+		return m
+	})
 }
 
 var (
@@ -212,6 +242,25 @@ var sectionKeys = map[string]struct {
 	"fieldConfig":     {"in a field", reflect.TypeFor[fieldConfig]()},
 	"stampConfig":     {"in timestamp", reflect.TypeFor[stampConfig]()},
 	"thresholdConfig": {"in thresholds", reflect.TypeFor[thresholdConfig]()},
+}
+
+// unknownKeys returns the unknown-key problems among a strict decode's
+// errors, or "".
+func unknownKeys(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return ""
+	}
+	var unknown []string
+	for _, msg := range te.Errors {
+		if unknownField.MatchString(msg) {
+			unknown = append(unknown, msg)
+		}
+	}
+	if len(unknown) == 0 {
+		return ""
+	}
+	return yamlProblem(&yaml.TypeError{Errors: unknown})
 }
 
 // yamlProblem rewrites a YAML error in the config's terms.

@@ -79,6 +79,10 @@ func (Dialect) SelectExpr(ref, databaseType string) string {
 		return fmt.Sprintf("CONCAT(%s, '+00:00')", ref)
 	case "BIT":
 		return fmt.Sprintf("CAST(%s AS UNSIGNED)", ref)
+	case "FLOAT":
+		// The text protocol prints FLOAT with 6 significant digits; the
+		// exact float64 widening is what every dialect delivers.
+		return fmt.Sprintf("CAST(%s AS DOUBLE)", ref)
 	}
 	return ref
 }

@@ -236,7 +236,15 @@ func TestUnusualTypes(t *testing.T) {
 			Col: "bumax", DDL: "BIGINT UNSIGNED", Value: "18446744073709551615", Want: "18446744073709551615",
 		},
 		{
-			Col: "fl", DDL: "FLOAT", Value: "0.1", Want: "0.1",
+			// FLOAT reads as its exact float64 widening, like PostgreSQL's
+			// real: the text protocol alone would give 6 digits ("3.14159").
+			Col: "fl", DDL: "FLOAT", Value: "0.1", Want: "0.10000000149011612",
+		},
+		{
+			Col: "fl2", DDL: "FLOAT", Value: "3.14159265", Want: "3.1415927410125732",
+		},
+		{
+			Col: "fl3", DDL: "FLOAT", Value: "123456.789", Want: "123456.7890625",
 		},
 	}
 	dsn, setup := newDatabase(t)

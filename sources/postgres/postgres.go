@@ -31,13 +31,14 @@ func (Dialect) DriverName() string { return "postgres" }
 func (Dialect) QuoteIdent(name string) string { return pq.QuoteIdentifier(name) }
 
 // Configure implements sources.Dialect: lib/pq takes URLs and key=value
-// DSNs as they are. A URL that does not parse is reported without its text,
+// DSNs as they are. A DSN that does not parse is reported without its text,
 // which may hold a password.
 func (Dialect) Configure(dsn, _ string) (string, error) {
-	if strings.Contains(dsn, "://") {
-		if _, err := pq.ParseURL(dsn); err != nil {
+	if _, err := pq.NewConfig(dsn); err != nil {
+		if strings.Contains(dsn, "://") {
 			return "", errors.New("not a valid postgres:// URL; percent-encode special characters (@ : / # ? %) in the user and password")
 		}
+		return "", errors.New("not a valid key=value connection string; quote values with spaces as password='...'")
 	}
 	return dsn, nil
 }
@@ -83,5 +84,15 @@ func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error)
 	return tx, nil
 }
 
-// SelectExpr implements sources.Dialect: the text form of every type is exact.
-func (Dialect) SelectExpr(ref, _ string) string { return ref + "::text" }
+// SelectExpr implements sources.Dialect: the text form of every type is
+// exact, except that real is widened to float8 first, as every dialect
+// delivers 4-byte floats, and money is read as a number, not "$1,234.50".
+func (Dialect) SelectExpr(ref, databaseType string) string {
+	switch databaseType {
+	case "FLOAT4":
+		return ref + "::float8::text"
+	case "MONEY":
+		return ref + "::numeric::text"
+	}
+	return ref + "::text"
+}
