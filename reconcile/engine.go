@@ -36,10 +36,12 @@ type Options struct {
 	Progress *Progress
 }
 
-// Progress counts rows read so far; safe to read while a run goes on.
+// Progress counts rows read, then keys compared; safe to read while a run
+// goes on.
 type Progress struct {
 	SourceRows atomic.Int64
 	TargetRows atomic.Int64
+	Compared   atomic.Int64 // distinct keys the merge join has passed
 }
 
 const defaultMemoryBudget = 64 << 20
@@ -85,7 +87,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	logger.Debug("snapshots read", "source_rows", sides[0].count, "target_rows", sides[1].count,
 		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
 
-	j := newJoin(spec, sides, sink)
+	j := newJoin(spec, sides, sink, &progress.Compared)
 	if err := j.run(ctx); err != nil {
 		return Result{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"sync/atomic"
 )
 
 // join walks both sides' sorted records in step (a merge join), so it holds
@@ -20,10 +21,12 @@ type join struct {
 	vals    [2][]value
 	invalid [2][]bool
 	bad     [2]int
+	// compared counts keys passed, for progress.
+	compared *atomic.Int64
 }
 
-func newJoin(spec Spec, sides [2]*sideState, sink Sink) *join {
-	j := &join{spec: spec, sides: sides, sink: sink}
+func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
+	j := &join{spec: spec, sides: sides, sink: sink, compared: compared}
 	j.res.Name = spec.Name
 	j.res.SourceCount, j.res.TargetCount = sides[0].count, sides[1].count
 	j.res.FieldMismatches = make(map[string]int64, len(spec.Fields))
@@ -54,8 +57,10 @@ func (j *join) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for steps := 0; a != nil || b != nil; steps++ {
+	steps := int64(0)
+	for ; a != nil || b != nil; steps++ {
 		if steps%4096 == 0 {
+			j.compared.Store(steps)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -91,6 +96,7 @@ func (j *join) run(ctx context.Context) error {
 			}
 		}
 	}
+	j.compared.Store(steps)
 	for _, s := range j.sides {
 		if err := j.quarantined(s); err != nil {
 			return err

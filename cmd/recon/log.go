@@ -76,12 +76,16 @@ func showProgress(name string, p *reconcile.Progress, logger *slog.Logger, stder
 				}
 				return
 			case <-tick.C:
-				src, tgt := p.SourceRows.Load(), p.TargetRows.Load()
+				src, tgt, compared := p.SourceRows.Load(), p.TargetRows.Load(), p.Compared.Load()
 				rate := float64(src+tgt) / time.Since(start).Seconds()
-				if tty {
+				switch {
+				case tty && compared > 0:
+					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows; compared %d keys", name, src, tgt, compared)
+				case tty:
 					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows, %.0f rows/s", name, src, tgt, rate)
-				} else {
-					logger.Info("reading", "reconciliation", name, "source_rows", src, "target_rows", tgt, "rows_per_second", int64(rate))
+				default:
+					logger.Info("progress", "reconciliation", name, "source_rows", src, "target_rows", tgt,
+						"rows_per_second", int64(rate), "keys_compared", compared)
 				}
 			}
 		}

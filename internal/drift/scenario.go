@@ -20,6 +20,9 @@ import (
 	"time"
 )
 
+// MaxFiller bounds the clean pairs: planted cases use ids from 100001.
+const MaxFiller = 100_000
+
 // BillingZone is the zone the billing system keeps its zone-less timestamps in.
 const BillingZone = "America/New_York"
 
@@ -210,6 +213,9 @@ func Expected() []string {
 // billing tables (invoices, customers) on target, with filler clean
 // opportunity/invoice pairs besides the planted cases.
 func Plant(ctx context.Context, source *sql.DB, sourceDialect Dialect, target *sql.DB, targetDialect Dialect, filler int) error {
+	if filler < 0 || filler >= MaxFiller {
+		return fmt.Errorf("filler %d: between 0 and %d clean pairs fit below the planted ids", filler, MaxFiller-1)
+	}
 	zone, err := time.LoadLocation(BillingZone)
 	if err != nil {
 		return err
