@@ -32,7 +32,8 @@ type Options struct {
 	// TempDir holds spill files; default os.TempDir().
 	TempDir string
 	Logger  *slog.Logger
-	// Progress, when set, counts the rows read, for a caller that reports progress.
+	// Progress, when set, counts rows read and keys compared, for a caller
+	// that reports progress.
 	Progress *Progress
 }
 
@@ -113,14 +114,8 @@ type sideState struct {
 
 func newSideState(name Side, spec Spec, input Input, dir string, budget int, progress *atomic.Int64) *sideState {
 	var cols []string
-	for _, k := range spec.Key {
-		cols = append(cols, pick(name, k.Source, k.Target))
-	}
-	for _, f := range spec.Fields {
-		cols = append(cols, pick(name, f.Source, f.Target))
-	}
-	if spec.Timestamp != nil {
-		cols = append(cols, pick(name, spec.Timestamp.Source, spec.Timestamp.Target))
+	for _, c := range spec.Columns(name) {
+		cols = append(cols, c.Name)
 	}
 	payload := len(cols) - len(spec.Key)
 	return &sideState{

@@ -39,6 +39,35 @@ type Field struct {
 	NullEqualsEmpty bool
 }
 
+// Column is one column a side reads, with what it is for.
+type Column struct {
+	Name string
+	Role string // "key #1", `field "amount"` or "timestamp", for messages
+	Type FieldType
+}
+
+// Columns lists the columns side reads, in the order its rows hold them:
+// the key columns, the fields, then the timestamp.
+func (s Spec) Columns(side Side) []Column {
+	pick := func(source, target string) string {
+		if side == SourceSide {
+			return source
+		}
+		return target
+	}
+	var cols []Column
+	for i, k := range s.Key {
+		cols = append(cols, Column{pick(k.Source, k.Target), fmt.Sprintf("key #%d", i+1), k.Type})
+	}
+	for _, f := range s.Fields {
+		cols = append(cols, Column{pick(f.Source, f.Target), fmt.Sprintf("field %q", f.Name), f.Type})
+	}
+	if ts := s.Timestamp; ts != nil {
+		cols = append(cols, Column{pick(ts.Source, ts.Target), "timestamp", Timestamp})
+	}
+	return cols
+}
+
 // TimestampSpec names the last-modified columns and how far apart they may be.
 type TimestampSpec struct {
 	Source    string

@@ -72,46 +72,20 @@ func validateReconciliation(ctx context.Context, sys *systems, rc Reconciliation
 			errs = append(errs, err)
 			continue
 		}
-		for _, need := range neededColumns(rc.Spec, side.name) {
-			found, err := sources.Resolve(cols, []string{need.column})
+		for _, need := range rc.Spec.Columns(side.name) {
+			found, err := sources.Resolve(cols, []string{need.Name})
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s, %s %s.%s: %w", need.what, side.name, side.sel.System, side.sel.Selection, err))
+				errs = append(errs, fmt.Errorf("%s, %s %s.%s: %w", need.Role, side.name, side.sel.System, side.sel.Selection, err))
 				continue
 			}
 			fam := sources.FamilyOf(found[0].DatabaseType)
-			if !comparable(need.typ, fam) {
+			if !comparable(need.Type, fam) {
 				errs = append(errs, fmt.Errorf("%s: %s column %q is %s (%s), which cannot be read as %s",
-					need.what, side.name, found[0].Name, found[0].DatabaseType, fam, need.typ))
+					need.Role, side.name, found[0].Name, found[0].DatabaseType, fam, need.Type))
 			}
 		}
 	}
 	return errs
-}
-
-type neededColumn struct {
-	what   string // "field \"amount\"", for messages
-	column string
-	typ    reconcile.FieldType
-}
-
-func neededColumns(spec reconcile.Spec, side reconcile.Side) []neededColumn {
-	pick := func(source, target string) string {
-		if side == reconcile.SourceSide {
-			return source
-		}
-		return target
-	}
-	var out []neededColumn
-	for i, k := range spec.Key {
-		out = append(out, neededColumn{fmt.Sprintf("key #%d", i+1), pick(k.Source, k.Target), k.Type})
-	}
-	for _, f := range spec.Fields {
-		out = append(out, neededColumn{fmt.Sprintf("field %q", f.Name), pick(f.Source, f.Target), f.Type})
-	}
-	if ts := spec.Timestamp; ts != nil {
-		out = append(out, neededColumn{"timestamp", pick(ts.Source, ts.Target), reconcile.Timestamp})
-	}
-	return out
 }
 
 // readableAs says which column families each field type can be read from.
