@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -93,7 +94,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		return Result{}, err
 	}
 	j.res.evaluate(spec.Thresholds)
-	return j.res.Result, nil
+	return j.res, nil
 }
 
 // sideState is one side's ingest: records sorted by key, plus the records
@@ -162,7 +163,7 @@ func (s *sideState) ingest(ctx context.Context) error {
 		}
 		// Quarantined records keep arrival order: the sequence number is the key.
 		seq = appendIntKey(seq[:0], s.count)
-		bad := []byte(fmt.Sprint(kerr.column))
+		bad := strconv.AppendInt(nil, int64(kerr.column), 10)
 		if kerr.null {
 			bad = nil
 		}
@@ -191,12 +192,8 @@ func (s *sideState) close() {
 	}
 }
 
-// result adds to Result what is needed while counting.
-type result struct {
-	Result
-}
-
-func (r *result) evaluate(t Thresholds) {
+// evaluate derives r's rates and checks them and its counts against t.
+func (r *Result) evaluate(t Thresholds) {
 	r.CountDelta = r.TargetCount - r.SourceCount
 	switch {
 	case r.SourceCount > 0:

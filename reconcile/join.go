@@ -13,7 +13,7 @@ type join struct {
 	spec   Spec
 	sides  [2]*sideState
 	sink   Sink
-	res    result
+	res    Result
 	fields []comparator
 	stamp  *comparator // nil without a timestamp spec
 	// Per side, the parsed payload of the current record, which of its
