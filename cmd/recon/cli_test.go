@@ -258,6 +258,12 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	if code, _, _ := runRecon(t, nil); code != exitError {
 		t.Errorf("no command: exit %d", code)
 	}
+	for _, bad := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}, {"--memory"}, {"stray"}} {
+		code, _, stderr := runRecon(t, nil, append([]string{"run", "--config", "/nonexistent.yaml"}, bad...)...)
+		if code != exitError || !strings.Contains(stderr, bad[0]) && !strings.Contains(stderr, "flag needs an argument") {
+			t.Errorf("run %v: exit %d\n%s", bad, code, stderr)
+		}
+	}
 }
 
 func TestOnlySelectsAndRejectsUnknownNames(t *testing.T) {

@@ -43,7 +43,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), `Usage: recon run [--config FILE] [--only NAME] [--out DIR]
 
 Runs the config's reconciliations and writes <out>/<run_id>/ with
-exceptions.parquet, summary.json and report.md.
+exceptions.parquet, summary.json, report.html and report.md.
 
 Quiet when healthy: off a terminal it prints nothing unless a threshold is
 breached (exit 1) or the run fails (exit 2), which suits cron.
@@ -58,7 +58,10 @@ Flags:
 	if fs.NArg() > 0 {
 		return report(stderr, &userError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), hint: "recon run --help"})
 	}
-	logger, tty := f.logFlags.logger(stderr)
+	logger, tty, err := f.logFlags.logger(stderr)
+	if err != nil {
+		return report(stderr, err)
+	}
 
 	cfg, err := loadConfig(f.config)
 	if err != nil {

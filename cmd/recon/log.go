@@ -26,7 +26,7 @@ func (l *logFlags) register(fs *flag.FlagSet) {
 }
 
 // logger builds the run's logger on stderr and says whether stderr is a terminal.
-func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool) {
+func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool, error) {
 	tty := isTerminal(stderr)
 	level := slog.LevelWarn
 	if tty {
@@ -34,7 +34,7 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool) {
 	}
 	if l.level != "" {
 		if err := level.UnmarshalText([]byte(l.level)); err != nil {
-			fmt.Fprintf(stderr, "recon: ignoring --log-level %q: %v\n", l.level, err)
+			return nil, false, &userError{err: fmt.Errorf("--log-level %q: %w", l.level, err), hint: "use debug, info, warn or error"}
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
@@ -42,10 +42,13 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool) {
 	if format == "" {
 		format = map[bool]string{true: "text", false: "json"}[tty]
 	}
-	if strings.EqualFold(format, "json") {
-		return slog.New(slog.NewJSONHandler(stderr, opts)), tty
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(stderr, opts)), tty, nil
+	case "text":
+		return slog.New(slog.NewTextHandler(stderr, opts)), tty, nil
 	}
-	return slog.New(slog.NewTextHandler(stderr, opts)), tty
+	return nil, false, &userError{err: fmt.Errorf("--log-format %q", l.format), hint: "use text or json"}
 }
 
 func isTerminal(w io.Writer) bool {
