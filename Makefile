@@ -16,7 +16,7 @@ demo: build ## plant drift in two SQLite databases and reconcile them (no server
 	@./$(BIN) run --config testdata/demo/recon.yaml --out reports --summary; \
 	  code=$$?; [ $$code -le 1 ] || exit $$code; \
 	  echo "exit code $$code (1: a threshold was breached, as the demo plants drift)"; \
-	  echo "open the newest reports/<run_id>/report.md, or query reports/<run_id>/exceptions.parquet"
+	  echo "open the newest reports/<run_id>/report.html in a browser, or query its exceptions.parquet with DuckDB"
 
 test: vet duckdb ## run every test against real PostgreSQL, MariaDB and SQLite
 	$(GO) test -count=1 ./...
