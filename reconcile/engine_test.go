@@ -61,6 +61,21 @@ func line(e Exception) string {
 
 const null = "\x00NULL"
 
+// runLines runs the engine and renders its exceptions with line.
+func runLines(t *testing.T, spec Spec, source, target Input, budget int) ([]string, Result) {
+	t.Helper()
+	var sink collect
+	res, err := Run(context.Background(), spec, source, target, &sink, Options{MemoryBudget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range sink.got {
+		got = append(got, line(e))
+	}
+	return got, res
+}
+
 func testSpec() Spec {
 	return Spec{
 		Name: "opps",
@@ -98,15 +113,7 @@ func TestRunFindsEachKindOfDrift(t *testing.T) {
 				{"15", "1", "USD", "Ads", "2024-03-01 07:00:00"},
 				{"17", "1", "USD", "Ads", "2024-03-01 07:00:00"},
 			}}
-			var sink collect
-			res, err := Run(context.Background(), testSpec(), Input{source, time.UTC}, Input{target, ny}, &sink, Options{MemoryBudget: budget})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, e := range sink.got {
-				got = append(got, line(e))
-			}
+			got, res := runLines(t, testSpec(), Input{source, time.UTC}, Input{target, ny}, budget)
 			want := []string{
 				"field_mismatch key=11 field=amount side= src=5.00 tgt=5.02",
 				"field_mismatch key=12 field=lead_source side= src=Ads tgt=ads",
@@ -152,15 +159,7 @@ func TestCompositeKeys(t *testing.T) {
 		{"INV-1", "01", "5"}, {"INV-1", "2", "8"}, {"INV-1", "10", "1"}, {"INV-2", "2", "3"}, {"INV-1", "1", "5"},
 	}}
 	for _, budget := range []int{0, 40} {
-		var sink collect
-		res, err := Run(context.Background(), spec, Input{source, time.UTC}, Input{target, time.UTC}, &sink, Options{MemoryBudget: budget})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, e := range sink.got {
-			got = append(got, line(e))
-		}
+		got, res := runLines(t, spec, Input{source, time.UTC}, Input{target, time.UTC}, budget)
 		want := []string{
 			`duplicate_key key=["INV-1","1"] field=∅ side=target src=∅ tgt=2`, // "01" is line 1 as an int key
 			`field_mismatch key=["INV-1","2"] field=qty side= src=7 tgt=8`,
