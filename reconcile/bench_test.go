@@ -81,7 +81,7 @@ func (r *genRows) Close() error  { return nil }
 
 type countSink struct{ n int }
 
-func (c *countSink) Write(Exception) error { c.n++; return nil }
+func (c *countSink) Write(d *Difference) error { c.n += len(d.AppendExceptions(nil)); return nil }
 
 func benchSpec() Spec {
 	s := Spec{Name: "bench", Key: []KeyColumn{{Source: "id", Target: "id", Type: String}}}

@@ -12,12 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Sink receives a run's exceptions, in order: reconciliation by
-// reconciliation, and within one by key.
-type Sink interface {
-	Write(Exception) error
-}
-
 // Input is one side of a reconciliation: where its records come from and the
 // zone of its timestamps written without one.
 type Input struct {
@@ -105,6 +99,8 @@ type sideState struct {
 	columns    []string // what is read, in order: key columns, fields, timestamp
 	keyCols    int
 	keys       keyEncoder
+	payload    [][]byte // a record as sorted: fields, timestamp, stored key (see appendStoredKey)
+	storedKey  []byte
 	sorter     *sorter
 	quarantine *sorter // records whose key is NULL or unparsable, in arrival order
 	count      int64
@@ -118,10 +114,11 @@ func newSideState(name Side, spec Spec, input Input, dir string, budget int, pro
 	for _, c := range spec.Columns(name) {
 		cols = append(cols, c.Name)
 	}
-	payload := len(cols) - len(spec.Key)
+	payload := len(cols) - len(spec.Key) + 1
 	return &sideState{
 		input: input, name: name, columns: cols, keyCols: len(spec.Key),
 		keys:       keyEncoder{cols: spec.Key},
+		payload:    make([][]byte, payload),
 		sorter:     newSorter(dir, string(name), budget*7/8, payload),
 		quarantine: newSorter(dir, string(name)+"-quarantine", budget/8, len(cols)+1),
 		progress:   progress,
@@ -154,9 +151,15 @@ func (s *sideState) ingest(ctx context.Context) error {
 				return err
 			}
 		}
-		key, kerr := s.keys.encode(row[:s.keyCols])
+		key, exact, kerr := s.keys.encode(row[:s.keyCols])
 		if kerr == nil {
-			if err := s.sorter.add(key, row[s.keyCols:]); err != nil {
+			copy(s.payload, row[s.keyCols:])
+			s.payload[len(s.payload)-1] = nil
+			if !exact {
+				s.storedKey = appendStoredKey(s.storedKey[:0], row[:s.keyCols])
+				s.payload[len(s.payload)-1] = s.storedKey
+			}
+			if err := s.sorter.add(key, s.payload); err != nil {
 				return err
 			}
 			continue

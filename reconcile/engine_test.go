@@ -46,7 +46,23 @@ func (r *sliceRows) Close() error  { return nil }
 
 type collect struct{ got []Exception }
 
-func (c *collect) Write(e Exception) error { c.got = append(c.got, e); return nil }
+func (c *collect) Write(d *Difference) error {
+	for _, e := range d.AppendExceptions(nil) {
+		c.got = append(c.got, cloneException(e))
+	}
+	return nil
+}
+
+// cloneException copies what e shares with the engine's reused memory.
+func cloneException(e Exception) Exception {
+	for _, t := range []**time.Time{&e.SourceUpdatedAt, &e.TargetUpdatedAt} {
+		if *t != nil {
+			c := **t
+			*t = &c
+		}
+	}
+	return e
+}
 
 // line renders an exception compactly for comparison.
 func line(e Exception) string {
@@ -202,5 +218,112 @@ func TestFarTimestamps(t *testing.T) {
 	}
 	if got := missing.TargetUpdatedAt.Format(time.RFC3339); missing.Kind != MissingInSource || got != "9999-12-31T00:00:00Z" {
 		t.Errorf("%s target_updated_at %s", missing.Kind, got)
+	}
+}
+
+// diffCollector keeps a deep copy of every Difference, as a consumer that
+// plans repairs would.
+type diffCollector struct{ got []string }
+
+func (c *diffCollector) Write(d *Difference) error {
+	side := func(r *Record) string {
+		if r == nil {
+			return "-"
+		}
+		var cols []string
+		for _, v := range append(append(slices.Clone(r.Key), r.Fields...), r.Timestamp) {
+			if v == nil {
+				cols = append(cols, "∅")
+			} else {
+				cols = append(cols, fmt.Sprintf("%q", v))
+			}
+		}
+		at := "∅"
+		if r.UpdatedAt != nil {
+			at = r.UpdatedAt.Format(time.RFC3339)
+		}
+		return fmt.Sprintf("[%s] rows=%d invalid=%v at=%s", strings.Join(cols, " "), r.Rows, r.Invalid, at)
+	}
+	key := "∅"
+	if d.Key != nil {
+		key = *d.Key
+	}
+	c.got = append(c.got, fmt.Sprintf("%s mismatched=%v misaligned=%v unkeyed=%v/%d | %s | %s",
+		key, d.Mismatched, d.Misaligned, d.Unkeyed, d.BadKey, side(d.Source), side(d.Target)))
+	return nil
+}
+
+// The stream carries what a repair needs: each side's key as stored (not as
+// normalised), every value of a record missing on the other side, both
+// sides' values of a mismatch, and the timestamps, through a spill as well.
+func TestDifferencesCarryStoredKeysAndValues(t *testing.T) {
+	spec := Spec{
+		Name: "accounts",
+		Key:  []KeyColumn{{Source: "code", Target: "code", Type: String, Normalize: []Normalization{Trim, Upper}}},
+		Fields: []Field{
+			{Name: "n", Source: "n", Target: "n", Type: Int},
+			{Name: "s", Source: "s", Target: "s", Type: String},
+		},
+		Timestamp: &TimestampSpec{Source: "t", Target: "t"},
+	}
+	intKey := spec
+	intKey.Key = []KeyColumn{{Source: "code", Target: "code", Type: Int}}
+	for _, budget := range []int{0, 48} {
+		source := sliceSnapshot{rows: [][]string{
+			{" abc ", "1", "x", "2024-01-01 00:00:00Z"},
+			{"DEF", "2", "y", "2024-01-01 00:00:00Z"},
+			{"only-src", "3", null, null},
+		}}
+		target := sliceSnapshot{rows: [][]string{
+			{"ABC", "1", "x\r\n", "2024-01-02 00:00:00Z"},
+			{"def", "2", "y", "2024-01-01 00:00:00Z"},
+		}}
+		var c diffCollector
+		if _, err := Run(context.Background(), spec, Input{source, time.UTC}, Input{target, time.UTC}, &c, Options{MemoryBudget: budget}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			`ABC mismatched=[1] misaligned=true unkeyed=false/0 | [" abc " "1" "x" "2024-01-01 00:00:00Z"] rows=1 invalid=[] at=2024-01-01T00:00:00Z | ["ABC" "1" "x\r\n" "2024-01-02 00:00:00Z"] rows=1 invalid=[] at=2024-01-02T00:00:00Z`,
+			`ONLY-SRC mismatched=[] misaligned=false unkeyed=false/0 | ["only-src" "3" ∅ ∅] rows=1 invalid=[] at=∅ | -`,
+		}
+		if !slices.Equal(c.got, want) {
+			t.Errorf("budget %d:\n%s\nwant:\n%s", budget, strings.Join(c.got, "\n"), strings.Join(want, "\n"))
+		}
+
+		source = sliceSnapshot{rows: [][]string{{"042", "1", "a", null}, {"7", "1", "a", null}, {"x", "1", "a", null}}}
+		target = sliceSnapshot{rows: [][]string{{" 42", "2", "a", null}, {"7", "zz", "a", null}, {"7", "1", "a", null}}}
+		c = diffCollector{}
+		if _, err := Run(context.Background(), intKey, Input{source, time.UTC}, Input{target, time.UTC}, &c, Options{MemoryBudget: budget}); err != nil {
+			t.Fatal(err)
+		}
+		want = []string{
+			`7 mismatched=[] misaligned=false unkeyed=false/0 | ["7" "1" "a" ∅] rows=1 invalid=[] at=∅ | ["7" "zz" "a" ∅] rows=2 invalid=[0] at=∅`,
+			`42 mismatched=[0] misaligned=false unkeyed=false/0 | ["042" "1" "a" ∅] rows=1 invalid=[] at=∅ | [" 42" "2" "a" ∅] rows=1 invalid=[] at=∅`,
+			`x mismatched=[] misaligned=false unkeyed=true/0 | ["x" "1" "a" ∅] rows=1 invalid=[] at=∅ | -`,
+		}
+		if !slices.Equal(c.got, want) {
+			t.Errorf("int key, budget %d:\n%s\nwant:\n%s", budget, strings.Join(c.got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+func TestExceptionsNameEachSidesStoredKey(t *testing.T) {
+	spec := testSpec()
+	spec.Key[0].Normalize = []Normalization{Trim}
+	source := sliceSnapshot{rows: [][]string{{" 9", "1", "USD", "Web", null}, {"8", "1", "USD", "Web", null}}}
+	target := sliceSnapshot{rows: [][]string{{"9 ", "2", "USD", "Web", null}}}
+	var sink collect
+	if _, err := Run(context.Background(), spec, Input{source, time.UTC}, Input{target, time.UTC}, &sink, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.got) != 2 {
+		t.Fatalf("exceptions: %v", sink.got)
+	}
+	mismatch, missing := sink.got[1], sink.got[0]
+	if *mismatch.RecordKey != "9" || *mismatch.SourceKey != " 9" || *mismatch.TargetKey != "9 " {
+		t.Errorf("mismatch keys: record %q source %q target %q", *mismatch.RecordKey, *mismatch.SourceKey, *mismatch.TargetKey)
+	}
+	if missing.Kind != MissingInTarget || *missing.SourceKey != "8" || missing.TargetKey != nil {
+		t.Errorf("missing: %+v", missing)
 	}
 }

@@ -29,9 +29,13 @@ const (
 type Exception struct {
 	Reconciliation string
 	Kind           Kind
-	// RecordKey is the key's text; a composite key is a JSON array of texts.
-	// Nil for a record whose key is NULL.
+	// RecordKey is the key's text as compared (normalised); a composite key
+	// is a JSON array of texts. Nil for a record whose key is NULL.
 	RecordKey *string
+	// SourceKey and TargetKey are each side's key as stored, in the same
+	// form; nil where the side has no record (or its key is NULL).
+	SourceKey *string
+	TargetKey *string
 	// Field names the diverging field (field_mismatch) or the bad column
 	// (invalid_record); nil otherwise.
 	Field *string

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // join walks both sides' sorted records in step (a merge join), so it holds
@@ -16,11 +17,14 @@ type join struct {
 	res    Result
 	fields []comparator
 	stamp  *comparator // nil without a timestamp spec
-	// Per side, the parsed payload of the current record, which of its
-	// columns did not parse, and the first of those (-1 if none).
+	// Per side, the parsed payload of the current record and which of its
+	// columns did not parse.
 	vals    [2][]value
 	invalid [2][]bool
-	bad     [2]int
+	// recs, stamps and diff are reused for every Difference the join emits.
+	recs   [2]Record
+	stamps [2]time.Time
+	diff   Difference
 	// compared counts keys passed, for progress.
 	compared *atomic.Int64
 }
@@ -41,6 +45,10 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 	}
 	j.vals = [2][]value{make([]value, n), make([]value, n)}
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
+	j.diff.Spec = &j.spec
+	for i, s := range sides {
+		j.recs[i].Location = s.input.Location
+	}
 	return j
 }
 
@@ -76,11 +84,11 @@ func (j *join) run(ctx context.Context) error {
 		}
 		switch {
 		case c < 0:
-			err = j.unmatched(SourceSide, a, na)
+			err = j.compare(a, na, nil, 0)
 		case c > 0:
-			err = j.unmatched(TargetSide, b, nb)
+			err = j.compare(nil, 0, b, nb)
 		default:
-			err = j.matched(a, na, b, nb)
+			err = j.compare(a, na, b, nb)
 		}
 		if err != nil {
 			return err
@@ -105,184 +113,108 @@ func (j *join) run(ctx context.Context) error {
 	return nil
 }
 
-// exception starts an exception about the record with key k.
-func (j *join) exception(kind Kind, k []byte) (Exception, error) {
-	e := Exception{Reconciliation: j.spec.Name, Kind: kind}
-	parts, err := decodeKey(k)
-	if err != nil {
-		return e, err
-	}
-	text := keyText(parts)
-	e.RecordKey = &text
-	return e, nil
-}
-
-func sideIndex(s Side) int {
-	if s == SourceSide {
-		return 0
-	}
-	return 1
-}
-
-// setValue sets the side's value column of e.
-func setValue(e *Exception, s Side, v *string) {
-	if s == SourceSide {
-		e.SourceValue = v
-	} else {
-		e.TargetValue = v
-	}
-}
-
-// setUpdated sets the side's last-modified column of e from parsed values.
-func (j *join) setUpdated(e *Exception, s Side) {
-	if j.stamp == nil {
-		return
-	}
-	i := sideIndex(s)
-	v := j.vals[i][len(j.fields)]
-	if v.null || j.invalid[i][len(j.fields)] {
-		return
-	}
-	t := v.instant()
-	if s == SourceSide {
-		e.SourceUpdatedAt = &t
-	} else {
-		e.TargetUpdatedAt = &t
-	}
-}
-
-// parse reads a record's payload into vals, noting its invalid columns.
-func (j *join) parse(s Side, r *record) {
-	i := sideIndex(s)
+// parse reads side i's record payload into vals and fills the side's
+// Record from it (all but the key, which only a Difference needs).
+func (j *join) parse(i int, r *record, rows int) *Record {
 	loc := j.sides[i].input.Location
-	j.bad[i] = -1
+	rec := &j.recs[i]
+	nf := len(j.fields)
+	rec.Fields, rec.Timestamp, rec.UpdatedAt = r.cols[:nf], nil, nil
+	rec.Rows, rec.Invalid, rec.Key = rows, rec.Invalid[:0], nil
 	for c := range j.vals[i] {
 		cmp := j.stamp
-		if c < len(j.fields) {
+		if c < nf {
 			cmp = &j.fields[c]
 		}
 		v, err := cmp.parse(r.cols[c], loc)
 		j.vals[i][c], j.invalid[i][c] = v, err != nil
-		if err != nil && j.bad[i] < 0 {
-			j.bad[i] = c
-		}
-	}
-}
-
-// columnName names payload column n of a side for an invalid_record row:
-// the field's name, or the side's timestamp column.
-func (j *join) columnName(s Side, n int) string {
-	if n < len(j.spec.Fields) {
-		return j.spec.Fields[n].Name
-	}
-	return pick(s, j.spec.Timestamp.Source, j.spec.Timestamp.Target)
-}
-
-// checkRecord reports a record's duplicates and its first invalid column.
-func (j *join) checkRecord(s Side, r *record, count int) error {
-	i := sideIndex(s)
-	if count > 1 {
-		j.res.DuplicateKeys++
-		e, err := j.exception(DuplicateKey, r.key)
 		if err != nil {
-			return err
-		}
-		e.Side = s
-		n := strconv.Itoa(count)
-		setValue(&e, s, &n)
-		j.setUpdated(&e, s)
-		if err := j.sink.Write(e); err != nil {
-			return err
+			rec.Invalid = append(rec.Invalid, c)
 		}
 	}
-	if bad := j.bad[i]; bad >= 0 {
-		j.res.InvalidRecords++
-		e, err := j.exception(InvalidRecord, r.key)
-		if err != nil {
-			return err
-		}
-		e.Side = s
-		name := j.columnName(s, bad)
-		e.Field = &name
-		raw := string(r.cols[bad])
-		setValue(&e, s, &raw)
-		j.setUpdated(&e, s)
-		if err := j.sink.Write(e); err != nil {
-			return err
+	if j.stamp != nil {
+		rec.Timestamp = r.cols[nf]
+		if v := j.vals[i][nf]; !v.null && !j.invalid[i][nf] {
+			j.stamps[i] = v.instant()
+			rec.UpdatedAt = &j.stamps[i]
 		}
 	}
-	return nil
+	return rec
 }
 
-func (j *join) unmatched(s Side, r *record, count int) error {
-	j.parse(s, r)
-	if err := j.checkRecord(s, r, count); err != nil {
-		return err
+// compare compares the records of one key (either may be nil: the key is
+// on one side only), counts what it finds and emits it as one Difference.
+func (j *join) compare(a *record, na int, b *record, nb int) error {
+	d := &j.diff
+	d.Source, d.Target, d.Mismatched, d.Misaligned, d.Unkeyed = nil, nil, d.Mismatched[:0], false, false
+	if a != nil {
+		d.Source = j.parse(0, a, na)
 	}
-	kind := MissingInTarget
-	if s == TargetSide {
-		kind = MissingInSource
-		j.res.MissingInSource++
-	} else {
+	if b != nil {
+		d.Target = j.parse(1, b, nb)
+	}
+	for _, r := range []*Record{d.Source, d.Target} {
+		if r == nil {
+			continue
+		}
+		if r.Duplicate() {
+			j.res.DuplicateKeys++
+		}
+		if len(r.Invalid) > 0 {
+			j.res.InvalidRecords++
+		}
+	}
+	switch {
+	case b == nil:
 		j.res.MissingInTarget++
+	case a == nil:
+		j.res.MissingInSource++
+	default:
+		j.res.Matched++
+		j.compareFields()
+		d.Misaligned = j.compareStamps()
 	}
-	e, err := j.exception(kind, r.key)
-	if err != nil {
+	if d.Source != nil && d.Target != nil && len(d.Mismatched) == 0 && !d.Misaligned &&
+		!d.Source.Duplicate() && !d.Target.Duplicate() && len(d.Source.Invalid) == 0 && len(d.Target.Invalid) == 0 {
+		return nil
+	}
+	key := a
+	if key == nil {
+		key = b
+	}
+	if err := j.setKeys(key.key, a, b); err != nil {
 		return err
 	}
-	j.setUpdated(&e, s)
-	return j.sink.Write(e)
+	return j.sink.Write(d)
 }
 
-func (j *join) matched(a *record, na int, b *record, nb int) error {
-	j.res.Matched++
-	j.parse(SourceSide, a)
-	j.parse(TargetSide, b)
-	if err := j.checkRecord(SourceSide, a, na); err != nil {
-		return err
-	}
-	if err := j.checkRecord(TargetSide, b, nb); err != nil {
-		return err
-	}
+func (j *join) compareFields() {
 	src, tgt := j.vals[0], j.vals[1]
-	mismatched := false
 	for f := range j.fields {
 		if j.invalid[0][f] || j.invalid[1][f] || j.fields[f].equal(src[f], tgt[f]) {
 			continue
 		}
-		mismatched = true
+		j.diff.Mismatched = append(j.diff.Mismatched, f)
 		j.res.FieldMismatches[j.spec.Fields[f].Name]++
-		e, err := j.exception(FieldMismatch, a.key)
-		if err != nil {
-			return err
-		}
-		e.Field = &j.spec.Fields[f].Name
-		typ := j.spec.Fields[f].Type
-		e.SourceValue = formatValueText(typ, a.cols[f], j.sides[0].input.Location)
-		e.TargetValue = formatValueText(typ, b.cols[f], j.sides[1].input.Location)
-		j.setUpdated(&e, SourceSide)
-		j.setUpdated(&e, TargetSide)
-		if err := j.sink.Write(e); err != nil {
-			return err
-		}
 	}
-	if mismatched {
+	if len(j.diff.Mismatched) > 0 {
 		j.res.RecordsWithFieldMismatch++
 	}
-	return j.compareStamps(a.key)
 }
 
-func (j *join) compareStamps(k []byte) error {
+// compareStamps reports whether the matched records' timestamps are
+// misaligned, and counts them.
+func (j *join) compareStamps() bool {
 	if j.stamp == nil {
-		return nil
+		return false
 	}
 	n := len(j.fields)
 	if j.invalid[0][n] || j.invalid[1][n] {
-		return nil
+		return false
 	}
 	src, tgt := j.vals[0][n], j.vals[1][n]
 	if j.stamp.equal(src, tgt) {
-		return nil
+		return false
 	}
 	j.res.TimestampMisaligned++
 	if !src.null && !tgt.null {
@@ -292,50 +224,73 @@ func (j *join) compareStamps(k []byte) error {
 			j.res.TargetAhead++
 		}
 	}
-	e, err := j.exception(TimestampMisaligned, k)
+	return true
+}
+
+// setKeys sets the Difference's compared key from the encoded key k and
+// each present record's stored key columns.
+func (j *join) setKeys(k []byte, a, b *record) error {
+	parts, err := decodeKey(k)
 	if err != nil {
 		return err
 	}
-	j.setUpdated(&e, SourceSide)
-	j.setUpdated(&e, TargetSide)
-	return j.sink.Write(e)
+	text := keyText(parts)
+	j.diff.Key = &text
+	for i, r := range []*record{a, b} {
+		if r == nil {
+			continue
+		}
+		stored, err := storedKey(r.cols[len(r.cols)-1], parts)
+		if err != nil {
+			return err
+		}
+		j.recs[i].Key = stored
+	}
+	return nil
 }
 
-// quarantined reports the records of a side whose key could not be used.
+// quarantined emits the records of a side whose key could not be used.
 func (j *join) quarantined(s *sideState) error {
 	it, err := s.quarantine.finish()
 	if err != nil {
 		return err
 	}
 	defer it.close()
+	i := sideIndex(s.name)
 	for {
 		r, err := it.next()
 		if err != nil || r == nil {
 			return err
 		}
 		j.res.InvalidRecords++
-		e := Exception{Reconciliation: j.spec.Name, Kind: InvalidRecord, Side: s.name}
+		d := &j.diff
+		d.Source, d.Target, d.Mismatched, d.Misaligned, d.Key = nil, nil, d.Mismatched[:0], false, nil
+		d.Unkeyed, d.BadKey = true, -1
 		row := r.cols[1:]
+		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1)
+		rec.Invalid = rec.Invalid[:0] // only the key is reported
+		rec.Key = row[:s.keyCols]
 		if r.cols[0] != nil {
-			col, _ := strconv.Atoi(string(r.cols[0]))
-			parts := make([]string, s.keyCols)
-			for k := range parts {
-				parts[k] = string(row[k])
-			}
-			text := keyText(parts)
-			e.RecordKey = &text
-			name := s.columns[col]
-			e.Field = &name
-			raw := string(row[col])
-			setValue(&e, s.name, &raw)
+			d.BadKey, _ = strconv.Atoi(string(r.cols[0]))
+			text := KeyText(rec.Key)
+			d.Key = &text
 		}
-		payload := &record{cols: row[s.keyCols:]}
-		j.parse(s.name, payload)
-		j.setUpdated(&e, s.name)
-		if err := j.sink.Write(e); err != nil {
+		if i == 0 {
+			d.Source = rec
+		} else {
+			d.Target = rec
+		}
+		if err := j.sink.Write(d); err != nil {
 			return err
 		}
 	}
+}
+
+func sideIndex(s Side) int {
+	if s == SourceSide {
+		return 0
+	}
+	return 1
 }
 
 // groupIter yields each key's first record and how many records share the

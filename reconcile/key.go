@@ -42,24 +42,31 @@ type keyError struct {
 }
 
 // encode returns the encoded key of raw key values, valid until the next
-// call, or a keyError.
-func (e *keyEncoder) encode(raw [][]byte) ([]byte, *keyError) {
+// call, or a keyError. exact reports whether decoding the key gives back
+// the raw values, so that they need not be kept beside it.
+func (e *keyEncoder) encode(raw [][]byte) (key []byte, exact bool, kerr *keyError) {
 	e.buf = e.buf[:0]
+	exact = true
 	for i, c := range e.cols {
 		v := raw[i]
 		if v == nil {
-			return nil, &keyError{column: i, null: true}
+			return nil, false, &keyError{column: i, null: true}
 		}
-		text := unsafe.String(unsafe.SliceData(v), len(v)) // read only while encoding
+		stored := unsafe.String(unsafe.SliceData(v), len(v)) // read only while encoding
+		text := stored
 		if len(c.Normalize) > 0 {
 			text = applyNormalizations(c.Normalize, text)
+			exact = exact && text == stored
 		}
 		if c.Type == Int {
 			n, err := parseInt(strings.TrimSpace(text))
 			if err != nil {
-				return nil, &keyError{column: i}
+				return nil, false, &keyError{column: i}
 			}
 			e.buf = appendIntKey(e.buf, n)
+			if exact {
+				_, exact = canonicalInt(text)
+			}
 			continue
 		}
 		if n, ok := canonicalInt(text); ok {
@@ -76,7 +83,39 @@ func (e *keyEncoder) encode(raw [][]byte) ([]byte, *keyError) {
 		}
 		e.buf = append(e.buf, 0, 1)
 	}
-	return e.buf, nil
+	return e.buf, exact, nil
+}
+
+// appendStoredKey encodes stored key values that differ from their encoded
+// key's text (a key that was normalised, or an int key written " 042"), so
+// that a Difference can say how each side stores the key.
+func appendStoredKey(b []byte, raw [][]byte) []byte {
+	for _, v := range raw {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// storedKey returns a record's stored key values: decoded from its stored
+// key column, or, when that is nil, the compared key's own parts.
+func storedKey(stored []byte, parts []string) ([][]byte, error) {
+	out := make([][]byte, len(parts))
+	if stored == nil {
+		for i, p := range parts {
+			out[i] = []byte(p)
+		}
+		return out, nil
+	}
+	for i := range out {
+		n, w := binary.Uvarint(stored)
+		if w <= 0 || uint64(len(stored)-w) < n {
+			return nil, errCorruptSpill
+		}
+		out[i] = stored[w : w+int(n) : w+int(n)]
+		stored = stored[w+int(n):]
+	}
+	return out, nil
 }
 
 func appendIntKey(b []byte, n int64) []byte {

@@ -80,15 +80,16 @@ func oracle(src, tgt [][]string) []string {
 	}
 	var out []string
 	add := func(kind, key, field, side string) { out = append(out, kind+"|"+key+"|"+field+"|"+side) }
-	// firstBad names a record's first invalid column, or "".
-	firstBad := func(r []string) string {
+	// badColumns names a record's invalid columns: every one is reported.
+	badColumns := func(r []string) []string {
+		var bad []string
 		if _, _, ok := parseDec(r[2]); !ok {
-			return "d"
+			bad = append(bad, "d")
 		}
 		if _, _, ok := parseTS(r[3]); !ok {
-			return "t"
+			bad = append(bad, "t")
 		}
-		return ""
+		return bad
 	}
 	sm, sNull := index(src)
 	tm, tNull := index(tgt)
@@ -102,7 +103,7 @@ func oracle(src, tgt [][]string) []string {
 			if g.count > 1 {
 				add("duplicate_key", k, "", side.name)
 			}
-			if bad := firstBad(g.first); bad != "" {
+			for _, bad := range badColumns(g.first) {
 				add("invalid_record", k, bad, side.name)
 			}
 			if _, ok := side.other[k]; !ok {

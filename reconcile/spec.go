@@ -49,21 +49,15 @@ type Column struct {
 // Columns lists the columns side reads, in the order its rows hold them:
 // the key columns, the fields, then the timestamp.
 func (s Spec) Columns(side Side) []Column {
-	pick := func(source, target string) string {
-		if side == SourceSide {
-			return source
-		}
-		return target
-	}
 	var cols []Column
 	for i, k := range s.Key {
-		cols = append(cols, Column{pick(k.Source, k.Target), fmt.Sprintf("key #%d", i+1), k.Type})
+		cols = append(cols, Column{pick(side, k.Source, k.Target), fmt.Sprintf("key #%d", i+1), k.Type})
 	}
 	for _, f := range s.Fields {
-		cols = append(cols, Column{pick(f.Source, f.Target), fmt.Sprintf("field %q", f.Name), f.Type})
+		cols = append(cols, Column{pick(side, f.Source, f.Target), fmt.Sprintf("field %q", f.Name), f.Type})
 	}
 	if ts := s.Timestamp; ts != nil {
-		cols = append(cols, Column{pick(ts.Source, ts.Target), "timestamp", Timestamp})
+		cols = append(cols, Column{pick(side, ts.Source, ts.Target), "timestamp", Timestamp})
 	}
 	return cols
 }

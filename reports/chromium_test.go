@@ -57,7 +57,7 @@ func TestReportPageInBrowser(t *testing.T) {
 		{Reconciliation: run.Results[0].Name, Kind: reconcile.FieldMismatch, RecordKey: ptr("OPP-8"), Field: ptr("account_name"),
 			SourceValue: ptr(hostile), TargetValue: ptr("")},
 	} {
-		if err := w.Write(e); err != nil {
+		if err := w.write(e); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,8 +19,11 @@
 //	target_value       STRING, nullable
 //	source_updated_at  TIMESTAMP(MICROS, isAdjustedToUTC), nullable
 //	target_updated_at  TIMESTAMP(MICROS, isAdjustedToUTC), nullable
+//	source_key         STRING, nullable (the source's key as stored)
+//	target_key         STRING, nullable (the target's key as stored)
 //
-// STRING is BYTE_ARRAY annotated UTF8 and holds valid UTF-8 only. Nullable
+// New columns are only ever added at the end. STRING is BYTE_ARRAY
+// annotated UTF8 and holds valid UTF-8 only. Nullable
 // columns carry no statistics rather than wrong ones, and the file has no
 // page index. A run without exceptions still gets a file with the schema and
 // no rows. summary.json has the keys run_id, started_at, finished_at

@@ -103,6 +103,8 @@ var nullableColumns = []struct {
 	{"target_value", func(e reconcile.Exception) bool { return e.TargetValue == nil }},
 	{"source_updated_at", func(e reconcile.Exception) bool { return e.SourceUpdatedAt == nil }},
 	{"target_updated_at", func(e reconcile.Exception) bool { return e.TargetUpdatedAt == nil }},
+	{"source_key", func(e reconcile.Exception) bool { return e.SourceKey == nil }},
+	{"target_key", func(e reconcile.Exception) bool { return e.TargetKey == nil }},
 }
 
 func TestDuckDBReadsExceptions(t *testing.T) {
@@ -154,6 +156,7 @@ func TestDuckDBReadsExceptions(t *testing.T) {
 			"run_id VARCHAR", "reconciliation VARCHAR", "kind VARCHAR", "record_key VARCHAR", "field VARCHAR",
 			"side VARCHAR", "source_value VARCHAR", "target_value VARCHAR",
 			"source_updated_at TIMESTAMP WITH TIME ZONE", "target_updated_at TIMESTAMP WITH TIME ZONE",
+			"source_key VARCHAR", "target_key VARCHAR",
 		}
 		var got []string
 		for _, r := range rows {
@@ -254,7 +257,8 @@ func TestDuckDBReadsEmptyRun(t *testing.T) {
 	}
 	rows := duckdb(t, "SELECT string_agg(column_name || ' ' || column_type, ', ') AS cols FROM (DESCRIBE SELECT * "+from+")")
 	want := "run_id VARCHAR, reconciliation VARCHAR, kind VARCHAR, record_key VARCHAR, field VARCHAR, side VARCHAR, " +
-		"source_value VARCHAR, target_value VARCHAR, source_updated_at TIMESTAMP WITH TIME ZONE, target_updated_at TIMESTAMP WITH TIME ZONE"
+		"source_value VARCHAR, target_value VARCHAR, source_updated_at TIMESTAMP WITH TIME ZONE, target_updated_at TIMESTAMP WITH TIME ZONE, " +
+		"source_key VARCHAR, target_key VARCHAR"
 	if rows[0]["cols"] != want {
 		t.Errorf("columns:\n got %v\nwant %s", rows[0]["cols"], want)
 	}

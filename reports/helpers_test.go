@@ -26,6 +26,12 @@ func genException(i int) reconcile.Exception {
 	if i%11 != 0 {
 		e.RecordKey = ptr(fmt.Sprintf(`["%d","Zoë"]`, i))
 	}
+	if i%4 != 0 {
+		e.SourceKey = ptr(fmt.Sprintf(`[" %d","zoë"]`, i))
+	}
+	if i%9 != 0 {
+		e.TargetKey = ptr(fmt.Sprintf(`["%04d","ZOË"]`, i))
+	}
 	if i%3 != 0 {
 		e.Field = ptr([]string{"amount", "stage", "émail", "名前"}[i%4])
 	}
@@ -69,7 +75,7 @@ func writeExceptions(t *testing.T, n int, gen func(int) reconcile.Exception) str
 	}
 	defer w.Abort()
 	for i := range n {
-		if err := w.Write(gen(i)); err != nil {
+		if err := w.write(gen(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

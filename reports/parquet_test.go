@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
+	"github.com/recon-dev/recon/internal/parquetfile"
 	"github.com/recon-dev/recon/reconcile"
 )
 
@@ -34,7 +35,7 @@ func openParquet(t *testing.T, path string) *file.Reader {
 
 var columnNames = []string{
 	"run_id", "reconciliation", "kind", "record_key", "field", "side",
-	"source_value", "target_value", "source_updated_at", "target_updated_at",
+	"source_value", "target_value", "source_updated_at", "target_updated_at", "source_key", "target_key",
 }
 
 // required reports whether column i of exceptions.parquet is required.
@@ -65,7 +66,7 @@ func TestParquetSchema(t *testing.T) {
 			}
 			for i, f := range as.Fields() {
 				var want arrow.DataType = arrow.BinaryTypes.String
-				if i >= 8 {
+				if i == 8 || i == 9 {
 					want = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 				}
 				if f.Name != columnNames[i] || !arrow.TypeEqual(f.Type, want) || f.Nullable == required(i) {
@@ -108,7 +109,7 @@ func TestParquetRoundTrip(t *testing.T) {
 		t.Fatalf("rows = %d, want %d", r.NumRows(), n)
 	}
 	if r.NumRowGroups() < 4 {
-		t.Errorf("%d row groups, want at least 4 (every %d rows)", r.NumRowGroups(), rowGroupRows)
+		t.Errorf("%d row groups, want at least 4 (every %d rows)", r.NumRowGroups(), parquetfile.RowGroupRows)
 	}
 	checkChunks(t, r)
 
@@ -232,7 +233,8 @@ func rowValues(rec arrow.RecordBatch, j int) []any {
 // wantValues returns the row that e should become, as rowValues returns it.
 func wantValues(e reconcile.Exception) []any {
 	row := []any{"20261123T090633Z-000000", e.Reconciliation, string(e.Kind),
-		text(e.RecordKey), text(e.Field), nil, text(e.SourceValue), text(e.TargetValue), nil, nil}
+		text(e.RecordKey), text(e.Field), nil, text(e.SourceValue), text(e.TargetValue), nil, nil,
+		text(e.SourceKey), text(e.TargetKey)}
 	if e.Side != "" {
 		row[5] = string(e.Side)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recon-dev/recon/internal/parquetfile"
 	"github.com/recon-dev/recon/reconcile"
 )
 
@@ -59,9 +60,10 @@ type Writer struct {
 	outDir  string
 	partial string // outDir/.<id>.partial, where the files are written
 	final   string // outDir/<id>, where Close puts them
-	file    exceptionFile
+	file    *parquetfile.Writer[exceptionRow]
 	samples map[sampleKey]*sample
 	state   writerState
+	rows    []reconcile.Exception // reused by Write
 }
 
 // sampleKey names the exceptions of one kind in one reconciliation.
@@ -96,7 +98,7 @@ func Create(outDir, runID string) (*Writer, error) {
 		return nil, fmt.Errorf("create %s: %w", partial, err)
 	}
 	w := &Writer{runID: runID, outDir: outDir, partial: partial, final: final, samples: make(map[sampleKey]*sample)}
-	file, err := newParquetFile(w.exceptionsPath(), runID)
+	file, err := parquetfile.Create[exceptionRow](filepath.Join(partial, exceptionsFile))
 	if err != nil {
 		return nil, errors.Join(err, removeDir(partial))
 	}
@@ -104,10 +106,25 @@ func Create(outDir, runID string) (*Writer, error) {
 	return w, nil
 }
 
-// Write adds one exception (the run_id column comes from the Writer).
+// Dir is the directory the report's files are being written in; other
+// writers of the run (repair plans) put theirs beneath it before Close.
+func (w *Writer) Dir() string { return w.partial }
+
+// Write reports a Difference as exceptions: one row per kind, field and side.
+func (w *Writer) Write(d *reconcile.Difference) error {
+	w.rows = d.AppendExceptions(w.rows[:0])
+	for _, e := range w.rows {
+		if err := w.write(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write adds one exception (the run_id column comes from the Writer).
 // Text that is not valid UTF-8 is stored with U+FFFD in place of the bad
 // bytes, since Parquet STRING columns must hold UTF-8.
-func (w *Writer) Write(e reconcile.Exception) error {
+func (w *Writer) write(e reconcile.Exception) error {
 	if w.state != writing {
 		return fmt.Errorf("write %s: report is closed or failed", w.exceptionsPath())
 	}
@@ -118,7 +135,7 @@ func (w *Writer) Write(e reconcile.Exception) error {
 		return fmt.Errorf("write %s: unknown side %q", w.exceptionsPath(), e.Side)
 	}
 	e = clean(e)
-	if err := w.file.write(e); err != nil {
+	if err := w.file.Write(newExceptionRow(w.runID, e)); err != nil {
 		w.state = failed
 		return err
 	}
@@ -153,7 +170,7 @@ func (w *Writer) Close(run Run) (string, error) {
 	w.state = failed // until the report is in place
 	file := w.file
 	w.file = nil
-	if err := file.finish(); err != nil {
+	if err := file.Close(); err != nil {
 		return "", err
 	}
 	summary, err := encodeSummary(run)
@@ -194,7 +211,7 @@ func (w *Writer) Abort() error {
 	w.state = aborted
 	var err error
 	if w.file != nil {
-		err = w.file.discard()
+		err = w.file.Discard()
 		w.file = nil
 	}
 	return errors.Join(err, removeDir(w.partial))
@@ -222,6 +239,8 @@ func knownStatus(s string) bool {
 func clean(e reconcile.Exception) reconcile.Exception {
 	e.Reconciliation = strings.ToValidUTF8(e.Reconciliation, "\uFFFD")
 	e.RecordKey = cleanText(e.RecordKey)
+	e.SourceKey = cleanText(e.SourceKey)
+	e.TargetKey = cleanText(e.TargetKey)
 	e.Field = cleanText(e.Field)
 	e.SourceValue = cleanText(e.SourceValue)
 	e.TargetValue = cleanText(e.TargetValue)

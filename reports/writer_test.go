@@ -123,7 +123,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range c.exceptions {
-				if err := w.Write(e); err != nil {
+				if err := w.write(e); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -190,7 +190,7 @@ func TestReportHiddenUntilClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(genException(1)); err != nil {
+	if err := w.write(genException(1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := listDir(t, out); !slices.Equal(got, []string{"." + id + ".partial"}) {
@@ -208,7 +208,7 @@ func TestReportHiddenUntilClose(t *testing.T) {
 	if got := listDir(t, out); !slices.Equal(got, []string{id}) {
 		t.Errorf("after Close, %s holds %v, want only %s", out, got, id)
 	}
-	if err := w.Write(genException(2)); err == nil {
+	if err := w.write(genException(2)); err == nil {
 		t.Error("Write after Close succeeded")
 	}
 	if _, err := w.Close(Run{ID: id, Status: "ok"}); err == nil {
@@ -230,7 +230,7 @@ func TestAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 1000 {
-		if err := w.Write(genException(i)); err != nil {
+		if err := w.write(genException(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -240,7 +240,7 @@ func TestAbort(t *testing.T) {
 	if got := listDir(t, out); len(got) != 0 {
 		t.Errorf("after Abort, %s holds %v", out, got)
 	}
-	if err := w.Write(genException(1)); err == nil {
+	if err := w.write(genException(1)); err == nil {
 		t.Error("Write after Abort succeeded")
 	}
 	if _, err := w.Close(Run{ID: id, Status: "ok"}); err == nil {
@@ -278,10 +278,10 @@ func TestWriteRefusesUnknownKindAndSide(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Abort()
-	if err := w.Write(reconcile.Exception{Reconciliation: "r", Kind: "missing"}); err == nil {
+	if err := w.write(reconcile.Exception{Reconciliation: "r", Kind: "missing"}); err == nil {
 		t.Error("Write of kind \"missing\" succeeded")
 	}
-	if err := w.Write(reconcile.Exception{Reconciliation: "r", Kind: reconcile.DuplicateKey, Side: "both"}); err == nil {
+	if err := w.write(reconcile.Exception{Reconciliation: "r", Kind: reconcile.DuplicateKey, Side: "both"}); err == nil {
 		t.Error("Write of side \"both\" succeeded")
 	}
 }
@@ -297,12 +297,13 @@ func TestWriteKeepsWhatItWasGiven(t *testing.T) {
 	defer w.Abort()
 	value := "first"
 	at := testStart
-	e := reconcile.Exception{Reconciliation: "bad\xffname", Kind: reconcile.FieldMismatch, SourceValue: &value, SourceUpdatedAt: &at}
-	if err := w.Write(e); err != nil {
+	key := "k\xff"
+	e := reconcile.Exception{Reconciliation: "bad\xffname", Kind: reconcile.FieldMismatch, SourceValue: &value, SourceUpdatedAt: &at, SourceKey: &key}
+	if err := w.write(e); err != nil {
 		t.Fatal(err)
 	}
-	value, at = "second \xc3", at.Add(time.Hour)
-	if err := w.Write(e); err != nil {
+	value, at, key = "second \xc3", at.Add(time.Hour), "k2"
+	if err := w.write(e); err != nil {
 		t.Fatal(err)
 	}
 	dir, err := w.Close(Run{ID: id, Status: "ok"})
@@ -324,8 +325,8 @@ func TestWriteKeepsWhatItWasGiven(t *testing.T) {
 	}
 	rec := rr.RecordBatch()
 	for j, want := range [][]any{
-		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil},
-		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil, "k\uFFFD", nil},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil, "k2", nil},
 	} {
 		if got := rowValues(rec, j); !slices.Equal(got, want) {
 			t.Errorf("row %d:\n got %q\nwant %q", j, got, want)
@@ -357,7 +358,7 @@ func TestMemoryBounded(t *testing.T) {
 	var peak uint64
 	var ms runtime.MemStats
 	for i := range n {
-		if err := w.Write(gen(i)); err != nil {
+		if err := w.write(gen(i)); err != nil {
 			t.Fatal(err)
 		}
 		if i%10_000 == 0 {

@@ -96,6 +96,16 @@ func TestEndToEndFindsPlantedDriftExactly(t *testing.T) {
 			var got []string
 			for _, r := range rows {
 				got = append(got, r.String())
+				// Each side's stored key is there exactly where the side has
+				// the record (the planted duplicate and invalid records all
+				// match a record on the other side).
+				hasSource, hasTarget := r.Kind != "missing_in_source", r.Kind != "missing_in_target"
+				if r.RecordKey == nil {
+					hasSource, hasTarget = false, false
+				}
+				if (r.SourceKey != nil) != hasSource || (r.TargetKey != nil) != hasTarget {
+					t.Errorf("%s: source_key %v, target_key %v", r, r.SourceKey, r.TargetKey)
+				}
 			}
 			want := drift.Expected()
 			slices.Sort(got)

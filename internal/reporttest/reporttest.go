@@ -22,6 +22,7 @@ import (
 type Row struct {
 	RunID, Reconciliation, Kind      string
 	RecordKey, Field, Side           *string
+	SourceKey, TargetKey             *string
 	SourceValue, TargetValue         *string
 	SourceUpdatedAt, TargetUpdatedAt *time.Time
 }
@@ -119,6 +120,10 @@ func set(r *Row, name string, chunk arrow.Array, j int) error {
 		r.SourceValue = v
 	case "target_value":
 		r.TargetValue = v
+	case "source_key":
+		r.SourceKey = v
+	case "target_key":
+		r.TargetKey = v
 	default:
 		return fmt.Errorf("unexpected column %s", name)
 	}

@@ -1,0 +1,151 @@
+// Package parquetfile writes Parquet files whose schema is a Go struct's
+// tags, with github.com/xitongsys/parquet-go, working around the defects of
+// its v1.6.2 that readers trip over (DuckDB, Arrow, Spark, Trino):
+//
+//   - It counts nulls wrongly in statistics (it skips the first value of
+//     each page), and its dictionary writer has the same bug: nullable
+//     columns must be declared with omitstats=true and encoding=PLAIN.
+//     Required columns have no nulls, so their statistics are right.
+//   - It writes empty statistics records for omitstats columns, which
+//     some readers (arrow-go) take as "no nulls": Close drops them.
+//   - Its WriteStop writes a wrong page index (empty min/max that readers
+//     using page indexes would take as real bounds, undecodable for
+//     timestamps): Close writes the footer itself, without a page index,
+//     which is optional.
+//
+// Memory is bounded: a row group is flushed every RowGroupRows rows or when
+// its compressed pages reach 8 MiB, whichever comes first.
+package parquetfile
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/xitongsys/parquet-go/parquet"
+	"github.com/xitongsys/parquet-go/writer"
+)
+
+// Row-group bounds. Only the pending row group is held in memory.
+const (
+	RowGroupRows  = 64 * 1024
+	rowGroupBytes = 8 << 20
+	pageBytes     = 64 << 10
+)
+
+// Writer writes rows of type T to one new file.
+type Writer[T any] struct {
+	path string
+	f    *os.File
+	buf  *bufio.Writer
+	pw   *writer.ParquetWriter
+	rows int // rows in the pending row group
+}
+
+// Create creates the file at path, which must not exist; T's parquet tags
+// are its schema.
+func Create[T any](path string) (*Writer[T], error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	buf := bufio.NewWriterSize(f, 1<<20)
+	pw, err := writer.NewParquetWriterFromWriter(buf, new(T), 1)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	pw.RowGroupSize = rowGroupBytes
+	pw.PageSize = pageBytes
+	return &Writer[T]{path: path, f: f, buf: buf, pw: pw}, nil
+}
+
+// Path is the file's path.
+func (w *Writer[T]) Path() string { return w.path }
+
+// Write appends one row.
+func (w *Writer[T]) Write(row T) error {
+	if err := w.pw.Write(row); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	w.rows++
+	if w.rows == RowGroupRows {
+		w.rows = 0
+		if err := w.pw.Flush(true); err != nil {
+			return fmt.Errorf("write %s: %w", w.path, err)
+		}
+	}
+	return nil
+}
+
+// Close writes the last row group and the footer, syncs and closes the file.
+func (w *Writer[T]) Close() error {
+	if err := w.writeEnd(); err != nil {
+		w.f.Close()
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		w.f.Close()
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// Discard closes the file unfinished; the caller removes it.
+func (w *Writer[T]) Discard() error {
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", w.path, err)
+	}
+	return nil
+}
+
+func (w *Writer[T]) writeEnd() error {
+	if err := w.pw.Flush(true); err != nil {
+		return err
+	}
+	w.pw.RenameSchema()
+	dropEmptyStatistics(w.pw.Footer)
+	ts := thrift.NewTSerializer()
+	ts.Protocol = thrift.NewTCompactProtocolFactory().GetProtocol(ts.Transport)
+	footer, err := ts.Write(context.Background(), w.pw.Footer)
+	if err != nil {
+		return fmt.Errorf("encode footer: %w", err)
+	}
+	footer = binary.LittleEndian.AppendUint32(footer, uint32(len(footer)))
+	footer = append(footer, "PAR1"...)
+	if _, err := w.buf.Write(footer); err != nil {
+		return err
+	}
+	return w.buf.Flush()
+}
+
+// dropEmptyStatistics removes the empty statistics that parquet-go writes
+// for omitstats columns.
+func dropEmptyStatistics(footer *parquet.FileMetaData) {
+	for _, rg := range footer.RowGroups {
+		for _, cc := range rg.Columns {
+			s := cc.MetaData.Statistics
+			if s != nil && !s.IsSetNullCount() && !s.IsSetDistinctCount() &&
+				!s.IsSetMin() && !s.IsSetMax() && !s.IsSetMinValue() && !s.IsSetMaxValue() {
+				cc.MetaData.Statistics = nil
+			}
+		}
+	}
+}
+
+// Micros converts an instant to microseconds since the Unix epoch, the
+// value of a TIMESTAMP(MICROS) column; nil stays nil (a null).
+func Micros(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	us := t.UnixMicro()
+	return &us
+}
