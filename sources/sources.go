@@ -31,9 +31,10 @@ import (
 	"github.com/recon-dev/recon/reconcile"
 )
 
-// Dialect is what an adapter tells this package about one kind of database.
+// Dialect is what an adapter tells this package about one kind of database:
+// how to read it, and (queries.Writer) how to write repairs to it.
 type Dialect interface {
-	queries.Quoter
+	queries.Writer
 	// DriverName is the database/sql driver to open.
 	DriverName() string
 	// Configure checks a user's DSN and returns the one to open, with the
@@ -44,9 +45,6 @@ type Dialect interface {
 	Secrets(dsn string) []string
 	// BeginSnapshot starts a read-only transaction on a consistent snapshot.
 	BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error)
-	// SelectExpr returns the expression reading column ref, whose type the
-	// database calls databaseType, as the database's text for its values.
-	SelectExpr(ref, databaseType string) string
 }
 
 var (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 	_ "github.com/recon-dev/recon/sources/all"
 )
@@ -20,7 +21,10 @@ const secret = "hunter2-Secret!"
 
 // fakeDialect is a dialect whose Configure and database/sql driver echo
 // the DSN in their errors, as careless drivers do.
-type fakeDialect struct{ sqlDriver string }
+type fakeDialect struct {
+	queries.Writer // only what these tests call is implemented below
+	sqlDriver      string
+}
 
 var errFake = errors.New("fake failure")
 

@@ -8,13 +8,17 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -69,6 +73,56 @@ func (Dialect) Secrets(dsn string) []string {
 // BeginSnapshot implements sources.Dialect.
 func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error) {
 	return db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+}
+
+// Session implements queries.Writer: the connection's text is UTF-8 and
+// its zone UTC, as in a snapshot, so TIMESTAMP columns read and take UTC.
+func (Dialect) Session() []string {
+	return []string{"SET NAMES utf8mb4", "SET time_zone = '+00:00'"}
+}
+
+// Begin implements queries.Writer.
+func (Dialect) Begin() string { return "START TRANSACTION" }
+
+// NoTable implements queries.Writer.
+func (Dialect) NoTable() string { return " FROM DUAL" }
+
+// OnConflictDoNothing implements queries.Writer: setting a column to
+// itself changes nothing and counts no row.
+func (d Dialect) OnConflictDoNothing(column string) string {
+	return " ON DUPLICATE KEY UPDATE " + column + " = " + column
+}
+
+// StringLiteral implements queries.Writer: a plain literal for text without
+// backslashes or control characters, else a hex literal, which means the
+// same bytes whatever sql_mode says about backslashes (NO_BACKSLASH_ESCAPES)
+// and whatever the client does with line ends.
+func (Dialect) StringLiteral(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errors.New("not valid UTF-8")
+	}
+	if !strings.Contains(s, `\`) && !queries.HasControl(s) {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'", nil
+	}
+	return "_utf8mb4 X'" + strings.ToUpper(hex.EncodeToString([]byte(s))) + "'", nil
+}
+
+// SameText implements queries.Writer: compared as UTF-8 bytes, since
+// MySQL's collations ignore case, accents and trailing spaces.
+func (Dialect) SameText(expr, literal string) string {
+	return "CAST(CONVERT(" + expr + " USING utf8mb4) AS BINARY) <=> CAST(" + literal + " AS BINARY)"
+}
+
+// Instant implements queries.Writer: TIMESTAMP columns take UTC (the
+// session's zone), DATETIME columns the system's wall-clock time.
+func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) string {
+	switch databaseType {
+	case "TIMESTAMP":
+		return t.UTC().Format("2006-01-02 15:04:05.999999")
+	case "DATETIME":
+		return t.In(loc).Format("2006-01-02 15:04:05.999999")
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
 // SelectExpr implements sources.Dialect.

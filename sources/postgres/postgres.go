@@ -8,12 +8,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -64,24 +68,89 @@ func (Dialect) Secrets(dsn string) []string {
 	return out
 }
 
+// session is what every snapshot and repair session sets, so that values
+// read as the same text: instants in UTC, ISO dates, floats exact.
+var session = []string{
+	"SET TIME ZONE 'UTC'",
+	"SET DateStyle = 'ISO, YMD'",
+	"SET IntervalStyle = 'postgres'",
+	"SET extra_float_digits = 3",
+}
+
 // BeginSnapshot implements sources.Dialect.
 func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error) {
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	for _, stmt := range []string{
-		"SET LOCAL TIME ZONE 'UTC'",
-		"SET LOCAL DateStyle = 'ISO, YMD'",
-		"SET LOCAL IntervalStyle = 'postgres'",
-		"SET LOCAL extra_float_digits = 3",
-	} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+	for _, stmt := range session {
+		if _, err := tx.ExecContext(ctx, "SET LOCAL "+strings.TrimPrefix(stmt, "SET ")); err != nil {
 			tx.Rollback()
 			return nil, err
 		}
 	}
 	return tx, nil
+}
+
+// Session implements queries.Writer.
+func (Dialect) Session() []string { return session }
+
+// Begin implements queries.Writer.
+func (Dialect) Begin() string { return "BEGIN" }
+
+// NoTable implements queries.Writer.
+func (Dialect) NoTable() string { return "" }
+
+// OnConflictDoNothing implements queries.Writer: without a conflict target,
+// any unique key that says the row exists leaves it alone.
+func (Dialect) OnConflictDoNothing(string) string { return " ON CONFLICT DO NOTHING" }
+
+// StringLiteral implements queries.Writer: a standard literal for plain
+// text, an escape string (E'...') for text with backslashes or control
+// characters, which standard_conforming_strings cannot change.
+func (Dialect) StringLiteral(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", errors.New("PostgreSQL text cannot hold a NUL character")
+	}
+	if !utf8.ValidString(s) {
+		return "", errors.New("not valid UTF-8")
+	}
+	if !strings.Contains(s, `\`) && !queries.HasControl(s) {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'", nil
+	}
+	var b strings.Builder
+	b.WriteString("E'")
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == '\'':
+			b.WriteString("''")
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02X`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String(), nil
+}
+
+// SameText implements queries.Writer: text equality under the C collation
+// is byte equality.
+func (Dialect) SameText(expr, literal string) string {
+	return "(" + expr + `) COLLATE "C" IS NOT DISTINCT FROM ` + literal
+}
+
+// Instant implements queries.Writer.
+func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) string {
+	switch databaseType {
+	case "TIMESTAMPTZ":
+		return t.UTC().Format("2006-01-02 15:04:05.999999") + "+00:00"
+	case "TIMESTAMP":
+		return t.In(loc).Format("2006-01-02 15:04:05.999999")
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
 // SelectExpr implements sources.Dialect: the text form of every type is

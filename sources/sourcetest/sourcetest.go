@@ -95,6 +95,14 @@ type Harness struct {
 	// port, a missing file). Open must fail within UnreachableWithin.
 	Unreachable       func(t *testing.T) string
 	UnreachableWithin time.Duration
+	// HostileSession, if set, is a statement after which a session reads
+	// string literals differently (PostgreSQL standard_conforming_strings
+	// off, MySQL NO_BACKSLASH_ESCAPES): repair SQL must mean the same.
+	HostileSession string
+	// Client runs the database's own command-line client (psql, mariadb,
+	// sqlite3) with script as its input against the database of dsn, and
+	// fails the test if it fails. Nil skips those checks.
+	Client func(t *testing.T, dsn, script string)
 }
 
 // Run runs every conformance subtest against h.
@@ -120,6 +128,7 @@ func Run(t *testing.T, h Harness) {
 		{"Streaming", testStreaming},
 		{"Cancel", testCancel},
 		{"Unreachable", testUnreachable},
+		{"RepairText", testRepairText},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,15 +8,20 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers database/sql driver "sqlite"
 
+	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -70,6 +75,45 @@ func (Dialect) Secrets(string) []string { return nil }
 // sees one consistent state of the file.
 func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error) {
 	return db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+}
+
+// Session implements queries.Writer: SQLite needs none.
+func (Dialect) Session() []string { return nil }
+
+// Begin implements queries.Writer.
+func (Dialect) Begin() string { return "BEGIN" }
+
+// NoTable implements queries.Writer.
+func (Dialect) NoTable() string { return "" }
+
+// OnConflictDoNothing implements queries.Writer.
+func (Dialect) OnConflictDoNothing(string) string { return " ON CONFLICT DO NOTHING" }
+
+// StringLiteral implements queries.Writer: a plain literal for text without
+// control characters (SQLite has no escapes), else the text's bytes as a
+// blob cast to text.
+func (Dialect) StringLiteral(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errors.New("not valid UTF-8")
+	}
+	if !queries.HasControl(s) {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'", nil
+	}
+	return "CAST(X'" + strings.ToUpper(hex.EncodeToString([]byte(s))) + "' AS TEXT)", nil
+}
+
+// SameText implements queries.Writer: IS is NULL-safe, and the column's own
+// affinity applies to the literal, so an INTEGER 42 reads as '42'; BINARY
+// overrides a NOCASE column.
+func (Dialect) SameText(expr, literal string) string {
+	return expr + " IS " + literal + " COLLATE BINARY"
+}
+
+// Instant implements queries.Writer: SQLite keeps timestamps as text, so an
+// instant is written as the system's wall-clock time with its offset, which
+// reads back as the same instant whatever the system's timezone says.
+func (Dialect) Instant(t time.Time, _ string, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
 // SelectExpr implements sources.Dialect.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recon-dev/recon/internal/dbtest"
 	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 	"github.com/recon-dev/recon/sources/sourcetest"
@@ -68,6 +69,7 @@ func harness() sourcetest.Harness {
 			return filepath.Join(t.TempDir(), "missing.db")
 		},
 		UnreachableWithin: time.Second,
+		Client: func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "sqlite", dsn, script) },
 	}
 }
 
