@@ -75,8 +75,8 @@ func harness() sourcetest.Harness {
 			return fmt.Sprintf("recon:%s@tcp(127.0.0.1:%d)/recon", sourcetest.Secret, sourcetest.ClosedPort(t))
 		},
 		UnreachableWithin: 12 * time.Second, // Configure's connect timeout is 10s
-		HostileSession: "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')",
-		Client: func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "mysql", dsn, script) },
+		HostileSession:    "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')",
+		Client:            func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "mysql", dsn, script) },
 	}
 }
 

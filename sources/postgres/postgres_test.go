@@ -86,8 +86,8 @@ func harness() sourcetest.Harness {
 				sourcetest.Secret, sourcetest.ClosedPort(t))
 		},
 		UnreachableWithin: 5 * time.Second,
-		HostileSession: "SET standard_conforming_strings = off",
-		Client: func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "postgres", dsn, script) },
+		HostileSession:    "SET standard_conforming_strings = off",
+		Client:            func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "postgres", dsn, script) },
 	}
 }
 

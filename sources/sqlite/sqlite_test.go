@@ -69,7 +69,7 @@ func harness() sourcetest.Harness {
 			return filepath.Join(t.TempDir(), "missing.db")
 		},
 		UnreachableWithin: time.Second,
-		Client: func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "sqlite", dsn, script) },
+		Client:            func(t *testing.T, dsn, script string) { dbtest.RunClient(t, "sqlite", dsn, script) },
 	}
 }
 
