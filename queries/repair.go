@@ -59,30 +59,44 @@ type Reads struct {
 // Null is the SQL of a NULL value.
 const Null = "NULL"
 
-// Update returns a guarded UPDATE of table: it sets set on the row whose key
-// columns read as key, only while every column in guard still reads as the
-// snapshot read it, so a row changed since (by anyone, or by this very
-// statement) is left alone and a second run changes nothing.
-func Update(w Writer, table string, set []Cell, key, guard []Reads) (string, error) {
-	if len(set) == 0 || len(key) == 0 {
-		return "", fmt.Errorf("update %s: nothing to set or no key", table)
+// Change is one guarded UPDATE: it sets Set on the row whose key columns
+// read as Key, only while every column in Guard still reads as the snapshot
+// read it, so that a row changed since (by anyone, or by this very
+// statement) is left alone and a second run changes nothing. A row whose
+// Unless columns already hold their values is left alone too.
+type Change struct {
+	Table  string
+	Set    []Cell
+	Key    []Reads
+	Guard  []Reads
+	Unless []Cell
+}
+
+// Update returns c as SQL.
+func Update(w Writer, c Change) (string, error) {
+	if len(c.Set) == 0 || len(c.Key) == 0 {
+		return "", fmt.Errorf("update %s: nothing to set or no key", c.Table)
 	}
-	assign := make([]string, len(set))
-	for i, c := range set {
-		assign[i] = w.QuoteIdent(c.Column) + " = " + c.Value
+	assign := make([]string, len(c.Set))
+	for i, s := range c.Set {
+		assign[i] = w.QuoteIdent(s.Column) + " = " + s.Value
 	}
-	where, err := keyMatch(w, key, true)
+	where, err := keyMatch(w, c.Key, true)
 	if err != nil {
 		return "", err
 	}
-	for _, g := range guard {
+	for _, g := range c.Guard {
 		cond, err := sameText(w, g)
 		if err != nil {
 			return "", err
 		}
 		where = append(where, cond)
 	}
-	return "UPDATE " + QuoteTable(w, table) + " SET " + strings.Join(assign, ", ") +
+	for _, u := range c.Unless {
+		col := w.QuoteIdent(u.Column)
+		where = append(where, "("+col+" IS NULL OR "+col+" <> "+u.Value+")")
+	}
+	return "UPDATE " + QuoteTable(w, c.Table) + " SET " + strings.Join(assign, ", ") +
 		" WHERE " + strings.Join(where, " AND "), nil
 }
 

@@ -215,3 +215,17 @@ func setUpdatedAt(e *Exception, s Side, t *time.Time) {
 		e.TargetUpdatedAt = t
 	}
 }
+
+// Tee returns a Sink that writes each Difference to every sink in turn.
+func Tee(sinks ...Sink) Sink { return tee(sinks) }
+
+type tee []Sink
+
+func (t tee) Write(d *Difference) error {
+	for _, s := range t {
+		if err := s.Write(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}

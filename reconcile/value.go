@@ -418,3 +418,39 @@ func formatValueText(typ FieldType, raw []byte, loc *time.Location) *string {
 	s := string(raw)
 	return &s
 }
+
+// Value is a field value parsed as the engine compares it, for consumers of
+// Differences that need more than its text (repairs write typed values).
+type Value struct {
+	v   value
+	typ FieldType
+}
+
+// Parse parses a field's raw text (nil for NULL) as the engine does: after
+// its normalisations, as its type; loc is the zone of timestamps without one.
+func (f Field) Parse(raw []byte, loc *time.Location) (Value, error) {
+	c := newComparator(f)
+	v, err := c.parse(bytes.Clone(raw), loc)
+	return Value{v: v, typ: f.Type}, err
+}
+
+// Null reports whether the value is NULL (or empty, under NullEqualsEmpty).
+func (v Value) Null() bool { return v.v.null }
+
+// Int is an Int value.
+func (v Value) Int() int64 { return v.v.num }
+
+// Decimal is a Decimal value, at the scale it was written with.
+func (v Value) Decimal() decimal.Decimal { return v.v.decimal() }
+
+// Float is a Float value.
+func (v Value) Float() float64 { return v.v.flt }
+
+// Bool is a Bool value.
+func (v Value) Bool() bool { return v.v.num != 0 }
+
+// Date is a Date value, as midnight UTC of the day.
+func (v Value) Date() time.Time { return time.Unix(v.v.num*86400, 0).UTC() }
+
+// Instant is a Timestamp value.
+func (v Value) Instant() time.Time { return v.v.instant() }

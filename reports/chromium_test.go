@@ -41,12 +41,12 @@ func TestReportPageInBrowser(t *testing.T) {
 	out := t.TempDir()
 	run := Run{ID: "20261123T020000Z-abcdef", StartedAt: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC), Status: "breached"}
 	run.FinishedAt = run.StartedAt.Add(90 * time.Second)
-	run.Results = []reconcile.Result{{
+	run.Results = []Result{{Result: reconcile.Result{
 		Name: "opportunities_vs_invoices", SourceCount: 1234567, TargetCount: 1234000, CountDelta: -567,
 		CountVariance: ptr(0.000459), Matched: 1233990, MissingInTarget: 577, MissingInSource: 10,
 		FieldMismatches: map[string]int64{"amount": 42}, RecordsWithFieldMismatch: 42, DriftRate: 42.0 / 1233990,
 		Breaches: []string{"drift_rate"},
-	}}
+	}}}
 	w, err := Create(out, run.ID)
 	if err != nil {
 		t.Fatal(err)

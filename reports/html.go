@@ -19,7 +19,8 @@ func renderHTML(p page) ([]byte, error) {
 	err := reportPage.Execute(&b, struct {
 		page
 		Heads       []string
+		RepairHeads []string
 		SummaryFile string
-	}{p, figureHeads, summaryFile})
+	}{p, figureHeads, repairHeads, summaryFile})
 	return b.Bytes(), err
 }

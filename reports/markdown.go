@@ -51,6 +51,21 @@ func renderMarkdown(p page) []byte {
 			}
 			b.WriteString("\n")
 		}
+		if r := s.Repairs; r != nil {
+			fmt.Fprintf(&b, "### Repairs\n\nDirection %s; %s sent to review (`repairs/review.parquet`); max changes %s.\n\n", r.Direction, r.Review, r.MaxChanges)
+			if len(r.Plans) > 0 {
+				b.WriteString("| " + strings.Join(repairHeads, " | ") + " |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n")
+				for _, p := range r.Plans {
+					files := make([]string, len(p.Files))
+					for i, f := range p.Files {
+						files[i] = "`" + strings.ReplaceAll(f, "`", "'") + "`"
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Side, escape(p.System), escape(p.Table),
+						p.Insert, p.Update, p.SoftDelete, p.Records, strings.Join(files, ", "))
+				}
+				b.WriteString("\n")
+			}
+		}
 		b.WriteString("### Sample exceptions\n\n")
 		if len(s.Totals) == 0 {
 			b.WriteString("No exceptions.\n")

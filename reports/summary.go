@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
-
-	"github.com/recon-dev/recon/reconcile"
 )
 
 // summary is the content of summary.json. The field order is the key order.
 type summary struct {
-	RunID           string             `json:"run_id"`
-	StartedAt       string             `json:"started_at"`
-	FinishedAt      string             `json:"finished_at"`
-	Status          string             `json:"status"`
-	Reconciliations []reconcile.Result `json:"reconciliations"`
+	RunID           string   `json:"run_id"`
+	StartedAt       string   `json:"started_at"`
+	FinishedAt      string   `json:"finished_at"`
+	Status          string   `json:"status"`
+	Reconciliations []Result `json:"reconciliations"`
 }
 
 // encodeSummary renders summary.json: indented, with empty collections as
@@ -25,7 +23,7 @@ func encodeSummary(run Run) ([]byte, error) {
 		StartedAt:       run.StartedAt.UTC().Format(time.RFC3339),
 		FinishedAt:      run.FinishedAt.UTC().Format(time.RFC3339),
 		Status:          run.Status,
-		Reconciliations: make([]reconcile.Result, len(run.Results)),
+		Reconciliations: make([]Result, len(run.Results)),
 	}
 	for i, r := range run.Results {
 		if r.FieldMismatches == nil {

@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
 )
 
 // kindOrder is the order in which the report pages list exception kinds.
@@ -57,6 +59,39 @@ type section struct {
 	WorstFields []fieldCount
 	Totals      []string // "missing in target 1", per kind present
 	Samples     []sampleRow
+	Repairs     *repairSection // nil where no repair is configured
+}
+
+// repairSection is what a reconciliation's repair plans hold.
+type repairSection struct {
+	Direction, Review, MaxChanges string
+	Plans                         []repairPlan
+}
+
+type repairPlan struct {
+	Side, System, Table                 string
+	Insert, Update, SoftDelete, Records string
+	Files                               []string
+}
+
+// repairHeads name repairPlan's columns.
+var repairHeads = []string{"Side", "System", "Table", "Insert", "Update", "Soft delete", "Records", "Files"}
+
+func newRepairSection(s *repairs.Summary) *repairSection {
+	if s == nil {
+		return nil
+	}
+	r := &repairSection{Direction: s.Direction, Review: humanize.Comma(s.Review), MaxChanges: "none"}
+	if s.MaxChanges != nil {
+		r.MaxChanges = humanize.Comma(*s.MaxChanges)
+	}
+	for _, p := range s.Plans {
+		files := slices.Sorted(maps.Values(p.Files))
+		r.Plans = append(r.Plans, repairPlan{Side: p.Side, System: p.System, Table: p.Table,
+			Insert: humanize.Comma(p.Insert), Update: humanize.Comma(p.Update), SoftDelete: humanize.Comma(p.SoftDelete),
+			Records: humanize.Comma(p.Records), Files: files})
+	}
+	return r
 }
 
 type fieldCount struct{ Field, Count string }
@@ -89,7 +124,7 @@ func newPage(run Run, samples map[sampleKey]*sample) page {
 			p.Breached++
 		}
 		p.Figures = append(p.Figures, newFigures(r))
-		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches)}
+		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches), Repairs: newRepairSection(r.Repairs)}
 		if r.Error != nil {
 			s.Error = *r.Error
 		}
@@ -99,7 +134,7 @@ func newPage(run Run, samples map[sampleKey]*sample) page {
 	return p
 }
 
-func newFigures(r reconcile.Result) figures {
+func newFigures(r Result) figures {
 	f := figures{Name: r.Name, Failed: r.Error != nil, Breached: len(r.Breaches) > 0}
 	if f.Failed {
 		return f

@@ -13,6 +13,7 @@ import (
 
 	"github.com/recon-dev/recon/internal/parquetfile"
 	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
 )
 
 // The files of a report directory.
@@ -41,7 +42,16 @@ type Run struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Status     string // "ok" | "breached" | "error"
-	Results    []reconcile.Result
+	Results    []Result
+}
+
+// Result is one reconciliation of a run: the engine's figures, the hash of
+// the reconciliation's config (which recon apply checks before it writes),
+// and the repairs planned, if any. The JSON names are part of summary.json.
+type Result struct {
+	reconcile.Result
+	ConfigHash string           `json:"config_hash"`
+	Repairs    *repairs.Summary `json:"repairs"`
 }
 
 // writerState is where a Writer is in its life.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/reports")
@@ -45,12 +47,12 @@ var goldenCases = map[string]struct {
 	run        Run
 }{
 	"normal":            {normalExceptions(), goldenRun("breached", normalResults())},
-	"empty":             {nil, goldenRun("ok", []reconcile.Result{{Name: "contacts", SourceCount: 120, TargetCount: 120, CountVariance: ptr(0.0), Matched: 120}})},
+	"empty":             {nil, goldenRun("ok", []Result{{Result: reconcile.Result{Name: "contacts", SourceCount: 120, TargetCount: 120, CountVariance: ptr(0.0), Matched: 120}, ConfigHash: "00000000000000aa"}})},
 	"no_reconciliation": {nil, goldenRun("ok", nil)},
 	"errored":           {erroredExceptions(), goldenRun("error", erroredResults())},
 }
 
-func goldenRun(status string, results []reconcile.Result) Run {
+func goldenRun(status string, results []Result) Run {
 	return Run{
 		ID:         "20261123T090633Z-3f9a1c",
 		StartedAt:  testStart,
@@ -85,8 +87,8 @@ func normalExceptions() []reconcile.Exception {
 		Field: ptr("stage"), SourceValue: ptr("closed_won"), TargetValue: ptr("Closed Won")})
 }
 
-func normalResults() []reconcile.Result {
-	return []reconcile.Result{
+func normalResults() []Result {
+	rs := results([]reconcile.Result{
 		{Name: "contacts", SourceCount: 1_204_511, TargetCount: 1_204_512, CountDelta: -1, CountVariance: ptr(0.00000083),
 			Matched: 1_204_504, MissingInTarget: 1, MissingInSource: 1,
 			FieldMismatches: map[string]int64{"email": 1, "lifecycle_stage": 1, "phone": 0}, RecordsWithFieldMismatch: 2,
@@ -96,7 +98,24 @@ func normalResults() []reconcile.Result {
 			RecordsWithFieldMismatch: 13, DriftRate: 0.0575,
 			Breaches: []string{"count_variance 2.50% > 2.00%", "drift_rate 5.75% > 1.00%"}},
 		{Name: "invoices | EU", CountVariance: nil},
+	})
+	limit := int64(5000)
+	rs[1].Repairs = &repairs.Summary{Direction: "both", Review: 3, MaxChanges: &limit, Plans: []repairs.PlanSummary{
+		{Side: "target", System: "billing | EU", Table: "deals", Driver: "mysql", Insert: 10, Update: 12, Records: 22, Batches: 1,
+			Files: map[string]string{"sql": "repairs/deals.target.sql", "csv": "repairs/deals.target.upsert.csv"}},
+		{Side: "source", System: "crm", Table: "opportunities", Driver: "postgres", Update: 1, Records: 1, Batches: 1,
+			Files: map[string]string{"sql": "repairs/deals.source.sql"}},
+	}}
+	return rs
+}
+
+// results gives each reconciliation's figures a config hash.
+func results(rs []reconcile.Result) []Result {
+	out := make([]Result, len(rs))
+	for i, r := range rs {
+		out[i] = Result{Result: r, ConfigHash: fmt.Sprintf("%016x", i+1)}
 	}
+	return out
 }
 
 func erroredExceptions() []reconcile.Exception {
@@ -106,12 +125,12 @@ func erroredExceptions() []reconcile.Exception {
 	}
 }
 
-func erroredResults() []reconcile.Result {
-	return []reconcile.Result{
+func erroredResults() []Result {
+	return results([]reconcile.Result{
 		{Name: "accounts", SourceCount: 10, TargetCount: 9, CountDelta: 1, CountVariance: ptr(0.1), Matched: 9, MissingInTarget: 1,
 			DriftRate: 0.1, Breaches: []string{"count_variance 10.00% > 2.00%"}},
 		{Name: "payments", SourceCount: 5000, Error: ptr("read target: pq: relation \"payments\" does not exist\nhint: check the schema")},
-	}
+	})
 }
 
 func TestGolden(t *testing.T) {

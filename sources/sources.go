@@ -19,6 +19,7 @@ package sources
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -128,6 +129,39 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 // Close closes the pool.
 func (db *DB) Close() error { return db.db.Close() }
+
+// Dialect is the system's dialect, which writes repairs for it too.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Conn returns one connection of the pool, for recon apply, which writes
+// repairs on it in the session its plan sets up.
+func (db *DB) Conn(ctx context.Context) (*sql.Conn, error) {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return nil, db.Wrap("connect", err)
+	}
+	return conn, nil
+}
+
+// Wrap names the system in err and scrubs the DSN's secrets from it.
+func (db *DB) Wrap(what string, err error) error {
+	return scrub(fmt.Errorf("system %q, %s: %w", db.name, what, err), db.secrets)
+}
+
+// Scrub returns dsn with the driver's secrets in it (passwords) replaced,
+// for what may be shown or hashed.
+func Scrub(driver, dsn string) string {
+	d, err := lookup(driver)
+	if err != nil {
+		return dsn
+	}
+	for _, s := range d.Secrets(dsn) {
+		if s != "" {
+			dsn = strings.ReplaceAll(dsn, s, "*****")
+		}
+	}
+	return dsn
+}
 
 // Name is the system's name in the config.
 func (db *DB) Name() string { return db.name }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports"
+	"github.com/recon-dev/recon/reports/repairs"
 )
 
 type runFlags struct {
@@ -92,17 +93,30 @@ Flags:
 	defer sys.close()
 
 	run := reports.Run{ID: runID, StartedAt: started}
+	var review *repairs.Review
 	for _, rc := range recs {
-		res, err := reconcileOne(ctx, sys, rc, writer, f, logger, stderr, tty)
+		if rc.Repair != nil && review == nil {
+			if review, err = repairs.CreateReview(filepath.Join(writer.Dir(), repairsDir)); err != nil {
+				return report(stderr, err)
+			}
+			defer review.Abort() // a no-op once Close has succeeded
+		}
+		res, err := reconcileOne(ctx, sys, rc, writer, review, runID, f, logger, stderr, tty)
 		if err != nil && ctx.Err() != nil {
 			return report(stderr, fmt.Errorf("run cancelled: %w", context.Cause(ctx)))
 		}
 		if err != nil {
 			msg := err.Error()
-			res = reconcile.Result{Name: rc.Spec.Name, FieldMismatches: map[string]int64{}, Breaches: []string{}, Error: &msg}
+			res = reports.Result{Result: reconcile.Result{Name: rc.Spec.Name, FieldMismatches: map[string]int64{}, Breaches: []string{}, Error: &msg}}
 			logger.Error("reconciliation failed", "reconciliation", rc.Spec.Name, "error", msg)
 		}
+		res.ConfigHash = rc.Hash
 		run.Results = append(run.Results, res)
+	}
+	if review != nil {
+		if err := review.Close(); err != nil {
+			return report(stderr, err)
+		}
 	}
 	run.FinishedAt = time.Now().UTC()
 	run.Status = status(run.Results)
@@ -124,14 +138,28 @@ Flags:
 	return code
 }
 
-func reconcileOne(ctx context.Context, sys *systems, rc Reconciliation, sink reconcile.Sink, f runFlags, logger *slog.Logger, stderr io.Writer, tty bool) (reconcile.Result, error) {
+// repairsDir is where a run's repair plans go, inside its directory.
+const repairsDir = "repairs"
+
+// reconcileOne runs one reconciliation: its differences go to the report
+// writer and, where it repairs, to a planner.
+func reconcileOne(ctx context.Context, sys *systems, rc Reconciliation, writer *reports.Writer, review *repairs.Review,
+	runID string, f runFlags, logger *slog.Logger, stderr io.Writer, tty bool) (reports.Result, error) {
 	src, _, err := sys.input(ctx, rc.Source)
 	if err != nil {
-		return reconcile.Result{}, err
+		return reports.Result{}, err
 	}
 	tgt, _, err := sys.input(ctx, rc.Target)
 	if err != nil {
-		return reconcile.Result{}, err
+		return reports.Result{}, err
+	}
+	var sink reconcile.Sink = writer
+	var planner *repairs.Planner
+	if rc.Repair != nil {
+		if planner, err = newPlanner(ctx, sys, rc, writer.Dir(), runID, review); err != nil {
+			return reports.Result{}, err
+		}
+		sink = reconcile.Tee(writer, planner)
 	}
 	progress := &reconcile.Progress{}
 	stopProgress := showProgress(rc.Spec.Name, progress, logger, stderr, tty)
@@ -143,11 +171,39 @@ func reconcileOne(ctx context.Context, sys *systems, rc Reconciliation, sink rec
 		Progress:     progress,
 	})
 	stopProgress()
-	if err == nil {
-		logger.Info("reconciled", "reconciliation", rc.Spec.Name, "source_rows", res.SourceCount, "target_rows", res.TargetCount,
-			"matched", res.Matched, "breaches", strings.Join(res.Breaches, ","), "elapsed", time.Since(start).Round(time.Millisecond))
+	out := reports.Result{Result: res}
+	if err != nil {
+		if planner != nil {
+			planner.Abort()
+		}
+		return out, err
 	}
-	return res, err
+	if planner != nil {
+		if out.Repairs, err = planner.Close(); err != nil {
+			return out, err
+		}
+	}
+	logger.Info("reconciled", "reconciliation", rc.Spec.Name, "source_rows", res.SourceCount, "target_rows", res.TargetCount,
+		"matched", res.Matched, "breaches", strings.Join(res.Breaches, ","), "elapsed", time.Since(start).Round(time.Millisecond))
+	return out, nil
+}
+
+// newPlanner starts the repair plans of rc under the run's directory dir,
+// after checking each writable side's table and columns.
+func newPlanner(ctx context.Context, sys *systems, rc Reconciliation, dir, runID string, review *repairs.Review) (*repairs.Planner, error) {
+	var tables [2]*repairs.Table
+	for i, s := range []reconcile.Side{reconcile.SourceSide, reconcile.TargetSide} {
+		if !rc.Repair.Direction.Writes(s) {
+			continue
+		}
+		t, err := sys.repairTable(ctx, rc, s)
+		if err != nil {
+			return nil, err
+		}
+		tables[i] = t
+	}
+	h := repairs.Header{RunID: runID, Reconciliation: rc.Spec.Name, ConfigHash: rc.Hash}
+	return repairs.NewPlanner(filepath.Join(dir, repairsDir), h, &rc.Spec, rc.Repair, tables, review)
 }
 
 func selectReconciliations(cfg *Config, only []string) ([]Reconciliation, error) {
@@ -174,7 +230,7 @@ func selectReconciliations(cfg *Config, only []string) ([]Reconciliation, error)
 	return out, nil
 }
 
-func status(results []reconcile.Result) string {
+func status(results []reports.Result) string {
 	s := "ok"
 	for _, r := range results {
 		if r.Error != nil {
@@ -187,7 +243,7 @@ func status(results []reconcile.Result) string {
 	return s
 }
 
-func countErrors(results []reconcile.Result) int {
+func countErrors(results []reports.Result) int {
 	n := 0
 	for _, r := range results {
 		if r.Error != nil {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -44,6 +48,7 @@ type reconConfig struct {
 	Fields     []fieldConfig   `yaml:"fields"`
 	Timestamp  *stampConfig    `yaml:"timestamp"`
 	Thresholds thresholdConfig `yaml:"thresholds"`
+	Repair     *repairConfig   `yaml:"repair"`
 }
 
 type sideConfig struct {
@@ -68,12 +73,42 @@ type fieldConfig struct {
 	Tolerance       string   `yaml:"tolerance"`
 	Normalize       []string `yaml:"normalize"`
 	NullEqualsEmpty bool     `yaml:"null_equals_empty"`
+	Owner           string   `yaml:"owner"`
+	Review          bool     `yaml:"review"`
 }
 
 type stampConfig struct {
 	Source    string `yaml:"source"`
 	Target    string `yaml:"target"`
 	Tolerance string `yaml:"tolerance"`
+}
+
+type repairConfig struct {
+	Direction   string            `yaml:"direction"`
+	TargetTable string            `yaml:"target_table"`
+	SourceTable string            `yaml:"source_table"`
+	SoftDelete  *softDeleteConfig `yaml:"soft_delete"`
+	MaxChanges  *int64            `yaml:"max_changes"`
+	Formats     []string          `yaml:"formats"`
+	ExternalID  string            `yaml:"external_id"`
+	BatchSize   int               `yaml:"batch_size"`
+}
+
+type softDeleteConfig struct {
+	Column string `yaml:"column"`
+	Value  scalar `yaml:"value"`
+}
+
+// scalar is a YAML scalar of any type, kept as its text: value: true,
+// value: 1 and value: deleted are all a soft-delete marker.
+type scalar string
+
+func (s *scalar) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a single value, like true, 1 or deleted", n.Line)
+	}
+	*s = scalar(n.Value)
+	return nil
 }
 
 type thresholdConfig struct {
@@ -103,6 +138,20 @@ type System struct {
 type Reconciliation struct {
 	Spec           reconcile.Spec
 	Source, Target SideSelection
+	// Repair is how differences are repaired; nil when no field has an
+	// owner and there is no repair: section.
+	Repair *repairs.Spec
+	// Hash identifies the reconciliation's resolved config, secrets
+	// excluded: recon apply refuses a plan made under another.
+	Hash string
+}
+
+// Side returns the selection of side s.
+func (r Reconciliation) Side(s reconcile.Side) SideSelection {
+	if s == reconcile.SourceSide {
+		return r.Source
+	}
+	return r.Target
 }
 
 // SideSelection is what one side of a reconciliation reads.
@@ -234,14 +283,16 @@ var sectionKeys = map[string]struct {
 	where string
 	typ   reflect.Type
 }{
-	"fileConfig":      {"at the top level", reflect.TypeFor[fileConfig]()},
-	"systemConfig":    {"in a system", reflect.TypeFor[systemConfig]()},
-	"reconConfig":     {"in a reconciliation", reflect.TypeFor[reconConfig]()},
-	"sideConfig":      {"in source/target", reflect.TypeFor[sideConfig]()},
-	"keyConfig":       {"in a key entry", reflect.TypeFor[keyConfig]()},
-	"fieldConfig":     {"in a field", reflect.TypeFor[fieldConfig]()},
-	"stampConfig":     {"in timestamp", reflect.TypeFor[stampConfig]()},
-	"thresholdConfig": {"in thresholds", reflect.TypeFor[thresholdConfig]()},
+	"fileConfig":       {"at the top level", reflect.TypeFor[fileConfig]()},
+	"systemConfig":     {"in a system", reflect.TypeFor[systemConfig]()},
+	"reconConfig":      {"in a reconciliation", reflect.TypeFor[reconConfig]()},
+	"sideConfig":       {"in source/target", reflect.TypeFor[sideConfig]()},
+	"keyConfig":        {"in a key entry", reflect.TypeFor[keyConfig]()},
+	"fieldConfig":      {"in a field", reflect.TypeFor[fieldConfig]()},
+	"stampConfig":      {"in timestamp", reflect.TypeFor[stampConfig]()},
+	"repairConfig":     {"in repair", reflect.TypeFor[repairConfig]()},
+	"softDeleteConfig": {"in repair.soft_delete", reflect.TypeFor[softDeleteConfig]()},
+	"thresholdConfig":  {"in thresholds", reflect.TypeFor[thresholdConfig]()},
 }
 
 // unknownKeys returns the unknown-key problems among a strict decode's
@@ -388,6 +439,7 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 			r.Spec.Key = append(r.Spec.Key, key)
 		}
 		names := map[string]bool{}
+		var rules []repairs.FieldRule
 		for f, fcf := range rc.Fields {
 			fp := func(format string, args ...any) {
 				problem(lineOf(root, "reconciliations", i, "fields", f), "reconciliation %q, field %q: %s", rc.Name, fcf.Name, fmt.Sprintf(format, args...))
@@ -399,6 +451,15 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 			}
 			names[fcf.Name] = true
 			r.Spec.Fields = append(r.Spec.Fields, checkField(fcf, fp))
+			rule := repairs.FieldRule{Review: fcf.Review}
+			if fcf.Owner != "" {
+				o, ok := repairs.ParseOwner(fcf.Owner)
+				if !ok {
+					fp("owner %q is not source, target or newest", fcf.Owner)
+				}
+				rule.Owner = o
+			}
+			rules = append(rules, rule)
 		}
 		if rc.Timestamp != nil {
 			tp := func(format string, args ...any) {
@@ -420,6 +481,10 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 		r.Spec.Thresholds = checkThresholds(rc.Thresholds, func(format string, args ...any) {
 			problem(lineOf(root, "reconciliations", i, "thresholds"), "reconciliation %q, thresholds: %s", rc.Name, fmt.Sprintf(format, args...))
 		})
+		r.Repair = checkRepair(rc, rules, &r.Spec, func(format string, args ...any) {
+			problem(lineOf(root, "reconciliations", i, "repair"), "reconciliation %q, repair: %s", rc.Name, fmt.Sprintf(format, args...))
+		})
+		r.Hash = configHash(rc, fc.Systems, r.Source, r.Target)
 		cfg.Reconciliations = append(cfg.Reconciliations, r)
 	}
 	return cfg
@@ -558,6 +623,82 @@ func parseRate(s string) (*float64, error) {
 	}
 	v *= scale
 	return &v, nil
+}
+
+// checkRepair builds the repair spec of a reconciliation, or nil when it
+// repairs nothing: no field has an owner and there is no repair: section.
+func checkRepair(rc reconConfig, rules []repairs.FieldRule, spec *reconcile.Spec, p problemFunc) *repairs.Spec {
+	owned := slices.ContainsFunc(rules, func(r repairs.FieldRule) bool { return r.Owner != repairs.NoOwner })
+	if rc.Repair == nil && !owned {
+		return nil
+	}
+	c := rc.Repair
+	if c == nil {
+		c = &repairConfig{}
+	}
+	rs := &repairs.Spec{Fields: rules, TargetTable: orDefault(c.TargetTable, rc.Target.Table),
+		SourceTable: orDefault(c.SourceTable, rc.Source.Table), ExternalID: c.ExternalID, BatchSize: c.BatchSize}
+	if c.Direction != "" {
+		d, ok := repairs.ParseDirection(c.Direction)
+		if !ok {
+			p("direction %q is not one of %s", c.Direction, strings.Join(repairs.DirectionNames(), ", "))
+		}
+		rs.Direction = d
+	}
+	for _, s := range []reconcile.Side{reconcile.SourceSide, reconcile.TargetSide} {
+		if rs.Direction.Writes(s) && rs.Table(s) == "" {
+			p("the %s reads a query, so name the table recon writes there with %s_table:", s, s)
+		}
+	}
+	if sd := c.SoftDelete; sd != nil {
+		if sd.Column == "" || sd.Value == "" {
+			p("soft_delete needs a column and a value, like {column: is_deleted, value: true}")
+		}
+		rs.SoftDelete = &repairs.SoftDelete{Column: sd.Column, Value: string(sd.Value)}
+	}
+	if c.MaxChanges != nil {
+		if *c.MaxChanges < 1 {
+			p("max_changes must be at least 1 (leave it out for no limit)")
+		}
+		rs.MaxChanges = *c.MaxChanges
+	}
+	if c.BatchSize < 0 {
+		p("batch_size cannot be negative")
+	}
+	rs.Formats = []repairs.Format{repairs.SQL, repairs.CSV}
+	if c.Formats != nil {
+		rs.Formats = nil
+		for _, f := range c.Formats {
+			if !repairs.Format(f).Valid() {
+				p("format %q is not one of %s", f, strings.Join(repairs.Formats(), ", "))
+			}
+			if !slices.Contains(rs.Formats, repairs.Format(f)) {
+				rs.Formats = append(rs.Formats, repairs.Format(f))
+			}
+		}
+	}
+	for _, problem := range rs.Check(spec) {
+		p("%s", problem)
+	}
+	return rs
+}
+
+// configHash identifies a reconciliation's resolved config: its section
+// after ${VAR} expansion, its query files' text, and its systems' drivers,
+// zones and DSNs with their passwords left out.
+func configHash(rc reconConfig, systems map[string]systemConfig, src, tgt SideSelection) string {
+	scrubbed := func(name string) systemConfig {
+		sc := systems[name]
+		sc.DSN = sources.Scrub(sc.Driver, sc.DSN)
+		return sc
+	}
+	b, _ := json.Marshal(struct { // plain strings, numbers and slices always marshal
+		Reconciliation       reconConfig
+		Source, Target       systemConfig
+		SourceSQL, TargetSQL string
+	}{rc, scrubbed(rc.Source.System), scrubbed(rc.Target.System), src.Selection.Query, tgt.Selection.Query})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 func checkThresholds(tc thresholdConfig, p problemFunc) reconcile.Thresholds {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
+	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -47,6 +50,25 @@ func (s *systems) input(ctx context.Context, side SideSelection) (reconcile.Inpu
 	}
 	rel := db.Relation(side.Selection)
 	return reconcile.Input{Snapshot: rel, Location: s.cfg.Systems[side.System].Location}, rel, nil
+}
+
+// repairTable checks the table rc writes on side and returns it.
+func (s *systems) repairTable(ctx context.Context, rc Reconciliation, side reconcile.Side) (*repairs.Table, error) {
+	name := rc.Side(side).System
+	db, err := s.get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := db.Relation(queries.Selection{Table: rc.Repair.Table(side)}).Columns(ctx)
+	if err != nil {
+		return nil, &userError{err: fmt.Errorf("repair table: %w", err), hint: "name a table the " + string(side) + " may be written in with repair." + string(side) + "_table"}
+	}
+	sc := s.cfg.Systems[name]
+	t, err := repairs.NewTable(side, name, sc.Source.Driver, db.Dialect(), sc.Location, cols, &rc.Spec, rc.Repair)
+	if err != nil {
+		return nil, &userError{err: err, hint: "the table recon writes must have the columns the reconciliation reads there (and the soft_delete column)"}
+	}
+	return t, nil
 }
 
 func (s *systems) close() {

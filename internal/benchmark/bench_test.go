@@ -201,7 +201,7 @@ func reconcileInProcess(b *testing.B, f fixture, src, tgt *sources.Relation) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := w.Close(reports.Run{ID: id, Status: "ok", Results: []reconcile.Result{res}}); err != nil {
+		if _, err := w.Close(reports.Run{ID: id, Status: "ok", Results: []reports.Result{{Result: res}}}); err != nil {
 			b.Fatal(err)
 		}
 		if res.Matched == 0 || res.MissingInTarget != int64(f.rows/1000) {

@@ -71,9 +71,9 @@ func testRepairText(t *testing.T, h Harness) {
 				inserts = append(inserts, ins)
 			}
 			old := s
-			upd, err := queries.Update(w, "rt", []queries.Cell{{Column: "t", Value: lit(s + "|" + s)}},
-				[]queries.Reads{{Column: "id", DatabaseType: dbType(t, e, "id"), Text: &id}},
-				[]queries.Reads{{Column: "t", DatabaseType: dbType(t, e, "t"), Text: &old}})
+			upd, err := queries.Update(w, queries.Change{Table: "rt", Set: []queries.Cell{{Column: "t", Value: lit(s + "|" + s)}},
+				Key:   []queries.Reads{{Column: "id", DatabaseType: dbType(t, e, "id"), Text: &id}},
+				Guard: []queries.Reads{{Column: "t", DatabaseType: dbType(t, e, "t"), Text: &old}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,8 +166,9 @@ func testRepairText(t *testing.T, h Harness) {
 			key, old string
 			want     int64
 		}{{"k", "abc", 0}, {"k", "Abc ", 0}, {"k", "ABC", 0}, {"k", "Abc", 1}, {"K", "Abc", 1}, {"k ", "Abc", 1}, {"k", "Abc", 0}} {
-			stmt, err := queries.Update(w, "ex", []queries.Cell{{Column: "v", Value: lit("changed")}},
-				[]queries.Reads{{Column: "k", DatabaseType: kt, Text: &c.key}}, []queries.Reads{{Column: "v", DatabaseType: vt, Text: &c.old}})
+			stmt, err := queries.Update(w, queries.Change{Table: "ex", Set: []queries.Cell{{Column: "v", Value: lit("changed")}},
+				Key:   []queries.Reads{{Column: "k", DatabaseType: kt, Text: &c.key}},
+				Guard: []queries.Reads{{Column: "v", DatabaseType: vt, Text: &c.old}}})
 			if err != nil {
 				t.Fatal(err)
 			}
