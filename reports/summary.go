@@ -3,6 +3,9 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -42,4 +45,26 @@ func encodeSummary(run Run) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// ReadRun reads back the run whose report directory is dir, from its
+// summary.json.
+func ReadRun(dir string) (Run, error) {
+	path := filepath.Join(dir, summaryFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Run{}, err
+	}
+	var s summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Run{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	run := Run{ID: s.RunID, Status: s.Status, Results: s.Reconciliations}
+	if run.StartedAt, err = time.Parse(time.RFC3339, s.StartedAt); err != nil {
+		return Run{}, fmt.Errorf("read %s: started_at: %w", path, err)
+	}
+	if run.FinishedAt, err = time.Parse(time.RFC3339, s.FinishedAt); err != nil {
+		return Run{}, fmt.Errorf("read %s: finished_at: %w", path, err)
+	}
+	return run, nil
 }

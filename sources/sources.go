@@ -105,14 +105,34 @@ type DB struct {
 	secrets []string
 }
 
-// Open connects to a system and checks that it answers.
+// WritableDialect is a Dialect whose Configure makes connections that
+// cannot write (SQLite opens its file read-only): ConfigureWrites returns
+// the DSN of connections that may write repairs.
+type WritableDialect interface {
+	ConfigureWrites(dsn, baseDir string) (string, error)
+}
+
+// Open connects to a system for snapshots and checks that it answers.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
+	return open(ctx, cfg, false)
+}
+
+// OpenWritable connects to a system to write repairs (recon apply).
+func OpenWritable(ctx context.Context, cfg Config) (*DB, error) {
+	return open(ctx, cfg, true)
+}
+
+func open(ctx context.Context, cfg Config, writes bool) (*DB, error) {
 	d, err := lookup(cfg.Driver)
 	if err != nil {
 		return nil, fmt.Errorf("system %q: %w", cfg.Name, err)
 	}
 	secrets := d.Secrets(cfg.DSN)
-	dsn, err := d.Configure(cfg.DSN, cfg.BaseDir)
+	configure := d.Configure
+	if w, ok := d.(WritableDialect); ok && writes {
+		configure = w.ConfigureWrites
+	}
+	dsn, err := configure(cfg.DSN, cfg.BaseDir)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("system %q: bad dsn: %w", cfg.Name, err), secrets)
 	}

@@ -42,6 +42,7 @@ func commands() []command {
 	return []command{
 		{"run", "reconcile now and write a drift report", runCmd},
 		{"validate", "check a config and the tables and columns it names", validateCmd},
+		{"apply", "show, then execute, the repair plans of a run", applyCmd},
 	}
 }
 

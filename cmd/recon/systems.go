@@ -14,14 +14,23 @@ import (
 // systems opens each configured system once, on first use, and remembers
 // a failure so that every reconciliation using the system reports it.
 type systems struct {
-	cfg    *Config
-	logger *slog.Logger
-	open   map[string]*sources.DB
-	failed map[string]error
+	cfg     *Config
+	logger  *slog.Logger
+	connect func(context.Context, sources.Config) (*sources.DB, error)
+	open    map[string]*sources.DB
+	failed  map[string]error
 }
 
+// newSystems opens systems for snapshots.
 func newSystems(cfg *Config, logger *slog.Logger) *systems {
-	return &systems{cfg: cfg, logger: logger, open: map[string]*sources.DB{}, failed: map[string]error{}}
+	return &systems{cfg: cfg, logger: logger, connect: sources.Open, open: map[string]*sources.DB{}, failed: map[string]error{}}
+}
+
+// newWritableSystems opens systems to write repairs to.
+func newWritableSystems(cfg *Config, logger *slog.Logger) *systems {
+	s := newSystems(cfg, logger)
+	s.connect = sources.OpenWritable
+	return s
 }
 
 func (s *systems) get(ctx context.Context, name string) (*sources.DB, error) {
@@ -31,7 +40,7 @@ func (s *systems) get(ctx context.Context, name string) (*sources.DB, error) {
 	if err, ok := s.failed[name]; ok {
 		return nil, err
 	}
-	db, err := sources.Open(ctx, s.cfg.Systems[name].Source)
+	db, err := s.connect(ctx, s.cfg.Systems[name].Source)
 	if err != nil {
 		err = &userError{err: err, hint: "check that system " + name + " is reachable and its dsn (host, port, user, password) is right"}
 		s.failed[name] = err

@@ -42,6 +42,18 @@ func (Dialect) QuoteIdent(name string) string {
 
 // Configure implements sources.Dialect: a read-only URI for an existing file.
 func (Dialect) Configure(dsn, baseDir string) (string, error) {
+	return configure(dsn, baseDir, "ro")
+}
+
+// ConfigureWrites implements sources.WritableDialect: recon apply writes
+// repairs to an existing file, never creates one.
+func (Dialect) ConfigureWrites(dsn, baseDir string) (string, error) {
+	return configure(dsn, baseDir, "rw")
+}
+
+var _ sources.WritableDialect = Dialect{}
+
+func configure(dsn, baseDir, mode string) (string, error) {
 	// A plain path is taken whole ('?' and '%' included); a file: URI has
 	// a query and percent-encoding.
 	path, query := dsn, ""
@@ -63,7 +75,7 @@ func (Dialect) Configure(dsn, baseDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	params.Set("mode", "ro")
+	params.Set("mode", mode)
 	params.Add("_pragma", "busy_timeout(10000)")
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + params.Encode(), nil
 }

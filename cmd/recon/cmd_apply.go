@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/recon-dev/recon/internal/apply"
+	"github.com/recon-dev/recon/reports"
+	"github.com/recon-dev/recon/reports/repairs"
+)
+
+type applyFlags struct {
+	run     string
+	config  string
+	only    stringList
+	execute bool
+	force   bool
+	logFlags
+}
+
+// shownStatements is how many statements of a plan a dry run prints.
+const shownStatements = 3
+
+func applyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f applyFlags
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.run, "run", "", "the run's report `DIR` (<out>/<run_id>)")
+	fs.StringVar(&f.config, "config", "recon.yaml", "the config `file` the run was made with")
+	fs.Var(&f.only, "only", "apply only the plans of reconciliation `NAME` (repeat or comma-separate for several)")
+	fs.BoolVar(&f.execute, "execute", false, "run the SQL plans against their systems (without it, only show what would run)")
+	fs.BoolVar(&f.force, "force", false, "apply a plan with more changed records than its repair.max_changes")
+	f.logFlags.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: recon apply --run DIR [--config FILE] [--only NAME] [--execute] [--force]
+
+Shows the repair plans a run wrote under DIR/repairs/: per reconciliation and
+side, the changes by kind and the first statements. Changes nothing.
+
+With --execute, runs each SQL plan against its system in batches, each batch
+in a transaction, and reports the rows changed by kind. It stops at the first
+error, with that batch rolled back, and says which batch. What was applied is
+recorded in DIR/repairs/applied.json: applying the run again resumes after the
+last committed batch, and does nothing once all are applied. Every statement
+is guarded, so a row changed since the run is left alone.
+
+It refuses a plan whose reconciliation's config changed since the run (run
+recon run again), and a plan with more changed records than repair.max_changes
+unless --force. CRM files (Salesforce, HubSpot, CSV) are never sent: it says
+where they are.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		return report(stderr, &userError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), hint: "recon apply --help"})
+	}
+	if f.run == "" {
+		return report(stderr, &userError{err: errors.New("no run given"), hint: "recon apply --run <out>/<run_id> (the directory recon run printed)"})
+	}
+	logger, _, err := f.logFlags.logger(stderr)
+	if err != nil {
+		return report(stderr, err)
+	}
+	run, err := reports.ReadRun(f.run)
+	if err != nil {
+		return report(stderr, &userError{err: fmt.Errorf("read run %s: %w", f.run, err), hint: "pass the run directory recon run printed (it holds summary.json)"})
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return report(stderr, err)
+	}
+	plans, err := checkPlans(run, cfg, f)
+	if err != nil {
+		return report(stderr, err)
+	}
+	repairsPath := filepath.Join(f.run, repairsDir)
+	if len(plans) == 0 {
+		fmt.Fprintf(stdout, "Nothing to apply: run %s planned no SQL changes.\n", run.ID)
+		printPayloads(stdout, run, f)
+		return exitOK
+	}
+	if !f.execute {
+		fmt.Fprintf(stdout, "Dry run of run %s: nothing is changed. Add --execute to apply.\n", run.ID)
+		for _, p := range plans {
+			printPlan(stdout, p)
+		}
+		printPayloads(stdout, run, f)
+		return exitOK
+	}
+
+	unlock, err := lockRun(repairsPath)
+	if err != nil {
+		return report(stderr, err)
+	}
+	defer unlock()
+	journal, err := apply.OpenJournal(repairsPath)
+	if err != nil {
+		return report(stderr, err)
+	}
+	sys := newWritableSystems(cfg, logger)
+	defer sys.close()
+	for _, p := range plans {
+		e := journal.Entry(p.file, len(p.sql.Batches))
+		if e.Done() {
+			fmt.Fprintf(stdout, "%s: already applied at %s; nothing to do.\n", p.title(), e.FinishedAt.Format(time.RFC3339))
+			continue
+		}
+		if err := applyPlan(ctx, sys, p, e, journal); err != nil {
+			fmt.Fprintf(stdout, "%s: %s\n", p.title(), rowsChanged(e))
+			return report(stderr, err)
+		}
+		fmt.Fprintf(stdout, "%s: applied; %s.\n", p.title(), rowsChanged(e))
+		logger.Info("applied", "reconciliation", p.reconciliation, "side", p.plan.Side, "file", p.file,
+			"insert", e.Rows[repairs.Insert], "update", e.Rows[repairs.Update], "soft_delete", e.Rows[repairs.SoftDeleted])
+	}
+	printPayloads(stdout, run, f)
+	return exitOK
+}
+
+// sqlPlan is one SQL plan of a run, read and checked.
+type sqlPlan struct {
+	reconciliation string
+	plan           repairs.PlanSummary
+	file           string // relative to the run directory
+	sql            *repairs.SQLPlan
+}
+
+func (p sqlPlan) title() string {
+	return fmt.Sprintf("%s → %s %s (%s), table %s", p.reconciliation, p.plan.Side, p.plan.System, p.plan.Driver, p.plan.Table)
+}
+
+// checkPlans reads the SQL plans of the run that f selects, and refuses
+// them all if any may not be applied: made under another config, over its
+// max_changes, or not what the summary says.
+func checkPlans(run reports.Run, cfg *Config, f applyFlags) ([]sqlPlan, error) {
+	var names []string
+	for _, r := range run.Results {
+		names = append(names, r.Name)
+	}
+	for _, n := range f.only {
+		if !slices.Contains(names, n) {
+			return nil, &userError{err: fmt.Errorf("--only %q: run %s has no such reconciliation", n, run.ID), hint: "use one of: " + strings.Join(names, ", ")}
+		}
+	}
+	var plans []sqlPlan
+	var problems []string
+	for _, r := range run.Results {
+		if r.Repairs == nil || (len(f.only) > 0 && !slices.Contains(f.only, r.Name)) {
+			continue
+		}
+		i := slices.IndexFunc(cfg.Reconciliations, func(rc Reconciliation) bool { return rc.Spec.Name == r.Name })
+		if i < 0 {
+			problems = append(problems, fmt.Sprintf("%s: %s has no such reconciliation any more", r.Name, cfg.Path))
+			continue
+		}
+		rc := cfg.Reconciliations[i]
+		if rc.Hash != r.ConfigHash {
+			problems = append(problems, fmt.Sprintf("%s: its config changed since run %s (config hash %s, now %s): the plan may no longer be right",
+				r.Name, run.ID, r.ConfigHash, rc.Hash))
+			continue
+		}
+		for _, ps := range r.Repairs.Plans {
+			file, ok := ps.Files[string(repairs.SQL)]
+			if !ok || ps.Records == 0 {
+				continue
+			}
+			if max := r.Repairs.MaxChanges; max != nil && ps.Records > *max && !f.force {
+				problems = append(problems, fmt.Sprintf("%s: the %s plan changes %d records, more than repair.max_changes %d; review it, then apply with --force",
+					r.Name, ps.Side, ps.Records, *max))
+				continue
+			}
+			sql, err := repairs.ReadSQL(filepath.Join(f.run, file))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", r.Name, err))
+				continue
+			}
+			n := sql.Counts()
+			if n[repairs.Insert] != ps.Insert || n[repairs.Update] != ps.Update || n[repairs.SoftDeleted] != ps.SoftDelete {
+				problems = append(problems, fmt.Sprintf("%s: %s holds %d insert, %d update, %d soft_delete statements, but the run planned %d, %d, %d: it was changed since",
+					r.Name, file, n[repairs.Insert], n[repairs.Update], n[repairs.SoftDeleted], ps.Insert, ps.Update, ps.SoftDelete))
+				continue
+			}
+			plans = append(plans, sqlPlan{reconciliation: r.Name, plan: ps, file: file, sql: sql})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &userError{err: fmt.Errorf("run %s: %d plan(s) refused, nothing applied:\n  %s", run.ID, len(problems), strings.Join(problems, "\n  ")),
+			hint: "recon run --config " + cfg.Path + " makes a new plan under the current config"}
+	}
+	return plans, nil
+}
+
+func applyPlan(ctx context.Context, sys *systems, p sqlPlan, e *apply.Entry, journal *apply.Journal) error {
+	db, err := sys.get(ctx, p.plan.System)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	err = apply.Run(ctx, conn, p.sql, e, time.Now, journal.Save)
+	if err == nil {
+		return nil
+	}
+	committed := "no batch was committed"
+	if e.Committed > 0 {
+		committed = fmt.Sprintf("batches 1 to %d are committed", e.Committed)
+	}
+	return &userError{err: db.Wrap(p.file, err),
+		hint: committed + "; fix the cause, then run recon apply again: it resumes with the failed batch"}
+}
+
+func rowsChanged(e *apply.Entry) string {
+	return fmt.Sprintf("rows changed: %d insert, %d update, %d soft_delete (%d of %d batches committed)",
+		e.Rows[repairs.Insert], e.Rows[repairs.Update], e.Rows[repairs.SoftDeleted], e.Committed, e.Batches)
+}
+
+func printPlan(w io.Writer, p sqlPlan) {
+	fmt.Fprintf(w, "\n%s\n  %d insert, %d update, %d soft_delete in %d batch(es): %s\n", p.title(),
+		p.plan.Insert, p.plan.Update, p.plan.SoftDelete, len(p.sql.Batches), p.file)
+	shown := 0
+	for _, b := range p.sql.Batches {
+		for _, s := range b.Statements {
+			if shown == shownStatements {
+				fmt.Fprintf(w, "  … the rest is in %s\n", p.file)
+				return
+			}
+			fmt.Fprintf(w, "  %s;\n", s.SQL)
+			shown++
+		}
+	}
+}
+
+// printPayloads says where the run's files that recon does not send are.
+func printPayloads(w io.Writer, run reports.Run, f applyFlags) {
+	var files []string
+	for _, r := range run.Results {
+		if r.Repairs == nil || (len(f.only) > 0 && !slices.Contains(f.only, r.Name)) {
+			continue
+		}
+		for _, p := range r.Repairs.Plans {
+			for _, format := range []repairs.Format{repairs.CSV, repairs.Salesforce, repairs.HubSpot} {
+				if file, ok := p.Files[string(format)]; ok {
+					files = append(files, filepath.Join(f.run, file))
+				}
+			}
+		}
+	}
+	if len(files) > 0 {
+		fmt.Fprintf(w, "\nNot sent by recon (load them with your CRM's or database's bulk tools):\n  %s\n", strings.Join(files, "\n  "))
+	}
+}
