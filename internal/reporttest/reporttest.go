@@ -146,3 +146,50 @@ func ReadSummary(dir string) (Summary, error) {
 	}
 	return s, json.Unmarshal(b, &s)
 }
+
+// ReadRows reads every row of a Parquet file of string and timestamp
+// columns, such as review.parquet: column name → string or time.Time (UTC),
+// nil for a null.
+func ReadRows(path string) ([]map[string]any, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer tbl.Release()
+	rows := make([]map[string]any, tbl.NumRows())
+	for i := range rows {
+		rows[i] = map[string]any{}
+	}
+	for c := 0; c < int(tbl.NumCols()); c++ {
+		col := tbl.Column(c)
+		i := 0
+		for _, chunk := range col.Data().Chunks() {
+			for j := 0; j < chunk.Len(); j, i = j+1, i+1 {
+				var v any
+				switch a := chunk.(type) {
+				case *array.String:
+					if !a.IsNull(j) {
+						v = a.Value(j)
+					}
+				case *array.Timestamp:
+					if !a.IsNull(j) {
+						v = a.Value(j).ToTime(a.DataType().(*arrow.TimestampType).Unit).UTC()
+					}
+				default:
+					return nil, fmt.Errorf("%s: column %s is %s, want string or timestamp", path, col.Name(), chunk.DataType())
+				}
+				rows[i][col.Name()] = v
+			}
+		}
+	}
+	return rows, nil
+}
