@@ -39,7 +39,7 @@ func (e Exception) String() string {
 	return fmt.Sprintf("%s|%s|%s|%s|%s", e.Reconciliation, e.Kind, e.Key, e.Field, e.Side)
 }
 
-func ptr(s string) *string { return &s }
+func ptr[T any](v T) *T { return &v }
 
 var base = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 

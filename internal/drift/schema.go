@@ -23,6 +23,8 @@ const (
 	kindDateText         // a date kept as text by a sloppy system
 	kindWallTime         // a timestamp without zone (the system's local time)
 	kindInstant          // a timestamp with zone (an instant)
+	kindBool             // a boolean
+	kindFlag             // a boolean, NOT NULL DEFAULT false (a soft-delete flag)
 )
 
 type column struct {
@@ -43,11 +45,14 @@ type Dialect string
 func (d Dialect) typeOf(k colKind) string {
 	switch d {
 	case "postgres":
-		return [...]string{"integer", "text", "varchar(40)", "char(10)", "numeric(12,2)", "numeric(14,4)", "date", "varchar(10)", "timestamp(6)", "timestamptz(6)"}[k]
+		return [...]string{"integer", "text", "varchar(40)", "char(10)", "numeric(12,2)", "numeric(14,4)", "date", "varchar(10)", "timestamp(6)", "timestamptz(6)",
+			"boolean", "boolean NOT NULL DEFAULT false"}[k]
 	case "mysql":
-		return [...]string{"INT", "TEXT", "VARCHAR(40)", "CHAR(10)", "DECIMAL(12,2)", "DECIMAL(14,4)", "DATE", "VARCHAR(10)", "DATETIME(6)", "TIMESTAMP(6) NULL"}[k]
+		return [...]string{"INT", "TEXT", "VARCHAR(40)", "CHAR(10)", "DECIMAL(12,2)", "DECIMAL(14,4)", "DATE", "VARCHAR(10)", "DATETIME(6)", "TIMESTAMP(6) NULL",
+			"BOOLEAN", "BOOLEAN NOT NULL DEFAULT FALSE"}[k]
 	default: // SQLite keeps exact decimals as text; dates by declared type
-		return [...]string{"INTEGER", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "DATE", "TEXT", "DATETIME", "TIMESTAMP"}[k]
+		return [...]string{"INTEGER", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "DATE", "TEXT", "DATETIME", "TIMESTAMP",
+			"BOOLEAN", "BOOLEAN NOT NULL DEFAULT 0"}[k]
 	}
 }
 
