@@ -94,9 +94,26 @@ func TestConfigErrorsNameFileLineAndWhatToDo(t *testing.T) {
 		{"bad threshold", strings.Replace(valid, `drift_rate: "1%"`, `drift_rate: "one percent"`, 1),
 			[]string{"drift_rate", "one percent"}},
 		{"wrong version", strings.Replace(valid, "version: 1", "version: 2", 1), []string{"version must be 1"}},
+		{"bad owner", strings.Replace(valid, "{name: currency, type: string,", "{name: currency, type: string, owner: crm,", 1),
+			[]string{`field "currency"`, `owner "crm" is not source, target or newest`}},
+		{"newest without timestamps", strings.Replace(strings.Replace(valid, "{name: tier, type: string,", "{name: tier, type: string, owner: newest,", 1),
+			"    timestamp: {source: updated_at, target: modified_at, tolerance: 1m}\n", "", 1),
+			[]string{`reconciliation "accounts_vs_customers", repair`, `field "tier": owner newest needs the records' timestamp`}},
+		{"bad repair", valid + "    repair: {direction: sideways, formats: [sql, xml], max_changes: 0, soft_delete: {column: gone}}\n",
+			[]string{`repair: direction "sideways" is not one of source_to_target, target_to_source, both`, `format "xml" is not one of sql, csv, salesforce, hubspot`,
+				"max_changes must be at least 1", "soft_delete needs a column and a value"}},
+		{"unknown repair key", valid + "    repair: {drection: both}\n", []string{`unknown key "drection" in repair`, "known keys: direction, target_table"}},
+		{"CRM format without an external id", strings.Replace(valid, "key: [{source: code, target: account_code}]",
+			"key: [{source: code, target: account_code}, {source: country, target: country_code}]", 1) + "    repair: {formats: [salesforce]}\n",
+			[]string{"repair.formats salesforce: a composite key needs repair.external_id"}},
+		{"repairs into a query", strings.Replace(valid, "target: {system: billing, table: customers}", "target: {system: billing, query: customers.sql}", 1) +
+			"    repair: {direction: source_to_target}\n",
+			[]string{"the target reads a query, so name the table recon writes there with target_table:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "recon.yaml", tc.config)
+			dir := t.TempDir()
+			writeFile(t, dir, "customers.sql", "SELECT * FROM customers")
+			path := writeFile(t, dir, "recon.yaml", tc.config)
 			for _, args := range [][]string{{"run", "--out", t.TempDir()}, {"validate"}} {
 				cmd := args[0]
 				code, _, stderr := runRecon(t, nil, append(args, "--config", path)...)
@@ -358,5 +375,30 @@ func TestEnvironmentVariablesInConfig(t *testing.T) {
 	quoted := strings.Replace(valid, `dsn: "crm.db"`, `dsn: "${TRUE_DSN}"`, 1)
 	if cfg, err := loadConfig(writeFile(t, dir, "quoted.yaml", quoted)); err != nil || cfg.Systems["crm"].Source.DSN != "true" {
 		t.Errorf("quoted: %v", err)
+	}
+}
+
+// validate and run check the table a repair writes before planning.
+func TestValidateChecksRepairTables(t *testing.T) {
+	dir := demoConfig(t)
+	text, err := os.ReadFile(filepath.Join(dir, "recon.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(text), "{name: tier, type: string, normalize: [trim]}", "{name: tier, type: string, normalize: [trim], owner: source}", 1) +
+		"    repair: {soft_delete: {column: is_deleted, value: true}}\n"
+	writeFile(t, dir, "repair.yaml", cfg)
+	code, stdout, stderr := runRecon(t, nil, "validate", "--config", filepath.Join(dir, "repair.yaml"))
+	want := `BAD accounts_vs_customers: repair table customers on target system "billing": no such column "is_deleted"`
+	if code != exitError || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, want 2 and %q\n%s%s", code, want, stdout, stderr)
+	}
+	code, stdout, _ = runRecon(t, nil, "run", "--config", filepath.Join(dir, "repair.yaml"), "--out", t.TempDir())
+	if code != exitError || !strings.Contains(stdout, `no such column "is_deleted"`) {
+		t.Errorf("run: exit %d\n%s", code, stdout)
+	}
+	writeFile(t, dir, "ok.yaml", strings.Replace(cfg, "soft_delete: {column: is_deleted, value: true}", "max_changes: 10", 1))
+	if code, stdout, stderr := runRecon(t, nil, "validate", "--config", filepath.Join(dir, "ok.yaml")); code != exitOK {
+		t.Errorf("a repair the table can take: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

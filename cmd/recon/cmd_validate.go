@@ -20,7 +20,9 @@ func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 Checks the config, connects to every system, and checks that every table,
 filter, query and column exists and that column types can be compared as
-the config's field types. Reads no rows. Exit 0 if all is well, 2 if not.
+the config's field types, and that every table a repair may write has the
+columns its plans write and guard. Reads no rows. Exit 0 if all is well, 2
+if not.
 
 Flags:
 `)
@@ -82,6 +84,11 @@ func validateReconciliation(ctx context.Context, sys *systems, rc Reconciliation
 			if !comparable(need.Type, fam) {
 				errs = append(errs, fmt.Errorf("%s: %s column %q is %s (%s), which cannot be read as %s",
 					need.Role, side.name, found[0].Name, found[0].DatabaseType, fam, need.Type))
+			}
+		}
+		if rc.Repair != nil && rc.Repair.Direction.Writes(side.name) {
+			if _, err := sys.repairTable(ctx, rc, side.name); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
