@@ -11,12 +11,15 @@ help: ## list the targets
 build: ## build bin/recon
 	$(GO) build -o $(BIN) ./cmd/recon
 
-demo: build ## plant drift in two SQLite databases and reconcile them (no server needed)
+demo: build ## plant drift in two SQLite databases, reconcile them and show the repair plan (no server needed)
 	$(GO) run ./internal/drift/plant -dir testdata/demo -filler 2000
 	@./$(BIN) run --config testdata/demo/recon.yaml --out reports --summary; \
 	  code=$$?; [ $$code -le 1 ] || exit $$code; \
 	  echo "exit code $$code (1: a threshold was breached, as the demo plants drift)"; \
-	  echo "open the newest reports/<run_id>/report.html in a browser, or query its exceptions.parquet with DuckDB"
+	  run=$$(ls -d reports/2*/ | tail -n 1); run=$${run%/}; echo; \
+	  ./$(BIN) apply --config testdata/demo/recon.yaml --run $$run || exit $$?; echo; \
+	  echo "open $$run/report.html in a browser, query $$run/exceptions.parquet with DuckDB,"; \
+	  echo "and apply the plan with: ./$(BIN) apply --config testdata/demo/recon.yaml --run $$run --execute"
 
 test: vet duckdb ## run every test against real PostgreSQL, MariaDB and SQLite
 	$(GO) test -count=1 ./...
