@@ -38,10 +38,19 @@
 // that does not parse makes the record invalid: it still matches by key, its
 // bad field is not compared, its other fields are.
 //
+// # Output: a stream of differences
+//
+// For each key that differs the engine hands its Sink one Difference: both
+// records as stored (key columns, every compared field, the timestamp), what
+// differs, duplicates and invalid columns. Its consumers make of it what
+// they need: the report writer the exception rows (AppendExceptions), the
+// repair planner the statements that put it right.
+//
 // # Invariants
 //
-//   - Every record read is counted; every exception is written to the Sink
-//     in key order within a reconciliation, quarantined records last.
+//   - Every record read is counted; every Difference is written to the Sink
+//     in key order within a reconciliation, records whose key cannot be
+//     used last. A Difference is valid only during Sink.Write.
 //   - Duplicates beyond the first record of a key are counted, not compared.
 //   - The engine reads no configuration and opens no connection: it gets a
 //     Spec and two Snapshots.

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recon-dev/recon/internal/reporttest"
 	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
 )
 
 // chromium runs headless Chromium with args plus the page's URL and
@@ -18,7 +20,7 @@ func chromium(t *testing.T, page string, args ...string) []byte {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		requireTool(t, "chromium is not installed (Debian package chromium): report.html is not checked in a browser")
+		reporttest.RequireTool(t, "chromium is not installed (Debian package chromium): report.html is not checked in a browser")
 	}
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -46,7 +48,9 @@ func TestReportPageInBrowser(t *testing.T) {
 		CountVariance: ptr(0.000459), Matched: 1233990, MissingInTarget: 577, MissingInSource: 10,
 		FieldMismatches: map[string]int64{"amount": 42}, RecordsWithFieldMismatch: 42, DriftRate: 42.0 / 1233990,
 		Breaches: []string{"drift_rate"},
-	}}}
+	}, Repairs: &repairs.Summary{Direction: "source_to_target", Review: 3, Plans: []repairs.PlanSummary{{Side: "target",
+		System: "billing" + hostile, Table: "invoices", Driver: "mysql", Insert: 577, Update: 41, Records: 618, Batches: 2,
+		Files: map[string]string{"sql": "repairs/opportunities_vs_invoices.sql"}}}}}}
 	w, err := Create(out, run.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +76,8 @@ func TestReportPageInBrowser(t *testing.T) {
 		"<title>Reconciliation 20261123T020000Z-abcdef: breached</title>", // no script ran to change it
 		"1,234,567", "1,234,000", "0.05%", "1,233,990", "drift_rate", "1250.00", "1205.00", "(empty)",
 		`&lt;script&gt;document.title="pwned"&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;`,
+		"<h3>Repairs</h3>", "Direction source_to_target; 3 sent to review", "<td class=\"num\">577</td>", "<td class=\"num\">618</td>",
+		"<code>repairs/opportunities_vs_invoices.sql</code>", `billing&lt;script&gt;`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %q", want)

@@ -1,70 +1,21 @@
 package reports
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/recon-dev/recon/internal/reporttest"
 	"github.com/recon-dev/recon/reconcile"
 )
 
-// duckdbTool is tools/duckdb, seen from this package's directory.
-var duckdbTool = filepath.Join("..", "tools", "duckdb")
+func duckdb(t *testing.T, sql string) []map[string]any { return reporttest.DuckDB(t, sql) }
 
-// requireTool skips the test with why, or fails it when
-// RECON_TEST_REQUIRE_TOOLS=1 (as CI sets it).
-func requireTool(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("RECON_TEST_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s (RECON_TEST_REQUIRE_TOOLS=1)", why)
-	}
-	t.Skipf("%s; set RECON_TEST_REQUIRE_TOOLS=1 to fail instead of skipping", why)
-}
-
-// duckdb runs sql with tools/duckdb/query.mjs and returns its rows.
-func duckdb(t *testing.T, sql string) []map[string]any {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		requireTool(t, "node is not installed: DuckDB checks need Node.js")
-	}
-	if _, err := os.Stat(filepath.Join(duckdbTool, "node_modules", "@duckdb", "node-api")); err != nil {
-		requireTool(t, "DuckDB for Node is not installed: run `npm ci` in tools/duckdb")
-	}
-	cmd := exec.Command("node", filepath.Join(duckdbTool, "query.mjs"), sql)
-	cmd.Env = append(os.Environ(), "TZ=UTC")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("duckdb %s: %v\n%s", sql, err, stderr.String())
-	}
-	var rows []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var row map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-			t.Fatalf("duckdb %s: line %q: %v", sql, sc.Text(), err)
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-// sqlString quotes s as an SQL string literal.
-func sqlString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
+func sqlString(s string) string { return reporttest.SQLString(s) }
 
 // counts returns, for each condition, how many rows of from match it; all
 // in one DuckDB call, each condition as its own filter.

@@ -1,11 +1,12 @@
 // Package sources reads the records a reconciliation compares from SQL
-// databases. Each kind of database is an adapter in its own folder that
-// registers a Dialect under its driver name ("postgres", "mysql", "sqlite");
-// sources/all imports them all.
+// databases, and tells repairs how to write to them. Each kind of database
+// is an adapter in its own folder that registers a Dialect under its driver
+// name ("postgres", "mysql", "sqlite"); sources/all imports them all.
 //
 // Invariants:
 //   - Every snapshot runs in one read-only transaction, with the strongest
-//     consistent-snapshot isolation the database offers.
+//     consistent-snapshot isolation the database offers. Only a DB opened
+//     with OpenWritable (recon apply) ever writes.
 //   - Values are delivered as the database's own text for them, so that the
 //     engine parses every system's values the same way: each dialect casts
 //     columns whose driver would otherwise reinterpret them (time zones).

@@ -483,3 +483,30 @@ func TestMaxChangesAndSummary(t *testing.T) {
 		}
 	}
 }
+
+// review.parquet reads in DuckDB with typed columns and right nulls.
+func TestDuckDBReadsReview(t *testing.T) {
+	spec, _ := testSpec()
+	_, dir := planRun(t, repairs.SourceToTarget, plannedDiffs(t, spec), nil)
+	from := "FROM read_parquet(" + reporttest.SQLString(filepath.Join(dir, repairs.ReviewFile)) + ")"
+	var cols []string
+	for _, r := range reporttest.DuckDB(t, "SELECT column_name, column_type FROM (DESCRIBE SELECT * "+from+")") {
+		cols = append(cols, fmt.Sprint(r["column_name"], " ", r["column_type"]))
+	}
+	want := []string{"run_id VARCHAR", "reconciliation VARCHAR", "record_key VARCHAR", "field VARCHAR", "source_value VARCHAR",
+		"target_value VARCHAR", "source_updated_at TIMESTAMP WITH TIME ZONE", "target_updated_at TIMESTAMP WITH TIME ZONE",
+		"reason VARCHAR", "kind VARCHAR", "side VARCHAR", "source_key VARCHAR", "target_key VARCHAR"}
+	if !slices.Equal(cols, want) {
+		t.Errorf("columns:\n%v\nwant\n%v", cols, want)
+	}
+	rows := reporttest.DuckDB(t, "SELECT record_key, field, reason, side IS NULL AS no_side, "+
+		"epoch(target_updated_at) AS tgt, source_key, target_key "+from+" ORDER BY record_key")
+	got := fmt.Sprint(rows)
+	epoch := func(s string) float64 { t, _ := time.Parse(time.RFC3339, s); return float64(t.Unix()) }
+	wantRows := fmt.Sprintf("[map[field:stage no_side:true reason:review field: a person decides record_key:2 source_key:2 target_key:2 tgt:%v] "+
+		"map[field:phone no_side:true reason:owner newest: both records were last modified at the same instant record_key:3 source_key:3 target_key:3 tgt:%v]]",
+		epoch(t1), epoch(t0))
+	if got != wantRows {
+		t.Errorf("rows:\n%s\nwant\n%s", got, wantRows)
+	}
+}
