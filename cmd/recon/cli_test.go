@@ -94,20 +94,21 @@ func TestConfigErrorsNameFileLineAndWhatToDo(t *testing.T) {
 		{"bad threshold", strings.Replace(valid, `drift_rate: "1%"`, `drift_rate: "one percent"`, 1),
 			[]string{"drift_rate", "one percent"}},
 		{"wrong version", strings.Replace(valid, "version: 1", "version: 2", 1), []string{"version must be 1"}},
-		{"bad owner", strings.Replace(valid, "{name: currency, type: string,", "{name: currency, type: string, owner: crm,", 1),
+		{"bad owner", strings.Replace(valid, "normalize: [trim, upper], owner: source}", "normalize: [trim, upper], owner: crm}", 1),
 			[]string{`field "currency"`, `owner "crm" is not source, target or newest`}},
-		{"newest without timestamps", strings.Replace(strings.Replace(valid, "{name: tier, type: string,", "{name: tier, type: string, owner: newest,", 1),
+		{"newest without timestamps", strings.Replace(strings.Replace(valid, "normalize: [trim], owner: target}", "normalize: [trim], owner: newest}", 1),
 			"    timestamp: {source: updated_at, target: modified_at, tolerance: 1m}\n", "", 1),
 			[]string{`reconciliation "accounts_vs_customers", repair`, `field "tier": owner newest needs the records' timestamp`}},
-		{"bad repair", valid + "    repair: {direction: sideways, formats: [sql, xml], max_changes: 0, soft_delete: {column: gone}}\n",
+		{"bad repair", strings.Replace(valid, "repair: {direction: both, formats: [sql, csv, salesforce, hubspot]}",
+			"repair: {direction: sideways, formats: [sql, xml], max_changes: 0, soft_delete: {column: gone}}", 1),
 			[]string{`repair: direction "sideways" is not one of source_to_target, target_to_source, both`, `format "xml" is not one of sql, csv, salesforce, hubspot`,
 				"max_changes must be at least 1", "soft_delete needs a column and a value"}},
-		{"unknown repair key", valid + "    repair: {drection: both}\n", []string{`unknown key "drection" in repair`, "known keys: direction, target_table"}},
+		{"unknown repair key", strings.Replace(valid, "repair: {direction: both,", "repair: {drection: both,", 1),
+			[]string{`unknown key "drection" in repair`, "known keys: direction, target_table"}},
 		{"CRM format without an external id", strings.Replace(valid, "key: [{source: code, target: account_code}]",
-			"key: [{source: code, target: account_code}, {source: country, target: country_code}]", 1) + "    repair: {formats: [salesforce]}\n",
+			"key: [{source: code, target: account_code}, {source: country, target: country_code}]", 1),
 			[]string{"repair.formats salesforce: a composite key needs repair.external_id"}},
-		{"repairs into a query", strings.Replace(valid, "target: {system: billing, table: customers}", "target: {system: billing, query: customers.sql}", 1) +
-			"    repair: {direction: source_to_target}\n",
+		{"repairs into a query", strings.Replace(valid, "target: {system: billing, table: customers}", "target: {system: billing, query: customers.sql}", 1),
 			[]string{"the target reads a query, so name the table recon writes there with target_table:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +181,7 @@ func TestIncomparableColumnTypes(t *testing.T) {
 	dir := demoConfig(t)
 	text, _ := os.ReadFile(filepath.Join(dir, "recon.yaml"))
 	// The SQLite demo declares close_date DATE; reading it as a decimal makes no sense.
-	bad := strings.Replace(string(text), "{name: close_date, target: invoice_date, type: date}", "{name: close_date, target: invoice_date, type: decimal}", 1)
+	bad := strings.Replace(string(text), "{name: close_date, target: invoice_date, type: date,", "{name: close_date, target: invoice_date, type: decimal,", 1)
 	writeFile(t, dir, "bad.yaml", bad)
 	code, stdout, _ := runRecon(t, nil, "validate", "--config", filepath.Join(dir, "bad.yaml"))
 	if code != exitError || !strings.Contains(stdout, `field "close_date": source column "close_date" is DATE (date), which cannot be read as decimal`) {
@@ -385,8 +386,11 @@ func TestValidateChecksRepairTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(text), "{name: tier, type: string, normalize: [trim]}", "{name: tier, type: string, normalize: [trim], owner: source}", 1) +
-		"    repair: {soft_delete: {column: is_deleted, value: true}}\n"
+	const accountsRepair = "repair: {direction: both, formats: [sql, csv, salesforce, hubspot]}"
+	if !strings.Contains(string(text), accountsRepair) {
+		t.Fatalf("the demo config has no %q", accountsRepair)
+	}
+	cfg := strings.Replace(string(text), accountsRepair, "repair: {direction: source_to_target, soft_delete: {column: is_deleted, value: true}}", 1)
 	writeFile(t, dir, "repair.yaml", cfg)
 	code, stdout, stderr := runRecon(t, nil, "validate", "--config", filepath.Join(dir, "repair.yaml"))
 	want := `BAD accounts_vs_customers: repair table customers on target system "billing": no such column "is_deleted"`
@@ -398,6 +402,9 @@ func TestValidateChecksRepairTables(t *testing.T) {
 		t.Errorf("run: exit %d\n%s", code, stdout)
 	}
 	writeFile(t, dir, "ok.yaml", strings.Replace(cfg, "soft_delete: {column: is_deleted, value: true}", "max_changes: 10", 1))
+	if strings.Count(cfg, "repair:") != 2 {
+		t.Fatal("the test's config lost a repair section")
+	}
 	if code, stdout, stderr := runRecon(t, nil, "validate", "--config", filepath.Join(dir, "ok.yaml")); code != exitOK {
 		t.Errorf("a repair the table can take: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -303,22 +303,24 @@ reconciliations:
     key: [{source: id, target: opportunity_id, type: int}]
     fields:
       - {name: account_name, target: customer, type: string, normalize: [nfc, trim, collapse_spaces, strip_legal_suffix, casefold]}
-      - {name: amount, target: total, type: decimal, tolerance: "0.01"}
-      - {name: currency, type: string, normalize: [trim, upper]}
-      - {name: close_date, target: invoice_date, type: date}
-      - {name: lead_source, type: string, null_equals_empty: true}
-      - {name: owner_email, type: string, normalize: [trim, lower]}
+      - {name: amount, target: total, type: decimal, tolerance: "0.01", owner: source, review: true}
+      - {name: currency, type: string, normalize: [trim, upper], owner: source}
+      - {name: close_date, target: invoice_date, type: date, owner: source}
+      - {name: lead_source, type: string, null_equals_empty: true, owner: source}
+      - {name: owner_email, type: string, normalize: [trim, lower], owner: newest}
     timestamp: {source: updated_at, target: updated_at, tolerance: 5m}
     thresholds: {count_variance: "2%", drift_rate: "1%"}
+    repair: {direction: source_to_target, max_changes: 500}
   - name: accounts_vs_customers
     source: {system: crm, table: accounts}
     target: {system: billing, table: customers}
     key: [{source: code, target: account_code}]
     fields:
       - {name: name, type: string, normalize: [nfc, trim, collapse_spaces, strip_legal_suffix, casefold]}
-      - {name: country, target: country_code, type: string, normalize: [trim, upper]}
-      - {name: tier, type: string, normalize: [trim]}
-      - {name: segments, type: string, normalize: [multiselect]}
+      - {name: country, target: country_code, type: string, normalize: [trim, upper], owner: source}
+      - {name: tier, type: string, normalize: [trim], owner: target}
+      - {name: segments, type: string, normalize: [multiselect], owner: source}
     timestamp: {source: updated_at, target: modified_at, tolerance: 1m}
     thresholds: {count_variance: "5%", drift_rate: "10%"}
+    repair: {direction: both, formats: [sql, csv, salesforce, hubspot]}
 `

@@ -310,3 +310,5 @@ func TestQuoteIdent(t *testing.T) {
 		}
 	}
 }
+
+func FuzzStringLiteral(f *testing.F) { sourcetest.FuzzLiteral(f, mysql.Dialect{}, false) }

@@ -247,3 +247,5 @@ func TestQuoteIdent(t *testing.T) {
 		}
 	}
 }
+
+func FuzzStringLiteral(f *testing.F) { sourcetest.FuzzLiteral(f, postgres.Dialect{}, true) }

@@ -216,3 +216,5 @@ func TestQuoteIdent(t *testing.T) {
 		}
 	}
 }
+
+func FuzzStringLiteral(f *testing.F) { sourcetest.FuzzLiteral(f, sqlite.Dialect{}, false) }
