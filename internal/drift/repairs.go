@@ -279,10 +279,8 @@ func nullTime(p *time.Time) any {
 // RepairConfig returns the config that reconciles and repairs the scenario
 // in a direction.
 func RepairConfig(crm, mirror System, direction string) string {
-	return strings.NewReplacer(
-		"{crm_driver}", crm.Driver, "{crm_dsn}", crm.DSN,
-		"{mirror_driver}", mirror.Driver, "{mirror_dsn}", mirror.DSN, "{zone}", BillingZone, "{direction}", direction,
-	).Replace(repairConfigTemplate)
+	return fill(repairConfigTemplate, "{crm_driver}", crm.Driver, "{crm_dsn}", crm.DSN,
+		"{mirror_driver}", mirror.Driver, "{mirror_dsn}", mirror.DSN, "{direction}", direction)
 }
 
 const repairConfigTemplate = `version: 1

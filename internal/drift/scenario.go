@@ -286,10 +286,14 @@ type System struct {
 
 // Config returns the recon config that reconciles a planted scenario.
 func Config(crm, billing System) string {
-	return strings.NewReplacer(
-		"{crm_driver}", crm.Driver, "{crm_dsn}", crm.DSN,
-		"{billing_driver}", billing.Driver, "{billing_dsn}", billing.DSN, "{zone}", BillingZone,
-	).Replace(configTemplate)
+	return fill(configTemplate, "{crm_driver}", crm.Driver, "{crm_dsn}", crm.DSN,
+		"{billing_driver}", billing.Driver, "{billing_dsn}", billing.DSN)
+}
+
+// fill replaces a config template's {placeholders}, given as old, new
+// pairs, and its {zone} with BillingZone.
+func fill(template string, pairs ...string) string {
+	return strings.NewReplacer(append(pairs, "{zone}", BillingZone)...).Replace(template)
 }
 
 const configTemplate = `version: 1

@@ -41,6 +41,18 @@ func (r Row) String() string {
 
 // ReadExceptions reads every row of an exceptions.parquet file.
 func ReadExceptions(path string) ([]Row, error) {
+	tbl, err := readTable(path)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	rows := make([]Row, tbl.NumRows())
+	err = eachValue(tbl, func(i int, name string, chunk arrow.Array, j int) error { return set(&rows[i], name, chunk, j) })
+	return rows, err
+}
+
+// readTable reads a whole Parquet file with Apache Arrow.
+func readTable(path string) (arrow.Table, error) {
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -54,20 +66,23 @@ func ReadExceptions(path string) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	defer tbl.Release()
-	rows := make([]Row, tbl.NumRows())
+	return tbl, nil
+}
+
+// eachValue calls f for every value of tbl: row i, column name, value j of chunk.
+func eachValue(tbl arrow.Table, f func(i int, name string, chunk arrow.Array, j int) error) error {
 	for c := 0; c < int(tbl.NumCols()); c++ {
 		col := tbl.Column(c)
 		i := 0
 		for _, chunk := range col.Data().Chunks() {
 			for j := 0; j < chunk.Len(); j, i = j+1, i+1 {
-				if err := set(&rows[i], col.Name(), chunk, j); err != nil {
-					return nil, err
+				if err := f(i, col.Name(), chunk, j); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	return rows, nil
+	return nil
 }
 
 func set(r *Row, name string, chunk arrow.Array, j int) error {
@@ -151,45 +166,31 @@ func ReadSummary(dir string) (Summary, error) {
 // columns, such as review.parquet: column name → string or time.Time (UTC),
 // nil for a null.
 func ReadRows(path string) ([]map[string]any, error) {
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	tbl, err := readTable(path)
 	if err != nil {
 		return nil, err
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer tbl.Release()
 	rows := make([]map[string]any, tbl.NumRows())
 	for i := range rows {
 		rows[i] = map[string]any{}
 	}
-	for c := 0; c < int(tbl.NumCols()); c++ {
-		col := tbl.Column(c)
-		i := 0
-		for _, chunk := range col.Data().Chunks() {
-			for j := 0; j < chunk.Len(); j, i = j+1, i+1 {
-				var v any
-				switch a := chunk.(type) {
-				case *array.String:
-					if !a.IsNull(j) {
-						v = a.Value(j)
-					}
-				case *array.Timestamp:
-					if !a.IsNull(j) {
-						v = a.Value(j).ToTime(a.DataType().(*arrow.TimestampType).Unit).UTC()
-					}
-				default:
-					return nil, fmt.Errorf("%s: column %s is %s, want string or timestamp", path, col.Name(), chunk.DataType())
-				}
-				rows[i][col.Name()] = v
+	err = eachValue(tbl, func(i int, name string, chunk arrow.Array, j int) error {
+		var v any
+		switch a := chunk.(type) {
+		case *array.String:
+			if !a.IsNull(j) {
+				v = a.Value(j)
 			}
+		case *array.Timestamp:
+			if !a.IsNull(j) {
+				v = a.Value(j).ToTime(a.DataType().(*arrow.TimestampType).Unit).UTC()
+			}
+		default:
+			return fmt.Errorf("%s: column %s is %s, want string or timestamp", path, name, chunk.DataType())
 		}
-	}
-	return rows, nil
+		rows[i][name] = v
+		return nil
+	})
+	return rows, err
 }
