@@ -68,3 +68,18 @@ func ReadRun(dir string) (Run, error) {
 	}
 	return run, nil
 }
+
+// Status is the status of a run with these results: error if any failed,
+// else breached if any breached a threshold, else ok.
+func Status(results []Result) string {
+	s := "ok"
+	for _, r := range results {
+		if r.Error != nil {
+			return "error"
+		}
+		if r.Breached() {
+			s = "breached"
+		}
+	}
+	return s
+}

@@ -15,7 +15,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/drift"
+	"github.com/recon-dev/recon/internal/runner"
 )
 
 // runRecon runs the CLI in-process and returns its exit code and output.
@@ -303,7 +305,7 @@ func TestOnlySelectsAndRejectsUnknownNames(t *testing.T) {
 func TestRunsNeverOverlap(t *testing.T) {
 	dir := demoConfig(t)
 	out := t.TempDir()
-	unlock, err := lockRun(out)
+	unlock, err := runner.Lock(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +356,7 @@ func TestEnvironmentVariablesInConfig(t *testing.T) {
 	typed = strings.Replace(typed, `drift_rate: "1%"}`, `drift_rate: "1%", invalid_records: "${MAXINV}"}`, 1)
 	t.Setenv("NEE", "true")
 	t.Setenv("MAXINV", "5")
-	cfg, err := loadConfig(writeFile(t, dir, "typed.yaml", typed))
+	cfg, err := config.Load(writeFile(t, dir, "typed.yaml", typed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +368,7 @@ func TestEnvironmentVariablesInConfig(t *testing.T) {
 	// A value that does not fit is named by its variable, never shown: it may be a secret.
 	t.Setenv("CRM_DSN", "bob:hunter2@tcp(db:3306)/crm")
 	broken := strings.Replace(valid, `crm:     {driver: sqlite, dsn: "crm.db"}`, "crm: ${CRM_DSN}", 1)
-	_, err = loadConfig(writeFile(t, dir, "broken.yaml", broken))
+	_, err = config.Load(writeFile(t, dir, "broken.yaml", broken))
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "the value of ${CRM_DSN}") {
 		t.Errorf("error: %v", err)
 	}
@@ -374,7 +376,7 @@ func TestEnvironmentVariablesInConfig(t *testing.T) {
 	// A string key gets the text, whatever it looks like.
 	t.Setenv("TRUE_DSN", "true")
 	quoted := strings.Replace(valid, `dsn: "crm.db"`, `dsn: "${TRUE_DSN}"`, 1)
-	if cfg, err := loadConfig(writeFile(t, dir, "quoted.yaml", quoted)); err != nil || cfg.Systems["crm"].Source.DSN != "true" {
+	if cfg, err := config.Load(writeFile(t, dir, "quoted.yaml", quoted)); err != nil || cfg.Systems["crm"].Source.DSN != "true" {
 		t.Errorf("quoted: %v", err)
 	}
 }

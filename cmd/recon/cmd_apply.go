@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/recon-dev/recon/internal/apply"
+	"github.com/recon-dev/recon/internal/config"
+	"github.com/recon-dev/recon/internal/hint"
+	"github.com/recon-dev/recon/internal/runner"
 	"github.com/recon-dev/recon/reports"
 	"github.com/recon-dev/recon/reports/repairs"
 )
@@ -64,10 +67,10 @@ Flags:
 		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
-		return report(stderr, &userError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), hint: "recon apply --help"})
+		return report(stderr, hint.Wrap(fmt.Errorf("unexpected argument %q", fs.Arg(0)), "recon apply --help"))
 	}
 	if f.run == "" {
-		return report(stderr, &userError{err: errors.New("no run given"), hint: "recon apply --run <out>/<run_id> (the directory recon run printed)"})
+		return report(stderr, hint.Wrap(errors.New("no run given"), "recon apply --run <out>/<run_id> (the directory recon run printed)"))
 	}
 	logger, _, err := f.logFlags.logger(stderr)
 	if err != nil {
@@ -75,9 +78,9 @@ Flags:
 	}
 	run, err := reports.ReadRun(f.run)
 	if err != nil {
-		return report(stderr, &userError{err: fmt.Errorf("read run %s: %w", f.run, err), hint: "pass the run directory recon run printed (it holds summary.json)"})
+		return report(stderr, hint.Wrap(fmt.Errorf("read run %s: %w", f.run, err), "pass the run directory recon run printed (it holds summary.json)"))
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, err := config.Load(f.config)
 	if err != nil {
 		return report(stderr, err)
 	}
@@ -85,7 +88,7 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
-	repairsPath := filepath.Join(f.run, repairsDir)
+	repairsPath := filepath.Join(f.run, runner.RepairsDir)
 	if len(plans) == 0 {
 		fmt.Fprintf(stdout, "Nothing to apply: run %s planned no SQL changes.\n", run.ID)
 		printPayloads(stdout, run, f)
@@ -100,7 +103,7 @@ Flags:
 		return exitOK
 	}
 
-	unlock, err := lockRun(repairsPath)
+	unlock, err := runner.Lock(repairsPath)
 	if err != nil {
 		return report(stderr, err)
 	}
@@ -109,8 +112,8 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
-	sys := newWritableSystems(cfg, logger)
-	defer sys.close()
+	sys := runner.NewWritableSystems(cfg, logger)
+	defer sys.Close()
 	for _, p := range plans {
 		e := journal.Entry(p.file, len(p.sql.Batches))
 		if e.Done() {
@@ -144,14 +147,14 @@ func (p sqlPlan) title() string {
 // checkPlans reads the SQL plans of the run that f selects, and refuses
 // them all if any may not be applied: made under another config, over its
 // max_changes, or not what the summary says.
-func checkPlans(run reports.Run, cfg *Config, f applyFlags) ([]sqlPlan, error) {
+func checkPlans(run reports.Run, cfg *config.Config, f applyFlags) ([]sqlPlan, error) {
 	var names []string
 	for _, r := range run.Results {
 		names = append(names, r.Name)
 	}
 	for _, n := range f.only {
 		if !slices.Contains(names, n) {
-			return nil, &userError{err: fmt.Errorf("--only %q: run %s has no such reconciliation", n, run.ID), hint: "use one of: " + strings.Join(names, ", ")}
+			return nil, hint.Wrap(fmt.Errorf("--only %q: run %s has no such reconciliation", n, run.ID), "use one of: "+strings.Join(names, ", "))
 		}
 	}
 	var plans []sqlPlan
@@ -160,7 +163,7 @@ func checkPlans(run reports.Run, cfg *Config, f applyFlags) ([]sqlPlan, error) {
 		if r.Repairs == nil || (len(f.only) > 0 && !slices.Contains(f.only, r.Name)) {
 			continue
 		}
-		i := slices.IndexFunc(cfg.Reconciliations, func(rc Reconciliation) bool { return rc.Spec.Name == r.Name })
+		i := slices.IndexFunc(cfg.Reconciliations, func(rc config.Reconciliation) bool { return rc.Spec.Name == r.Name })
 		if i < 0 {
 			problems = append(problems, fmt.Sprintf("%s: %s has no such reconciliation any more", r.Name, cfg.Path))
 			continue
@@ -196,14 +199,14 @@ func checkPlans(run reports.Run, cfg *Config, f applyFlags) ([]sqlPlan, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &userError{err: fmt.Errorf("run %s: %d plan(s) refused, nothing applied:\n  %s", run.ID, len(problems), strings.Join(problems, "\n  ")),
-			hint: "recon run --config " + cfg.Path + " makes a new plan under the current config"}
+		return nil, hint.Wrap(fmt.Errorf("run %s: %d plan(s) refused, nothing applied:\n  %s", run.ID, len(problems), strings.Join(problems, "\n  ")),
+			"recon run --config "+cfg.Path+" makes a new plan under the current config")
 	}
 	return plans, nil
 }
 
-func applyPlan(ctx context.Context, sys *systems, p sqlPlan, e *apply.Entry, journal *apply.Journal) error {
-	db, err := sys.get(ctx, p.plan.System)
+func applyPlan(ctx context.Context, sys *runner.Systems, p sqlPlan, e *apply.Entry, journal *apply.Journal) error {
+	db, err := sys.Get(ctx, p.plan.System)
 	if err != nil {
 		return err
 	}
@@ -220,8 +223,7 @@ func applyPlan(ctx context.Context, sys *systems, p sqlPlan, e *apply.Entry, jou
 	if e.Committed > 0 {
 		committed = fmt.Sprintf("batches 1 to %d are committed", e.Committed)
 	}
-	return &userError{err: db.Wrap(p.file, err),
-		hint: committed + "; fix the cause, then run recon apply again: it resumes with the failed batch"}
+	return hint.Wrap(db.Wrap(p.file, err), committed+"; fix the cause, then run recon apply again: it resumes with the failed batch")
 }
 
 func rowsChanged(e *apply.Entry) string {

@@ -7,6 +7,9 @@ import (
 	"io"
 	"slices"
 
+	"github.com/recon-dev/recon/internal/config"
+	"github.com/recon-dev/recon/internal/hint"
+	"github.com/recon-dev/recon/internal/runner"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
 )
@@ -14,7 +17,7 @@ import (
 func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "recon.yaml", "the config `file`")
+	cfgPath := fs.String("config", "recon.yaml", "the config `file`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: recon validate [--config FILE]
 
@@ -31,12 +34,12 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
-	cfg, err := loadConfig(*config)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return report(stderr, err)
 	}
-	sys := newSystems(cfg, discardLogger())
-	defer sys.close()
+	sys := runner.NewSystems(cfg, discardLogger())
+	defer sys.Close()
 	var problems []error
 	for _, rc := range cfg.Reconciliations {
 		errs := validateReconciliation(ctx, sys, rc)
@@ -51,20 +54,20 @@ Flags:
 		problems = append(problems, errs...)
 	}
 	if len(problems) > 0 {
-		return report(stderr, &userError{err: fmt.Errorf("config %s: %d problem(s) found, listed above", *config, len(problems)),
-			hint: "fix the names in the config or the database, then run recon validate again"})
+		return report(stderr, hint.Wrap(fmt.Errorf("config %s: %d problem(s) found, listed above", *cfgPath, len(problems)),
+			"fix the names in the config or the database, then run recon validate again"))
 	}
 	return exitOK
 }
 
 // validateReconciliation checks both sides' columns and their types.
-func validateReconciliation(ctx context.Context, sys *systems, rc Reconciliation) []error {
+func validateReconciliation(ctx context.Context, sys *runner.Systems, rc config.Reconciliation) []error {
 	var errs []error
 	for _, side := range []struct {
 		name reconcile.Side
-		sel  SideSelection
+		sel  config.SideSelection
 	}{{reconcile.SourceSide, rc.Source}, {reconcile.TargetSide, rc.Target}} {
-		_, rel, err := sys.input(ctx, side.sel)
+		_, rel, err := sys.Input(ctx, side.sel)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -87,7 +90,7 @@ func validateReconciliation(ctx context.Context, sys *systems, rc Reconciliation
 			}
 		}
 		if rc.Repair != nil && rc.Repair.Direction.Writes(side.name) {
-			if _, err := sys.repairTable(ctx, rc, side.name); err != nil {
+			if _, err := sys.RepairTable(ctx, rc, side.name); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/recon-dev/recon/internal/hint"
+
 	"github.com/recon-dev/recon/reconcile"
 )
 
@@ -34,7 +36,7 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool, error) {
 	}
 	if l.level != "" {
 		if err := level.UnmarshalText([]byte(l.level)); err != nil {
-			return nil, false, &userError{err: fmt.Errorf("--log-level %q: %w", l.level, err), hint: "use debug, info, warn or error"}
+			return nil, false, hint.Wrap(fmt.Errorf("--log-level %q: %w", l.level, err), "use debug, info, warn or error")
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
@@ -48,7 +50,7 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(stderr, opts)), tty, nil
 	}
-	return nil, false, &userError{err: fmt.Errorf("--log-format %q", l.format), hint: "use text or json"}
+	return nil, false, hint.Wrap(fmt.Errorf("--log-format %q", l.format), "use text or json")
 }
 
 func isTerminal(w io.Writer) bool {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	_ "time/tzdata" // timezone: names must resolve on hosts without zoneinfo
 
+	"github.com/recon-dev/recon/internal/hint"
 	_ "github.com/recon-dev/recon/sources/all"
 )
 
@@ -81,22 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-// userError is an error with a hint on what to do about it.
-type userError struct {
-	err  error
-	hint string
-}
-
-func (e *userError) Error() string { return e.err.Error() }
-func (e *userError) Unwrap() error { return e.err }
-func (e *userError) Hint() string  { return e.hint }
-
 // report prints err as "Error: ..." and its hint as "Try: ...", and returns exitError.
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "Error: %v\n", err)
-	var h interface{ Hint() string }
-	if errors.As(err, &h) && h.Hint() != "" {
-		fmt.Fprintf(stderr, "Try: %s\n", h.Hint())
+	if h := hint.Of(err); h != "" {
+		fmt.Fprintf(stderr, "Try: %s\n", h)
 	}
 	return exitError
 }

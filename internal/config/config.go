@@ -1,4 +1,10 @@
-package main
+// Package config reads a recon config file: YAML with ${VAR} expansion,
+// checked as a whole, every problem reported with its file and line. It is
+// the edge: everything else receives the typed specs it returns
+// (reconcile.Spec, repairs.Spec, selections, systems) and never sees YAML.
+//
+// The YAML keys are a contract with users: extend, never rename.
+package config
 
 import (
 	"bytes"
@@ -21,13 +27,14 @@ import (
 	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports/repairs"
 	"github.com/recon-dev/recon/sources"
 )
 
-// The YAML shapes. Their keys are a contract with users: extend, never rename.
+// The YAML shapes.
 type fileConfig struct {
 	Version         int                     `yaml:"version"`
 	Systems         map[string]systemConfig `yaml:"systems"`
@@ -160,6 +167,32 @@ type SideSelection struct {
 	Selection queries.Selection
 }
 
+// Select returns the reconciliations named in only (all when only is
+// empty), each once, in the order named.
+func (c *Config) Select(only []string) ([]Reconciliation, error) {
+	if len(only) == 0 {
+		return c.Reconciliations, nil
+	}
+	var names []string
+	byName := map[string]Reconciliation{}
+	for _, r := range c.Reconciliations {
+		names = append(names, r.Spec.Name)
+		byName[r.Spec.Name] = r
+	}
+	var out []Reconciliation
+	for _, n := range only {
+		if slices.ContainsFunc(out, func(r Reconciliation) bool { return r.Spec.Name == n }) {
+			continue // named twice: run once
+		}
+		r, ok := byName[n]
+		if !ok {
+			return nil, hint.Wrap(fmt.Errorf("--only %q: no such reconciliation in %s", n, c.Path), "use one of: "+strings.Join(names, ", "))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // configError collects the problems of a config file, each with its line.
 type configError struct {
 	path     string
@@ -173,15 +206,16 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("config %s has %d problems:\n  %s", e.path, len(e.problems), strings.Join(e.problems, "\n  "))
 }
 
+// Hint says what to do about a config's problems.
 func (e *configError) Hint() string {
 	return "fix the config (see the config reference in README.md), then check it with: recon validate --config " + e.path
 }
 
-// loadConfig reads, expands and checks a config file. It reads no database.
-func loadConfig(path string) (*Config, error) {
+// Load reads, expands and checks a config file. It reads no database.
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &userError{err: fmt.Errorf("read config: %w", err), hint: "pass the path of a recon YAML file with --config"}
+		return nil, hint.Wrap(fmt.Errorf("read config: %w", err), "pass the path of a recon YAML file with --config")
 	}
 	ce := &configError{path: path}
 	var root yaml.Node
@@ -274,7 +308,7 @@ func hideExpanded(problem string, expanded map[int][]string) string {
 }
 
 var (
-	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type main\.(\w+)`)
+	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
 	yamlLine     = regexp.MustCompile(`^yaml: (line \d+:)`)
 )
 
@@ -327,7 +361,7 @@ func yamlProblem(err error) string {
 				msg = fmt.Sprintf("line %s: unknown key %q %s (known keys: %s)", m[1], m[2], s.where, strings.Join(yamlKeys(s.typ), ", "))
 			}
 		}
-		out = append(out, strings.ReplaceAll(msg, "main.", ""))
+		out = append(out, strings.ReplaceAll(msg, "config.", ""))
 	}
 	return strings.Join(out, "; ")
 }

@@ -1,0 +1,91 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/recon-dev/recon/internal/config"
+	"github.com/recon-dev/recon/internal/hint"
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/reports/repairs"
+	"github.com/recon-dev/recon/sources"
+)
+
+// Systems opens each configured system once, on first use, and remembers
+// a failure so that every reconciliation using the system reports it.
+type Systems struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	connect func(context.Context, sources.Config) (*sources.DB, error)
+	open    map[string]*sources.DB
+	failed  map[string]error
+}
+
+// NewSystems opens systems for snapshots.
+func NewSystems(cfg *config.Config, logger *slog.Logger) *Systems {
+	return &Systems{cfg: cfg, logger: logger, connect: sources.Open, open: map[string]*sources.DB{}, failed: map[string]error{}}
+}
+
+// NewWritableSystems opens systems to write repairs to.
+func NewWritableSystems(cfg *config.Config, logger *slog.Logger) *Systems {
+	s := NewSystems(cfg, logger)
+	s.connect = sources.OpenWritable
+	return s
+}
+
+// Get returns the open system name, connecting on first use.
+func (s *Systems) Get(ctx context.Context, name string) (*sources.DB, error) {
+	if db, ok := s.open[name]; ok {
+		return db, nil
+	}
+	if err, ok := s.failed[name]; ok {
+		return nil, err
+	}
+	db, err := s.connect(ctx, s.cfg.Systems[name].Source)
+	if err != nil {
+		err = hint.Wrap(err, "check that system "+name+" is reachable and its dsn (host, port, user, password) is right")
+		s.failed[name] = err
+		return nil, err
+	}
+	s.logger.Debug("connected", "system", name, "driver", s.cfg.Systems[name].Source.Driver)
+	s.open[name] = db
+	return db, nil
+}
+
+// Input returns one side of a reconciliation.
+func (s *Systems) Input(ctx context.Context, side config.SideSelection) (reconcile.Input, *sources.Relation, error) {
+	db, err := s.Get(ctx, side.System)
+	if err != nil {
+		return reconcile.Input{}, nil, err
+	}
+	rel := db.Relation(side.Selection)
+	return reconcile.Input{Snapshot: rel, Location: s.cfg.Systems[side.System].Location}, rel, nil
+}
+
+// RepairTable checks the table rc writes on side and returns it.
+func (s *Systems) RepairTable(ctx context.Context, rc config.Reconciliation, side reconcile.Side) (*repairs.Table, error) {
+	name := rc.Side(side).System
+	db, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := db.Relation(queries.Selection{Table: rc.Repair.Table(side)}).Columns(ctx)
+	if err != nil {
+		return nil, hint.Wrap(fmt.Errorf("repair table: %w", err), "name a table the "+string(side)+" may be written in with repair."+string(side)+"_table")
+	}
+	sc := s.cfg.Systems[name]
+	t, err := repairs.NewTable(side, name, sc.Source.Driver, db.Dialect(), sc.Location, cols, &rc.Spec, rc.Repair)
+	if err != nil {
+		return nil, hint.Wrap(err, "the table recon writes must have the columns the reconciliation reads there (and the soft_delete column)")
+	}
+	return t, nil
+}
+
+// Close closes every open system.
+func (s *Systems) Close() {
+	for _, db := range s.open {
+		db.Close()
+	}
+}
