@@ -1,0 +1,140 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Run is one run of one reconciliation in the history. Pointer fields are
+// nil where unknown (a run still running, or one that failed).
+type Run struct {
+	RunID, Reconciliation string
+	Trigger               string // "manual" or "schedule"
+	ConfigHash            string
+	StartedAt             time.Time
+	FinishedAt            *time.Time
+	Status                string // "running", "ok", "breached" or "error"
+	ErrorClass, Error     *string
+	// The figures of a run that completed.
+	SourceCount, TargetCount, Matched, InAgreement, RecordsWithFieldMismatch int64
+	Exceptions, ExceptionsNew, ExceptionsOpen, ExceptionsResolved           int64
+	LagP50, LagP95, LagMax                                                  *float64 // seconds
+}
+
+// Succeeded reports whether the run completed (whatever it found).
+func (r Run) Succeeded() bool { return r.Status == "ok" || r.Status == "breached" }
+
+const runColumns = `run_id, reconciliation, trigger, config_hash, started_at, finished_at, status, error_class, error,
+	source_count, target_count, matched, in_agreement, records_with_field_mismatch,
+	exceptions, exceptions_new, exceptions_open, exceptions_resolved,
+	sync_lag_p50_seconds, sync_lag_p95_seconds, sync_lag_max_seconds`
+
+// StartRun records a run that starts, as running.
+func (s *Store) StartRun(ctx context.Context, r Run) error {
+	r.Status = "running"
+	return s.saveRun(ctx, r, false)
+}
+
+// EndRun records how a run ended.
+func (s *Store) EndRun(ctx context.Context, r Run) error {
+	return s.saveRun(ctx, r, true)
+}
+
+func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
+	var finished *string
+	if r.FinishedAt != nil {
+		f := formatTime(*r.FinishedAt)
+		finished = &f
+	}
+	args := []any{r.RunID, r.Reconciliation, r.Trigger, r.ConfigHash, formatTime(r.StartedAt), finished, r.Status, r.ErrorClass, r.Error,
+		r.SourceCount, r.TargetCount, r.Matched, r.InAgreement, r.RecordsWithFieldMismatch,
+		r.Exceptions, r.ExceptionsNew, r.ExceptionsOpen, r.ExceptionsResolved, r.LagP50, r.LagP95, r.LagMax}
+	query := "INSERT INTO recon_runs (" + runColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	if update {
+		query += ` ON CONFLICT (run_id, reconciliation) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status,
+			error_class = excluded.error_class, error = excluded.error, source_count = excluded.source_count,
+			target_count = excluded.target_count, matched = excluded.matched, in_agreement = excluded.in_agreement,
+			records_with_field_mismatch = excluded.records_with_field_mismatch, exceptions = excluded.exceptions,
+			exceptions_new = excluded.exceptions_new, exceptions_open = excluded.exceptions_open,
+			exceptions_resolved = excluded.exceptions_resolved, sync_lag_p50_seconds = excluded.sync_lag_p50_seconds,
+			sync_lag_p95_seconds = excluded.sync_lag_p95_seconds, sync_lag_max_seconds = excluded.sync_lag_max_seconds`
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(query), args...); err != nil {
+		return fmt.Errorf("state %s: record run %s of %s: %w", s.name, r.RunID, r.Reconciliation, err)
+	}
+	if update {
+		cutoff := formatTime(r.StartedAt.Add(-RunRetention))
+		if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM recon_runs WHERE reconciliation = ? AND started_at < ?"), r.Reconciliation, cutoff); err != nil {
+			return fmt.Errorf("state %s: prune runs: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// Runs returns the runs of a reconciliation that started at or after since,
+// newest first, at most limit (0: all).
+func (s *Store) Runs(ctx context.Context, reconciliation string, since time.Time, limit int) ([]Run, error) {
+	query := "SELECT " + runColumns + " FROM recon_runs WHERE reconciliation = ? AND started_at >= ? ORDER BY started_at DESC, run_id DESC"
+	args := []any{reconciliation, formatTime(since)}
+	if limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: read runs: %w", s.name, err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var started string
+		var finished sql.NullString
+		if err := rows.Scan(&r.RunID, &r.Reconciliation, &r.Trigger, &r.ConfigHash, &started, &finished, &r.Status, &r.ErrorClass, &r.Error,
+			&r.SourceCount, &r.TargetCount, &r.Matched, &r.InAgreement, &r.RecordsWithFieldMismatch,
+			&r.Exceptions, &r.ExceptionsNew, &r.ExceptionsOpen, &r.ExceptionsResolved, &r.LagP50, &r.LagP95, &r.LagMax); err != nil {
+			return nil, fmt.Errorf("state %s: read runs: %w", s.name, err)
+		}
+		if r.StartedAt, err = parseTime(started); err != nil {
+			return nil, fmt.Errorf("state %s: run %s: %w", s.name, r.RunID, err)
+		}
+		if finished.Valid {
+			t, err := parseTime(finished.String)
+			if err != nil {
+				return nil, fmt.Errorf("state %s: run %s: %w", s.name, r.RunID, err)
+			}
+			r.FinishedAt = &t
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// LastSuccess returns the newest run of a reconciliation that completed, or nil.
+func (s *Store) LastSuccess(ctx context.Context, reconciliation string) (*Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT run_id FROM recon_runs WHERE reconciliation = ? AND status IN ('ok', 'breached') ORDER BY started_at DESC LIMIT 1"), reconciliation)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", s.name, err)
+	}
+	var id string
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&id)
+	}
+	rows.Close()
+	if err != nil || !found {
+		return nil, err
+	}
+	runs, err := s.Runs(ctx, reconciliation, time.Time{}, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.RunID == id {
+			return &r, nil
+		}
+	}
+	return nil, nil
+}

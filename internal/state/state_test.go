@@ -1,0 +1,230 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/internal/state"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// stores returns a fresh store of each kind, and how to open another
+// handle on the same one (as a second process would).
+func stores(t *testing.T) map[string]func(*testing.T) *state.Store {
+	t.Helper()
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "recon-state.db")
+	pg := dbtest.Postgres(t)
+	open := func(dsn string) func(*testing.T) *state.Store {
+		return func(t *testing.T) *state.Store {
+			s, err := state.Open(ctx, dsn, "", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	}
+	return map[string]func(*testing.T) *state.Store{"sqlite": open(file), "postgres": open(pg)}
+}
+
+var t0 = time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
+
+func ids(names ...string) []state.Identity {
+	var out []state.Identity
+	for _, n := range names {
+		out = append(out, state.Identity{Kind: "field_mismatch", RecordKey: n, Field: "amount"})
+	}
+	return out
+}
+
+// A scripted sequence of runs: drift appears, persists, changes, a run
+// fails (and resolves nothing), then it is repaired.
+func TestLifecycle(t *testing.T) {
+	ctx := context.Background()
+	for kind, open := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := open(t)
+			day := 24 * time.Hour
+			seen := func(run string, at time.Time, names ...string) []state.FirstSeen {
+				fs, err := s.Seen(ctx, run, "deals", at, ids(names...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fs
+			}
+			finish := func(run string, at time.Time, want state.Lifecycle) {
+				t.Helper()
+				lc, err := s.Finish(ctx, run, "deals", at, at.Add(time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if lc != want {
+					t.Errorf("%s: lifecycle %+v, want %+v", run, lc, want)
+				}
+			}
+			seen("r1", t0, "A", "B")
+			seen("r1", t0, "B") // seen twice in one run: one exception
+			finish("r1", t0, state.Lifecycle{New: 2})
+
+			fs := seen("r2", t0.Add(day), "B", "C")
+			if fs[0] != (state.FirstSeen{Run: "r1", At: t0}) || fs[1] != (state.FirstSeen{Run: "r2", At: t0.Add(day)}) {
+				t.Errorf("first seen %+v", fs)
+			}
+			finish("r2", t0.Add(day), state.Lifecycle{New: 1, Open: 1, Resolved: 1}) // A resolved after a day
+
+			seen("r3", t0.Add(2*day), "C") // this run fails
+			if err := s.Discard(ctx, "r3", "deals"); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := s.OpenExceptions(ctx, "deals"); n != 2 {
+				t.Errorf("after a failed run, %d open, want 2 (B and C): a failed run resolves nothing", n)
+			}
+			if fs := seen("r4", t0.Add(3*day), "C", "D"); fs[0].Run != "r2" || fs[1].Run != "r4" {
+				t.Errorf("first seen %+v", fs)
+			}
+			finish("r4", t0.Add(3*day), state.Lifecycle{New: 1, Open: 1, Resolved: 1}) // B resolved
+			finish("r5", t0.Add(4*day), state.Lifecycle{Resolved: 2})                  // all repaired
+
+			n, open, err := s.Resolutions(ctx, "deals", t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A open 1 day, B 3 days, C 3 days, D 1 day (each to its finish, a minute after the run started).
+			want := (1+3+3+1)*day + 4*time.Minute
+			if n != 4 || open != want {
+				t.Errorf("resolved %d, open %s in all; want 4 and %s", n, open, want)
+			}
+			if n, _ := s.OpenExceptions(ctx, "deals"); n != 0 {
+				t.Errorf("%d open at the end", n)
+			}
+			var seenRows int
+			if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_seen").Scan(&seenRows); err != nil || seenRows != 0 {
+				t.Errorf("recon_seen keeps %d rows (%v): state must stay small", seenRows, err)
+			}
+		})
+	}
+}
+
+func TestRunHistory(t *testing.T) {
+	ctx := context.Background()
+	for kind, open := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := open(t)
+			for i, status := range []string{"ok", "error", "breached"} {
+				start := t0.Add(time.Duration(i) * time.Hour)
+				r := state.Run{RunID: "r" + string(rune('1'+i)), Reconciliation: "deals", Trigger: "schedule", ConfigHash: "h", StartedAt: start}
+				if err := s.StartRun(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				end := start.Add(time.Minute)
+				r.FinishedAt, r.Status, r.Matched, r.InAgreement = &end, status, 100, 99
+				if status == "error" {
+					class := "connectivity"
+					r.ErrorClass = &class
+				}
+				if err := s.EndRun(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runs, err := s.Runs(ctx, "deals", time.Time{}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 2 || runs[0].RunID != "r3" || runs[1].RunID != "r2" || *runs[1].ErrorClass != "connectivity" || runs[0].InAgreement != 99 {
+				t.Errorf("runs %+v", runs)
+			}
+			last, err := s.LastSuccess(ctx, "deals")
+			if err != nil || last == nil || last.RunID != "r3" || last.FinishedAt == nil || !last.FinishedAt.Equal(t0.Add(2*time.Hour+time.Minute)) {
+				t.Errorf("last success %+v, %v", last, err)
+			}
+			// History survives a restart: another handle reads the same.
+			again, err := open(t).Runs(ctx, "deals", time.Time{}, 0)
+			if err != nil || len(again) != 3 {
+				t.Errorf("after reopening: %d runs, %v", len(again), err)
+			}
+		})
+	}
+}
+
+func TestLocks(t *testing.T) {
+	ctx := context.Background()
+	for kind, open := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			a, b := open(t), open(t)
+			ok, _, err := a.TryLock(ctx, "deals", "host-a", t0, time.Minute)
+			if err != nil || !ok {
+				t.Fatalf("first lock: %v %v", ok, err)
+			}
+			ok, held, err := b.TryLock(ctx, "deals", "host-b", t0.Add(30*time.Second), time.Minute)
+			if err != nil || ok || held.Holder != "host-a" || !held.ExpiresAt.Equal(t0.Add(time.Minute)) {
+				t.Fatalf("a held lock taken: %v %+v %v", ok, held, err)
+			}
+			if ok, err := a.Renew(ctx, "deals", "host-a", t0.Add(50*time.Second), time.Minute); err != nil || !ok {
+				t.Fatalf("renew: %v %v", ok, err)
+			}
+			// host-a dies: its lease runs out and host-b takes the lock.
+			if ok, _, _ := b.TryLock(ctx, "deals", "host-b", t0.Add(100*time.Second), time.Minute); ok {
+				t.Fatal("a renewed lease was taken before it expired")
+			}
+			if ok, _, err := b.TryLock(ctx, "deals", "host-b", t0.Add(111*time.Second), time.Minute); err != nil || !ok {
+				t.Fatalf("an expired lease was not taken: %v %v", ok, err)
+			}
+			if ok, _ := a.Renew(ctx, "deals", "host-a", t0.Add(112*time.Second), time.Minute); ok {
+				t.Fatal("host-a renewed a lock it lost")
+			}
+			if err := b.Unlock(ctx, "deals", "host-b"); err != nil {
+				t.Fatal(err)
+			}
+			// Concurrent takers: exactly one wins.
+			var wg sync.WaitGroup
+			wins := make(chan string, 8)
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s := []*state.Store{a, b}[i%2]
+					holder := string(rune('a' + i))
+					if ok, _, err := s.TryLock(ctx, "race", holder, t0, time.Minute); err == nil && ok {
+						wins <- holder
+					} else if err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(wins)
+			var winners []string
+			for w := range wins {
+				winners = append(winners, w)
+			}
+			if len(winners) != 1 {
+				t.Errorf("winners %v, want exactly one", winners)
+			}
+		})
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	ctx := context.Background()
+	for kind, open := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := open(t)
+			if _, err := state.DB(s).Exec("UPDATE recon_schema SET version = 99"); err != nil {
+				t.Fatal(err)
+			}
+			dsn := state.DSN(s)
+			_, err := state.Open(ctx, dsn, "", "test")
+			if !errors.Is(err, state.ErrNewerSchema) {
+				t.Fatalf("opening a schema-99 store: %v", err)
+			}
+		})
+	}
+}
