@@ -19,8 +19,8 @@ type Run struct {
 	ErrorClass, Error     *string
 	// The figures of a run that completed.
 	SourceCount, TargetCount, Matched, InAgreement, RecordsWithFieldMismatch int64
-	Exceptions, ExceptionsNew, ExceptionsOpen, ExceptionsResolved           int64
-	LagP50, LagP95, LagMax                                                  *float64 // seconds
+	Exceptions, ExceptionsNew, ExceptionsOpen, ExceptionsResolved            int64
+	LagP50, LagP95, LagMax                                                   *float64 // seconds
 }
 
 // Succeeded reports whether the run completed (whatever it found).
