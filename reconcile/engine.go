@@ -87,6 +87,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	if err := j.run(ctx); err != nil {
 		return Result{}, err
 	}
+	j.lag.setResult(&j.res)
 	j.res.evaluate(spec.Thresholds)
 	return j.res, nil
 }
@@ -209,12 +210,22 @@ func (r *Result) evaluate(t Thresholds) {
 	if r.Matched > 0 {
 		r.DriftRate = float64(r.RecordsWithFieldMismatch) / float64(r.Matched)
 	}
+	r.SyncSuccessRate = 1
+	if r.SourceCount > 0 {
+		r.SyncSuccessRate = float64(r.InAgreement) / float64(r.SourceCount)
+	}
 	r.Breaches = []string{}
 	if t.CountVariance != nil && (r.CountVariance == nil || *r.CountVariance > *t.CountVariance) {
 		r.Breaches = append(r.Breaches, "count_variance")
 	}
 	if t.DriftRate != nil && r.DriftRate > *t.DriftRate {
 		r.Breaches = append(r.Breaches, "drift_rate")
+	}
+	if t.MinSyncSuccessRate != nil && r.SyncSuccessRate < *t.MinSyncSuccessRate {
+		r.Breaches = append(r.Breaches, "sync_success_rate")
+	}
+	if t.MaxSyncLagP95 != nil && r.SyncLagP95 != nil && *r.SyncLagP95 > t.MaxSyncLagP95.Seconds() {
+		r.Breaches = append(r.Breaches, "sync_lag_p95")
 	}
 	for _, c := range []struct {
 		name  string

@@ -61,6 +61,11 @@ type Result struct {
 	CountDelta               int64            `json:"count_delta"`
 	CountVariance            *float64         `json:"count_variance"`
 	Matched                  int64            `json:"matched"`
+	// InAgreement counts matched records whose compared fields all agree
+	// and parse on both sides.
+	InAgreement int64 `json:"in_agreement"`
+	// SyncSuccessRate is InAgreement / SourceCount (1 for an empty source).
+	SyncSuccessRate float64 `json:"sync_success_rate"`
 	MissingInTarget          int64            `json:"missing_in_target"`
 	MissingInSource          int64            `json:"missing_in_source"`
 	FieldMismatches          map[string]int64 `json:"field_mismatches"`
@@ -71,6 +76,13 @@ type Result struct {
 	DuplicateKeys            int64            `json:"duplicate_keys"`
 	InvalidRecords           int64            `json:"invalid_records"`
 	DriftRate                float64          `json:"drift_rate"`
+	// SyncLagP50, SyncLagP95 and SyncLagMax estimate sync latency, in
+	// seconds, from matched records' last-modified times: how long after
+	// the source's the target's came (0 where the target is ahead). Nil
+	// without timestamps.
+	SyncLagP50 *float64 `json:"sync_lag_p50_seconds"`
+	SyncLagP95 *float64 `json:"sync_lag_p95_seconds"`
+	SyncLagMax *float64 `json:"sync_lag_max_seconds"`
 	Breaches                 []string         `json:"breaches"`
 	Error                    *string          `json:"error"`
 }

@@ -27,6 +27,7 @@ type join struct {
 	diff   Difference
 	// compared counts keys passed, for progress.
 	compared *atomic.Int64
+	lag      lagHistogram
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -173,6 +174,12 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 		j.res.Matched++
 		j.compareFields()
 		d.Misaligned = j.compareStamps()
+		if len(d.Mismatched) == 0 && len(d.Source.Invalid) == 0 && len(d.Target.Invalid) == 0 {
+			j.res.InAgreement++
+		}
+		if s, t := d.Source.UpdatedAt, d.Target.UpdatedAt; s != nil && t != nil {
+			j.lag.add(max(t.Sub(*s), 0))
+		}
 	}
 	if d.Source != nil && d.Target != nil && len(d.Mismatched) == 0 && !d.Misaligned &&
 		!d.Source.Duplicate() && !d.Target.Duplicate() && len(d.Source.Invalid) == 0 && len(d.Target.Invalid) == 0 {

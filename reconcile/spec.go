@@ -80,6 +80,10 @@ type Thresholds struct {
 	MaxTimestampMisaligned *int64
 	MaxDuplicateKeys       *int64
 	MaxInvalidRecords      *int64
+	// MinSyncSuccessRate is breached by a lower sync success rate,
+	// MaxSyncLagP95 by a higher estimated p95 sync lag.
+	MinSyncSuccessRate *float64
+	MaxSyncLagP95      *time.Duration
 }
 
 // FieldType is how a field's values are parsed and compared.

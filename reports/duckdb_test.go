@@ -107,7 +107,7 @@ func TestDuckDBReadsExceptions(t *testing.T) {
 			"run_id VARCHAR", "reconciliation VARCHAR", "kind VARCHAR", "record_key VARCHAR", "field VARCHAR",
 			"side VARCHAR", "source_value VARCHAR", "target_value VARCHAR",
 			"source_updated_at TIMESTAMP WITH TIME ZONE", "target_updated_at TIMESTAMP WITH TIME ZONE",
-			"source_key VARCHAR", "target_key VARCHAR",
+			"source_key VARCHAR", "target_key VARCHAR", "first_seen_run VARCHAR", "first_seen_at TIMESTAMP WITH TIME ZONE",
 		}
 		var got []string
 		for _, r := range rows {
@@ -209,7 +209,7 @@ func TestDuckDBReadsEmptyRun(t *testing.T) {
 	rows := duckdb(t, "SELECT string_agg(column_name || ' ' || column_type, ', ') AS cols FROM (DESCRIBE SELECT * "+from+")")
 	want := "run_id VARCHAR, reconciliation VARCHAR, kind VARCHAR, record_key VARCHAR, field VARCHAR, side VARCHAR, " +
 		"source_value VARCHAR, target_value VARCHAR, source_updated_at TIMESTAMP WITH TIME ZONE, target_updated_at TIMESTAMP WITH TIME ZONE, " +
-		"source_key VARCHAR, target_key VARCHAR"
+		"source_key VARCHAR, target_key VARCHAR, first_seen_run VARCHAR, first_seen_at TIMESTAMP WITH TIME ZONE"
 	if rows[0]["cols"] != want {
 		t.Errorf("columns:\n got %v\nwant %s", rows[0]["cols"], want)
 	}

@@ -73,6 +73,7 @@ func writeExceptions(t *testing.T, n int, gen func(int) reconcile.Exception) str
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.TrackLifecycle(nil, testStart)
 	defer w.Abort()
 	for i := range n {
 		if err := w.write(gen(i)); err != nil {

@@ -22,9 +22,11 @@ type exceptionRow struct {
 	TargetUpdatedAt *int64  `parquet:"name=target_updated_at, type=INT64, convertedtype=TIMESTAMP_MICROS, logicaltype=TIMESTAMP, logicaltype.isadjustedtoutc=true, logicaltype.unit=MICROS, repetitiontype=OPTIONAL, encoding=PLAIN, omitstats=true"`
 	SourceKey       *string `parquet:"name=source_key, type=BYTE_ARRAY, convertedtype=UTF8, logicaltype=STRING, repetitiontype=OPTIONAL, encoding=PLAIN, omitstats=true"`
 	TargetKey       *string `parquet:"name=target_key, type=BYTE_ARRAY, convertedtype=UTF8, logicaltype=STRING, repetitiontype=OPTIONAL, encoding=PLAIN, omitstats=true"`
+	FirstSeenRun    string  `parquet:"name=first_seen_run, type=BYTE_ARRAY, convertedtype=UTF8, logicaltype=STRING, repetitiontype=REQUIRED, encoding=PLAIN_DICTIONARY"`
+	FirstSeenAt     int64   `parquet:"name=first_seen_at, type=INT64, convertedtype=TIMESTAMP_MICROS, logicaltype=TIMESTAMP, logicaltype.isadjustedtoutc=true, logicaltype.unit=MICROS, repetitiontype=REQUIRED, encoding=PLAIN"`
 }
 
-func newExceptionRow(runID string, e reconcile.Exception) exceptionRow {
+func newExceptionRow(runID string, e reconcile.Exception, fs FirstSeen) exceptionRow {
 	row := exceptionRow{
 		RunID:           runID,
 		Reconciliation:  e.Reconciliation,
@@ -37,6 +39,8 @@ func newExceptionRow(runID string, e reconcile.Exception) exceptionRow {
 		TargetUpdatedAt: parquetfile.Micros(e.TargetUpdatedAt),
 		SourceKey:       e.SourceKey,
 		TargetKey:       e.TargetKey,
+		FirstSeenRun:    fs.Run,
+		FirstSeenAt:     fs.At.UnixMicro(),
 	}
 	if e.Side != "" {
 		side := string(e.Side)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -36,10 +37,14 @@ func openParquet(t *testing.T, path string) *file.Reader {
 var columnNames = []string{
 	"run_id", "reconciliation", "kind", "record_key", "field", "side",
 	"source_value", "target_value", "source_updated_at", "target_updated_at", "source_key", "target_key",
+	"first_seen_run", "first_seen_at",
 }
 
 // required reports whether column i of exceptions.parquet is required.
-func required(i int) bool { return i < 3 }
+func required(i int) bool { return i < 3 || i >= 12 }
+
+// isTimestamp reports whether column i of exceptions.parquet is a timestamp.
+func isTimestamp(i int) bool { return i == 8 || i == 9 || i == 13 }
 
 func TestParquetSchema(t *testing.T) {
 	for _, n := range []int{0, 10} {
@@ -66,7 +71,7 @@ func TestParquetSchema(t *testing.T) {
 			}
 			for i, f := range as.Fields() {
 				var want arrow.DataType = arrow.BinaryTypes.String
-				if i == 8 || i == 9 {
+				if isTimestamp(i) {
 					want = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 				}
 				if f.Name != columnNames[i] || !arrow.TypeEqual(f.Type, want) || f.Nullable == required(i) {
@@ -86,7 +91,7 @@ func checkColumn(t *testing.T, c *schema.Column, name string, required bool) {
 	if c.Name() != name || c.SchemaNode().RepetitionType() != rep {
 		t.Errorf("column %s %s, want %s %s", c.Name(), c.SchemaNode().RepetitionType(), name, rep)
 	}
-	if name == "source_updated_at" || name == "target_updated_at" {
+	if strings.HasSuffix(name, "_at") {
 		ts, ok := c.LogicalType().(schema.TimestampLogicalType)
 		if c.PhysicalType() != parquet.Types.Int64 || !ok || !ts.IsAdjustedToUTC() || ts.TimeUnit() != schema.TimeUnitMicros ||
 			c.ConvertedType() != schema.ConvertedTypes.TimestampMicros {
@@ -169,7 +174,7 @@ func checkChunks(t *testing.T, r *file.Reader) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if required(c) {
+			if required(c) && !isTimestamp(c) {
 				checkRequiredStats(t, g, c, stats, first, rows)
 			} else if stats != nil && stats.HasNullCount() {
 				var nulls int64
@@ -234,7 +239,7 @@ func rowValues(rec arrow.RecordBatch, j int) []any {
 func wantValues(e reconcile.Exception) []any {
 	row := []any{"20261123T090633Z-000000", e.Reconciliation, string(e.Kind),
 		text(e.RecordKey), text(e.Field), nil, text(e.SourceValue), text(e.TargetValue), nil, nil,
-		text(e.SourceKey), text(e.TargetKey)}
+		text(e.SourceKey), text(e.TargetKey), "20261123T090633Z-000000", testStart.UnixMicro()}
 	if e.Side != "" {
 		row[5] = string(e.Side)
 	}

@@ -47,11 +47,40 @@ type Run struct {
 
 // Result is one reconciliation of a run: the engine's figures, the hash of
 // the reconciliation's config (which recon apply checks before it writes),
-// and the repairs planned, if any. The JSON names are part of summary.json.
+// the lifecycle of its exceptions, why it failed, and the repairs planned.
+// The JSON names are part of summary.json.
 type Result struct {
 	reconcile.Result
-	ConfigHash string           `json:"config_hash"`
-	Repairs    *repairs.Summary `json:"repairs"`
+	ConfigHash string `json:"config_hash"`
+	// ErrorClass and ErrorHint classify a failure (auth, schema,
+	// connectivity, config, resource, internal) and say what to do first.
+	ErrorClass *string `json:"error_class"`
+	ErrorHint  *string `json:"error_hint"`
+	// Exceptions counted against the previous run that completed, as
+	// distinct (kind, record_key, field): first seen now, still open, and
+	// gone since. Nil for a run that failed.
+	ExceptionsNew      *int64           `json:"exceptions_new"`
+	ExceptionsOpen     *int64           `json:"exceptions_open"`
+	ExceptionsResolved *int64           `json:"exceptions_resolved"`
+	Repairs            *repairs.Summary `json:"repairs"`
+}
+
+// ExceptionKey is an exception's identity across runs: its kind, record
+// key and field within a reconciliation ("" for a null).
+type ExceptionKey struct {
+	Kind, RecordKey, Field string
+}
+
+// FirstSeen is when an exception was first seen: a run and its start.
+type FirstSeen struct {
+	Run string
+	At  time.Time
+}
+
+// FirstSeer tells when exceptions were first seen, and learns that this
+// run saw them: the state store, across runs.
+type FirstSeer interface {
+	FirstSeen(reconciliation string, keys []ExceptionKey) ([]FirstSeen, error)
 }
 
 // writerState is where a Writer is in its life.
@@ -74,7 +103,17 @@ type Writer struct {
 	samples map[sampleKey]*sample
 	state   writerState
 	rows    []reconcile.Exception // reused by Write
+	// pending are exceptions of one reconciliation waiting to learn when
+	// they were first seen; seer tells (nil: all are first seen now).
+	pending []reconcile.Exception
+	keys    []ExceptionKey
+	seer    FirstSeer
+	started time.Time
 }
+
+// pendingRows bounds the exceptions held while their first sighting is
+// looked up: one lookup per batch keeps a remote state store fast.
+const pendingRows = 1024
 
 // sampleKey names the exceptions of one kind in one reconciliation.
 type sampleKey struct {
@@ -107,7 +146,7 @@ func Create(outDir, runID string) (*Writer, error) {
 	if err := os.Mkdir(partial, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", partial, err)
 	}
-	w := &Writer{runID: runID, outDir: outDir, partial: partial, final: final, samples: make(map[sampleKey]*sample)}
+	w := &Writer{runID: runID, outDir: outDir, partial: partial, final: final, samples: make(map[sampleKey]*sample), started: time.Now().UTC()}
 	file, err := parquetfile.Create[exceptionRow](filepath.Join(partial, exceptionsFile))
 	if err != nil {
 		return nil, errors.Join(err, removeDir(partial))
@@ -119,6 +158,13 @@ func Create(outDir, runID string) (*Writer, error) {
 // Dir is the directory the report's files are being written in; other
 // writers of the run (repair plans) put theirs beneath it before Close.
 func (w *Writer) Dir() string { return w.partial }
+
+// TrackLifecycle makes the report ask seer when each exception was first
+// seen, for the run that started at started. Without it, every exception
+// is first seen by this run.
+func (w *Writer) TrackLifecycle(seer FirstSeer, started time.Time) {
+	w.seer, w.started = seer, started.UTC()
+}
 
 // Write reports a Difference as exceptions: one row per kind, field and side.
 func (w *Writer) Write(d *reconcile.Difference) error {
@@ -144,22 +190,66 @@ func (w *Writer) write(e reconcile.Exception) error {
 	if e.Side != "" && e.Side != reconcile.SourceSide && e.Side != reconcile.TargetSide {
 		return fmt.Errorf("write %s: unknown side %q", w.exceptionsPath(), e.Side)
 	}
-	e = clean(e)
-	if err := w.file.Write(newExceptionRow(w.runID, e)); err != nil {
-		w.state = failed
-		return err
+	if len(w.pending) > 0 && w.pending[0].Reconciliation != e.Reconciliation {
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
-	key := sampleKey{e.Reconciliation, e.Kind}
-	s := w.samples[key]
-	if s == nil {
-		s = &sample{}
-		w.samples[key] = s
-	}
-	s.total++
-	if len(s.first) < samplesPerKind {
-		s.first = append(s.first, e)
+	w.pending = append(w.pending, clean(e))
+	if len(w.pending) == pendingRows {
+		return w.Flush()
 	}
 	return nil
+}
+
+// Flush writes the exceptions held back, once it knows when each was first
+// seen. The runner calls it when a reconciliation ends, before the state
+// store closes the reconciliation's part of the run.
+func (w *Writer) Flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	seen := make([]FirstSeen, len(w.pending))
+	if w.seer != nil {
+		w.keys = w.keys[:0]
+		for _, e := range w.pending {
+			w.keys = append(w.keys, ExceptionKey{Kind: string(e.Kind), RecordKey: orEmpty(e.RecordKey), Field: orEmpty(e.Field)})
+		}
+		var err error
+		if seen, err = w.seer.FirstSeen(w.pending[0].Reconciliation, w.keys); err != nil {
+			w.state = failed
+			return err
+		}
+	}
+	for i, e := range w.pending {
+		fs := seen[i]
+		if fs.Run == "" {
+			fs = FirstSeen{Run: w.runID, At: w.started}
+		}
+		if err := w.file.Write(newExceptionRow(w.runID, e, fs)); err != nil {
+			w.state = failed
+			return err
+		}
+		key := sampleKey{e.Reconciliation, e.Kind}
+		s := w.samples[key]
+		if s == nil {
+			s = &sample{}
+			w.samples[key] = s
+		}
+		s.total++
+		if len(s.first) < samplesPerKind {
+			s.first = append(s.first, e)
+		}
+	}
+	w.pending = w.pending[:0]
+	return nil
+}
+
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // Close finishes exceptions.parquet, writes summary.json and report.md, and
@@ -176,6 +266,9 @@ func (w *Writer) Close(run Run) (string, error) {
 	}
 	if !knownStatus(run.Status) {
 		return "", fmt.Errorf("close report %s: unknown status %q", w.final, run.Status)
+	}
+	if err := w.Flush(); err != nil {
+		return "", err
 	}
 	w.state = failed // until the report is in place
 	file := w.file

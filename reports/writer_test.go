@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/recon-dev/recon/internal/reporttest"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports/repairs"
 )
@@ -313,6 +314,7 @@ func TestWriteKeepsWhatItWasGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.TrackLifecycle(nil, testStart)
 	defer w.Abort()
 	value := "first"
 	at := testStart
@@ -344,8 +346,8 @@ func TestWriteKeepsWhatItWasGiven(t *testing.T) {
 	}
 	rec := rr.RecordBatch()
 	for j, want := range [][]any{
-		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil, "k\uFFFD", nil},
-		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil, "k2", nil},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil, "k\uFFFD", nil, id, testStart.UnixMicro()},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil, "k2", nil, id, testStart.UnixMicro()},
 	} {
 		if got := rowValues(rec, j); !slices.Equal(got, want) {
 			t.Errorf("row %d:\n got %q\nwant %q", j, got, want)
@@ -388,5 +390,65 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	if peak > limit {
 		t.Errorf("heap reached %d MiB writing %d MiB of exceptions, want at most %d MiB", peak>>20, n*size>>20, limit>>20)
+	}
+}
+
+// seer is a FirstSeer that knows some exceptions from earlier runs and
+// records the batches it is asked about.
+type seer struct {
+	known   map[ExceptionKey]FirstSeen
+	batches []string
+}
+
+func (s *seer) FirstSeen(reconciliation string, keys []ExceptionKey) ([]FirstSeen, error) {
+	s.batches = append(s.batches, fmt.Sprintf("%s:%d", reconciliation, len(keys)))
+	out := make([]FirstSeen, len(keys))
+	for i, k := range keys {
+		out[i] = s.known[k]
+	}
+	return out, nil
+}
+
+// Exceptions learn when they were first seen in batches of one
+// reconciliation at a time, bounded in size; those the seer does not know
+// are first seen by this run.
+func TestFirstSeenFromTheSeer(t *testing.T) {
+	const id = "20261123T090633Z-dddddd"
+	earlier := FirstSeen{Run: "20261101T000000Z-aaaaaa", At: testStart.Add(-22 * 24 * time.Hour)}
+	s := &seer{known: map[ExceptionKey]FirstSeen{{Kind: "field_mismatch", RecordKey: "k7", Field: "amount"}: earlier}}
+	w, err := Create(t.TempDir(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.TrackLifecycle(s, testStart)
+	defer w.Abort()
+	for i := range 2500 {
+		rec := "a"
+		if i >= 2000 {
+			rec = "b"
+		}
+		if err := w.write(reconcile.Exception{Reconciliation: rec, Kind: reconcile.FieldMismatch, RecordKey: ptr(fmt.Sprintf("k%d", i)), Field: ptr("amount")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := w.Close(Run{ID: id, Status: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a:1024", "a:976", "b:500"}; !slices.Equal(s.batches, want) {
+		t.Errorf("batches %v, want %v", s.batches, want)
+	}
+	rows, err := reporttest.ReadRows(filepath.Join(dir, exceptionsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		want := FirstSeen{Run: id, At: testStart}
+		if r["record_key"] == "k7" {
+			want = earlier
+		}
+		if r["first_seen_run"] != want.Run || !r["first_seen_at"].(time.Time).Equal(want.At) {
+			t.Fatalf("%v first seen %v at %v, want %+v", r["record_key"], r["first_seen_run"], r["first_seen_at"], want)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
 
@@ -37,8 +38,23 @@ import (
 // The YAML shapes.
 type fileConfig struct {
 	Version         int                     `yaml:"version"`
+	State           string                  `yaml:"state"`
+	Schedule        string                  `yaml:"schedule"`
+	Alerts          alertsConfig            `yaml:"alerts"`
 	Systems         map[string]systemConfig `yaml:"systems"`
 	Reconciliations []reconConfig           `yaml:"reconciliations"`
+}
+
+type alertsConfig struct {
+	Webhooks []webhookConfig `yaml:"webhooks"`
+	Ping     string          `yaml:"ping"`
+	Attempts int             `yaml:"attempts"`
+	Timeout  string          `yaml:"timeout"`
+}
+
+type webhookConfig struct {
+	URL    string `yaml:"url"`
+	Format string `yaml:"format"`
 }
 
 type systemConfig struct {
@@ -48,14 +64,18 @@ type systemConfig struct {
 }
 
 type reconConfig struct {
-	Name       string          `yaml:"name"`
-	Source     sideConfig      `yaml:"source"`
-	Target     sideConfig      `yaml:"target"`
-	Key        []keyConfig     `yaml:"key"`
-	Fields     []fieldConfig   `yaml:"fields"`
-	Timestamp  *stampConfig    `yaml:"timestamp"`
-	Thresholds thresholdConfig `yaml:"thresholds"`
-	Repair     *repairConfig   `yaml:"repair"`
+	Name         string          `yaml:"name"`
+	Schedule     string          `yaml:"schedule"`
+	MaxStaleness string          `yaml:"max_staleness"`
+	Timeout      string          `yaml:"timeout"`
+	Settle       string          `yaml:"settle"`
+	Source       sideConfig      `yaml:"source"`
+	Target       sideConfig      `yaml:"target"`
+	Key          []keyConfig     `yaml:"key"`
+	Fields       []fieldConfig   `yaml:"fields"`
+	Timestamp    *stampConfig    `yaml:"timestamp"`
+	Thresholds   thresholdConfig `yaml:"thresholds"`
+	Repair       *repairConfig   `yaml:"repair"`
 }
 
 type sideConfig struct {
@@ -126,14 +146,47 @@ type thresholdConfig struct {
 	TimestampMisaligned *int64 `yaml:"timestamp_misaligned"`
 	DuplicateKeys       *int64 `yaml:"duplicate_keys"`
 	InvalidRecords      *int64 `yaml:"invalid_records"`
+	NewExceptions       *int64 `yaml:"new_exceptions"`
+	SyncSuccessRate     string `yaml:"sync_success_rate"`
+	SyncLagP95          string `yaml:"sync_lag_p95"`
 }
 
 // Config is a checked config file.
 type Config struct {
-	Path            string
-	Systems         map[string]System
-	Reconciliations []Reconciliation
+	Path string
+	// State is the state store: an SQLite file path (absolute) or a
+	// postgres:// URL; StateName shows it without secrets.
+	State, StateName string
+	Systems          map[string]System
+	Reconciliations  []Reconciliation
+	Alerts           Alerts
 }
+
+// Alerts says whom to tell when a run breaches, fails or goes stale.
+type Alerts struct {
+	Webhooks []Webhook
+	// Ping is a healthchecks.io/Cronitor-style URL: <ping>/start when a
+	// run starts, <ping> on success, <ping>/fail on failure.
+	Ping string
+	// Attempts bounds the tries per notification; Timeout bounds each.
+	Attempts int
+	Timeout  time.Duration
+}
+
+// Webhook is one endpoint alerts are POSTed to.
+type Webhook struct {
+	URL    string
+	Format string // "slack" ({"text": …}) or "json" (the figures)
+}
+
+// The defaults of the operational settings.
+const (
+	DefaultStateFile    = "recon-state.db"
+	DefaultTimeout      = 2 * time.Hour
+	DefaultMaxStaleness = 26 * time.Hour
+	DefaultAttempts     = 5
+	DefaultAlertTimeout = 10 * time.Second
+)
 
 // System is one database to read from.
 type System struct {
@@ -151,6 +204,18 @@ type Reconciliation struct {
 	// Hash identifies the reconciliation's resolved config, secrets
 	// excluded: recon apply refuses a plan made under another.
 	Hash string
+	// Schedule is the cron expression of its scheduled runs ("" for none):
+	// five fields, or six with seconds, optionally after CRON_TZ=<zone>.
+	Schedule string
+	// MaxStaleness is how long it may go without a successful run before
+	// recon status calls it stale; 0 means the default (see status).
+	MaxStaleness time.Duration
+	// Timeout bounds a run of it; Settle leaves out records modified that
+	// recently before the snapshot (still in flight).
+	Timeout, Settle time.Duration
+	// MaxNewExceptions, if set, is a threshold on exceptions first seen by
+	// a run, which only the state store knows.
+	MaxNewExceptions *int64
 }
 
 // Side returns the selection of side s.
@@ -410,6 +475,7 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 		problem(lineOf(root, "version"), "version must be 1 (got %d)", fc.Version)
 	}
 	cfg := &Config{Systems: map[string]System{}}
+	checkOperations(fc, root, dir, cfg, problem)
 	if len(fc.Systems) == 0 {
 		problem(lineOf(root, "systems"), "no systems: name at least the two databases to compare under systems:")
 	}
@@ -519,6 +585,9 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 			problem(lineOf(root, "reconciliations", i, "repair"), "reconciliation %q, repair: %s", rc.Name, fmt.Sprintf(format, args...))
 		})
 		r.Hash = configHash(rc, fc.Systems, r.Source, r.Target)
+		checkOperational(rc, fc.Schedule, &r, func(format string, args ...any) {
+			problem(line, "reconciliation %q: %s", rc.Name, fmt.Sprintf(format, args...))
+		})
 		cfg.Reconciliations = append(cfg.Reconciliations, r)
 	}
 	return cfg
@@ -719,8 +788,10 @@ func checkRepair(rc reconConfig, rules []repairs.FieldRule, spec *reconcile.Spec
 
 // configHash identifies a reconciliation's resolved config: its section
 // after ${VAR} expansion, its query files' text, and its systems' drivers,
-// zones and DSNs with their passwords left out.
+// zones and DSNs with their passwords left out. When and how long it runs
+// (schedule, max_staleness, timeout) change nothing it finds or plans.
 func configHash(rc reconConfig, systems map[string]systemConfig, src, tgt SideSelection) string {
+	rc.Schedule, rc.MaxStaleness, rc.Timeout = "", "", ""
 	scrubbed := func(name string) systemConfig {
 		sc := systems[name]
 		sc.DSN = sources.Scrub(sc.Driver, sc.DSN)
@@ -733,6 +804,96 @@ func configHash(rc reconConfig, systems map[string]systemConfig, src, tgt SideSe
 	}{rc, scrubbed(rc.Source.System), scrubbed(rc.Target.System), src.Selection.Query, tgt.Selection.Query})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// CronParser parses schedules: five fields, or six with seconds first,
+// and the @hourly kind of descriptor; CRON_TZ=<zone> may lead.
+var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// checkOperations checks the top level's operational settings: state,
+// schedule and alerts.
+func checkOperations(fc *fileConfig, root *yaml.Node, dir string, cfg *Config, problem func(int, string, ...any)) {
+	cfg.State, cfg.StateName = fc.State, fc.State
+	switch {
+	case fc.State == "":
+		cfg.State = filepath.Join(dir, DefaultStateFile)
+		cfg.StateName = cfg.State
+	case strings.HasPrefix(fc.State, "postgres://") || strings.HasPrefix(fc.State, "postgresql://"):
+		cfg.StateName = sources.Scrub("postgres", fc.State)
+	case !filepath.IsAbs(fc.State):
+		cfg.State = filepath.Join(dir, fc.State)
+		cfg.StateName = cfg.State
+	}
+	if fc.Schedule != "" {
+		if _, err := CronParser.Parse(fc.Schedule); err != nil {
+			problem(lineOf(root, "schedule"), "schedule %q: %v (a cron expression like \"0 2 * * *\", optionally with seconds first or CRON_TZ=America/New_York before it)", fc.Schedule, err)
+		}
+	}
+	a := fc.Alerts
+	cfg.Alerts = Alerts{Ping: a.Ping, Attempts: DefaultAttempts, Timeout: DefaultAlertTimeout}
+	line := lineOf(root, "alerts")
+	if a.Attempts < 0 {
+		problem(line, "alerts: attempts cannot be negative")
+	} else if a.Attempts > 0 {
+		cfg.Alerts.Attempts = a.Attempts
+	}
+	if a.Timeout != "" {
+		d, err := time.ParseDuration(a.Timeout)
+		if err != nil || d <= 0 {
+			problem(line, "alerts: timeout %q is not a duration like 10s", a.Timeout)
+		}
+		cfg.Alerts.Timeout = d
+	}
+	for i, w := range a.Webhooks {
+		wl := lineOf(root, "alerts", "webhooks", i)
+		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
+			problem(wl, "alerts: webhook #%d: url must be an http:// or https:// URL (keep it in the environment: url: \"${SLACK_WEBHOOK_URL}\")", i+1)
+		}
+		switch w.Format {
+		case "":
+			w.Format = "json"
+		case "slack", "json":
+		default:
+			problem(wl, "alerts: webhook #%d: format %q is not slack or json", i+1, w.Format)
+		}
+		cfg.Alerts.Webhooks = append(cfg.Alerts.Webhooks, Webhook(w))
+	}
+	if a.Ping != "" && !strings.HasPrefix(a.Ping, "http://") && !strings.HasPrefix(a.Ping, "https://") {
+		problem(line, "alerts: ping must be an http:// or https:// URL")
+	}
+}
+
+// checkOperational checks a reconciliation's schedule, staleness, timeout
+// and settle window; its schedule defaults to the top level's.
+func checkOperational(rc reconConfig, schedule string, r *Reconciliation, p problemFunc) {
+	r.Schedule = schedule
+	if rc.Schedule != "" {
+		if _, err := CronParser.Parse(rc.Schedule); err != nil {
+			p("schedule %q: %v (a cron expression like \"30 1 * * *\", optionally with seconds first or CRON_TZ=America/New_York before it)", rc.Schedule, err)
+		}
+		r.Schedule = rc.Schedule
+	}
+	r.Timeout = DefaultTimeout
+	for _, d := range []struct {
+		name, text string
+		into       *time.Duration
+	}{{"max_staleness", rc.MaxStaleness, &r.MaxStaleness}, {"timeout", rc.Timeout, &r.Timeout}, {"settle", rc.Settle, &r.Settle}} {
+		if d.text == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.text)
+		if err != nil || v < 0 || (v == 0 && d.name != "settle") {
+			p("%s %q is not a duration like 90s, 10m or 26h", d.name, d.text)
+			continue
+		}
+		*d.into = v
+	}
+	if n := rc.Thresholds.NewExceptions; n != nil {
+		if *n < 0 {
+			p("thresholds: new_exceptions: a count cannot be negative")
+		}
+		r.MaxNewExceptions = n
+	}
 }
 
 func checkThresholds(tc thresholdConfig, p problemFunc) reconcile.Thresholds {
@@ -752,6 +913,16 @@ func checkThresholds(tc thresholdConfig, p problemFunc) reconcile.Thresholds {
 		if v != nil && *v < 0 {
 			p("%s: a count cannot be negative", name)
 		}
+	}
+	if t.MinSyncSuccessRate, err = parseRate(tc.SyncSuccessRate); err != nil {
+		p("sync_success_rate: %v", err)
+	}
+	if tc.SyncLagP95 != "" {
+		d, err := time.ParseDuration(tc.SyncLagP95)
+		if err != nil || d < 0 {
+			p("sync_lag_p95: %q is not a duration like 5m", tc.SyncLagP95)
+		}
+		t.MaxSyncLagP95 = &d
 	}
 	t.MaxMissingInTarget, t.MaxMissingInSource = tc.MissingInTarget, tc.MissingInSource
 	t.MaxTimestampMisaligned, t.MaxDuplicateKeys, t.MaxInvalidRecords = tc.TimestampMisaligned, tc.DuplicateKeys, tc.InvalidRecords
