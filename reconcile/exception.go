@@ -55,17 +55,17 @@ type Exception struct {
 // Result holds the figures of one reconciliation. The JSON names are part of
 // the report schema (summary.json).
 type Result struct {
-	Name                     string           `json:"name"`
-	SourceCount              int64            `json:"source_count"`
-	TargetCount              int64            `json:"target_count"`
-	CountDelta               int64            `json:"count_delta"`
-	CountVariance            *float64         `json:"count_variance"`
-	Matched                  int64            `json:"matched"`
+	Name          string   `json:"name"`
+	SourceCount   int64    `json:"source_count"`
+	TargetCount   int64    `json:"target_count"`
+	CountDelta    int64    `json:"count_delta"`
+	CountVariance *float64 `json:"count_variance"`
+	Matched       int64    `json:"matched"`
 	// InAgreement counts matched records whose compared fields all agree
 	// and parse on both sides.
 	InAgreement int64 `json:"in_agreement"`
 	// SyncSuccessRate is InAgreement / SourceCount (1 for an empty source).
-	SyncSuccessRate float64 `json:"sync_success_rate"`
+	SyncSuccessRate          float64          `json:"sync_success_rate"`
 	MissingInTarget          int64            `json:"missing_in_target"`
 	MissingInSource          int64            `json:"missing_in_source"`
 	FieldMismatches          map[string]int64 `json:"field_mismatches"`
@@ -83,6 +83,6 @@ type Result struct {
 	SyncLagP50 *float64 `json:"sync_lag_p50_seconds"`
 	SyncLagP95 *float64 `json:"sync_lag_p95_seconds"`
 	SyncLagMax *float64 `json:"sync_lag_max_seconds"`
-	Breaches                 []string         `json:"breaches"`
-	Error                    *string          `json:"error"`
+	Breaches   []string `json:"breaches"`
+	Error      *string  `json:"error"`
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/recon-dev/recon/internal/dbtest"
 	"github.com/recon-dev/recon/internal/config"
+	"github.com/recon-dev/recon/internal/dbtest"
 	"github.com/recon-dev/recon/internal/drift"
 	"github.com/recon-dev/recon/internal/runner"
 )
