@@ -77,6 +77,9 @@ func Drivers() []string {
 	return names
 }
 
+// Lookup returns the dialect registered under a driver name.
+func Lookup(name string) (Dialect, error) { return lookup(name) }
+
 func lookup(name string) (Dialect, error) {
 	dialectsMu.RLock()
 	d, ok := dialects[name]

@@ -105,17 +105,24 @@ func TestApplyRefusesAnEditedPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := strings.Replace(string(text), "BEGIN;\n", "BEGIN;\nDELETE FROM mirror_accounts; -- update\n", 1)
-	if err := os.WriteFile(plan, []byte(edited), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	before := mirrorRows(t, dir, mirrorState)
-	code, _, stderr := runRecon(t, nil, "apply", "--config", cfg, "--run", run, "--execute")
-	if code != exitError || !strings.Contains(stderr, "not a recon repair statement") || !strings.Contains(stderr, "line 7") {
-		t.Errorf("exit %d\n%s", code, stderr)
-	}
-	if mirrorRows(t, dir, mirrorState) != before {
-		t.Error("an edited plan changed the mirror")
+	for _, c := range []struct{ edit, want string }{
+		{strings.Replace(string(text), "BEGIN;\n", "BEGIN;\nDELETE FROM mirror_accounts; -- update\n", 1), "line 7: not a recon repair statement"},
+		{strings.Replace(string(text), "'Account 900018'", "'Account 900018 edited'", 1), "accounts_to_mirror.sql was changed since the run wrote it"},
+	} {
+		if c.edit == string(text) {
+			t.Fatal("the edit changed nothing")
+		}
+		if err := os.WriteFile(plan, []byte(c.edit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runRecon(t, nil, "apply", "--config", cfg, "--run", run, "--execute")
+		if code != exitError || !strings.Contains(stderr, c.want) {
+			t.Errorf("exit %d, want 2 and %q\n%s", code, c.want, stderr)
+		}
+		if mirrorRows(t, dir, mirrorState) != before {
+			t.Fatal("an edited plan changed the mirror")
+		}
 	}
 }
 

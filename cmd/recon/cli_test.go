@@ -110,6 +110,10 @@ func TestConfigErrorsNameFileLineAndWhatToDo(t *testing.T) {
 		{"CRM format without an external id", strings.Replace(valid, "key: [{source: code, target: account_code}]",
 			"key: [{source: code, target: account_code}, {source: country, target: country_code}]", 1),
 			[]string{"repair.formats salesforce: a composite key needs repair.external_id"}},
+		{"plan files that collide", strings.NewReplacer("name: accounts_vs_customers", "name: Opportunities_vs_Invoices.target",
+			"repair: {direction: source_to_target, max_changes: 500}", "repair: {direction: both, max_changes: 500}",
+			"repair: {direction: both, formats: [sql, csv, salesforce, hubspot]}", "repair: {direction: source_to_target}").Replace(valid),
+			[]string{`reconciliation "Opportunities_vs_Invoices.target": its repair plan files would have the names of "opportunities_vs_invoices"'s`}},
 		{"repairs into a query", strings.Replace(valid, "target: {system: billing, table: customers}", "target: {system: billing, query: customers.sql}", 1),
 			[]string{"the target reads a query, so name the table recon writes there with target_table:"}},
 	} {

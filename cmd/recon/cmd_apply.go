@@ -15,8 +15,10 @@ import (
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/internal/runner"
+	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports"
 	"github.com/recon-dev/recon/reports/repairs"
+	"github.com/recon-dev/recon/sources"
 )
 
 type applyFlags struct {
@@ -94,10 +96,16 @@ Flags:
 		printPayloads(stdout, run, f)
 		return exitOK
 	}
+	journal, err := apply.OpenJournal(repairsPath)
+	if err != nil {
+		return report(stderr, err)
+	}
 	if !f.execute {
 		fmt.Fprintf(stdout, "Dry run of run %s: nothing is changed. Add --execute to apply.\n", run.ID)
 		for _, p := range plans {
-			printPlan(stdout, p)
+			if err := printPlan(stdout, p, journal); err != nil {
+				return report(stderr, err)
+			}
 		}
 		printPayloads(stdout, run, f)
 		return exitOK
@@ -108,14 +116,13 @@ Flags:
 		return report(stderr, err)
 	}
 	defer unlock()
-	journal, err := apply.OpenJournal(repairsPath)
-	if err != nil {
+	if journal, err = apply.OpenJournal(repairsPath); err != nil { // again, under the lock
 		return report(stderr, err)
 	}
 	sys := runner.NewWritableSystems(cfg, logger)
 	defer sys.Close()
 	for _, p := range plans {
-		e := journal.Entry(p.file, len(p.sql.Batches))
+		e := journal.Entry(p.file, p.sql.Batches)
 		if e.Done() {
 			fmt.Fprintf(stdout, "%s: already applied at %s; nothing to do.\n", p.title(), e.FinishedAt.Format(time.RFC3339))
 			continue
@@ -132,11 +139,13 @@ Flags:
 	return exitOK
 }
 
-// sqlPlan is one SQL plan of a run, read and checked.
+// sqlPlan is one SQL plan of a run, checked.
 type sqlPlan struct {
 	reconciliation string
 	plan           repairs.PlanSummary
 	file           string // relative to the run directory
+	path           string
+	driver         string
 	sql            *repairs.SQLPlan
 }
 
@@ -146,7 +155,7 @@ func (p sqlPlan) title() string {
 
 // checkPlans reads the SQL plans of the run that f selects, and refuses
 // them all if any may not be applied: made under another config, over its
-// max_changes, or not what the summary says.
+// max_changes, not the file the run wrote, or not what the summary says.
 func checkPlans(run reports.Run, cfg *config.Config, f applyFlags) ([]sqlPlan, error) {
 	var names []string
 	for _, r := range run.Results {
@@ -179,23 +188,18 @@ func checkPlans(run reports.Run, cfg *config.Config, f applyFlags) ([]sqlPlan, e
 			if !ok || ps.Records == 0 {
 				continue
 			}
+			p, err := checkPlan(f.run, cfg, rc, ps, file)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", r.Name, err))
+				continue
+			}
 			if max := r.Repairs.MaxChanges; max != nil && ps.Records > *max && !f.force {
 				problems = append(problems, fmt.Sprintf("%s: the %s plan changes %d records, more than repair.max_changes %d; review it, then apply with --force",
 					r.Name, ps.Side, ps.Records, *max))
 				continue
 			}
-			sql, err := repairs.ReadSQL(filepath.Join(f.run, file))
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", r.Name, err))
-				continue
-			}
-			n := sql.Counts()
-			if n[repairs.Insert] != ps.Insert || n[repairs.Update] != ps.Update || n[repairs.SoftDeleted] != ps.SoftDelete {
-				problems = append(problems, fmt.Sprintf("%s: %s holds %d insert, %d update, %d soft_delete statements, but the run planned %d, %d, %d: it was changed since",
-					r.Name, file, n[repairs.Insert], n[repairs.Update], n[repairs.SoftDeleted], ps.Insert, ps.Update, ps.SoftDelete))
-				continue
-			}
-			plans = append(plans, sqlPlan{reconciliation: r.Name, plan: ps, file: file, sql: sql})
+			p.reconciliation = r.Name
+			plans = append(plans, p)
 		}
 	}
 	if len(problems) > 0 {
@@ -203,6 +207,44 @@ func checkPlans(run reports.Run, cfg *config.Config, f applyFlags) ([]sqlPlan, e
 			"recon run --config "+cfg.Path+" makes a new plan under the current config")
 	}
 	return plans, nil
+}
+
+// checkPlan checks one side's SQL plan against the config and the summary:
+// its file is the run's, unchanged, for the system the config names, and
+// holds what the summary counts.
+func checkPlan(runDir string, cfg *config.Config, rc config.Reconciliation, ps repairs.PlanSummary, file string) (sqlPlan, error) {
+	side := reconcile.Side(ps.Side)
+	if side != reconcile.SourceSide && side != reconcile.TargetSide {
+		return sqlPlan{}, fmt.Errorf("the summary names side %q", ps.Side)
+	}
+	system := rc.Side(side).System
+	if ps.System != system {
+		return sqlPlan{}, fmt.Errorf("the plan was made for system %q, the config's %s is %q", ps.System, side, system)
+	}
+	if !filepath.IsLocal(file) {
+		return sqlPlan{}, fmt.Errorf("the summary names plan file %q, which is not inside the run directory", file)
+	}
+	driver := cfg.Systems[system].Source.Driver
+	dialect, err := sources.Lookup(driver)
+	if err != nil {
+		return sqlPlan{}, err
+	}
+	path := filepath.Join(runDir, file)
+	sql, err := repairs.ScanSQL(path, driver, nil)
+	if err != nil {
+		return sqlPlan{}, err
+	}
+	n := sql.Counts
+	switch {
+	case ps.SQLSHA256 == "" || sql.SHA256 != ps.SQLSHA256:
+		return sqlPlan{}, fmt.Errorf("%s was changed since the run wrote it (its SHA-256 is not the one in summary.json)", file)
+	case !slices.Equal(sql.Session, dialect.Session()):
+		return sqlPlan{}, fmt.Errorf("%s sets up its session with %q, not recon's %q", file, sql.Session, dialect.Session())
+	case n[repairs.Insert] != ps.Insert || n[repairs.Update] != ps.Update || n[repairs.SoftDeleted] != ps.SoftDelete:
+		return sqlPlan{}, fmt.Errorf("%s holds %d insert, %d update, %d soft_delete statements, but the run planned %d, %d, %d",
+			file, n[repairs.Insert], n[repairs.Update], n[repairs.SoftDeleted], ps.Insert, ps.Update, ps.SoftDelete)
+	}
+	return sqlPlan{plan: ps, file: file, path: path, driver: driver, sql: sql}, nil
 }
 
 func applyPlan(ctx context.Context, sys *runner.Systems, p sqlPlan, e *apply.Entry, journal *apply.Journal) error {
@@ -215,7 +257,8 @@ func applyPlan(ctx context.Context, sys *runner.Systems, p sqlPlan, e *apply.Ent
 		return err
 	}
 	defer conn.Close()
-	err = apply.Run(ctx, conn, p.sql, e, time.Now, journal.Save)
+	scrub := func(err error) error { return db.Wrap(p.file, err) }
+	err = apply.Run(ctx, conn, p.path, p.driver, p.sql.Session, e, time.Now, journal.Save, scrub)
 	if err == nil {
 		return nil
 	}
@@ -223,7 +266,7 @@ func applyPlan(ctx context.Context, sys *runner.Systems, p sqlPlan, e *apply.Ent
 	if e.Committed > 0 {
 		committed = fmt.Sprintf("batches 1 to %d are committed", e.Committed)
 	}
-	return hint.Wrap(db.Wrap(p.file, err), committed+"; fix the cause, then run recon apply again: it resumes with the failed batch")
+	return hint.Wrap(err, committed+"; fix the cause, then run recon apply again: it resumes with the failed batch")
 }
 
 func rowsChanged(e *apply.Entry) string {
@@ -231,20 +274,37 @@ func rowsChanged(e *apply.Entry) string {
 		e.Rows[repairs.Insert], e.Rows[repairs.Update], e.Rows[repairs.SoftDeleted], e.Committed, e.Batches)
 }
 
-func printPlan(w io.Writer, p sqlPlan) {
+// errShown stops reading a plan once a dry run has shown enough of it.
+var errShown = errors.New("shown")
+
+// printPlan shows a plan: what it changes, how far it was applied, and its
+// first statements.
+func printPlan(w io.Writer, p sqlPlan, journal *apply.Journal) error {
 	fmt.Fprintf(w, "\n%s\n  %d insert, %d update, %d soft_delete in %d batch(es): %s\n", p.title(),
-		p.plan.Insert, p.plan.Update, p.plan.SoftDelete, len(p.sql.Batches), p.file)
+		p.plan.Insert, p.plan.Update, p.plan.SoftDelete, p.sql.Batches, p.file)
+	if e, ok := journal.Plans[p.file]; ok {
+		if e.Done() {
+			fmt.Fprintf(w, "  already applied at %s: %s\n", e.FinishedAt.Format(time.RFC3339), rowsChanged(e))
+			return nil
+		}
+		fmt.Fprintf(w, "  partly applied: %s; --execute resumes with batch %d\n", rowsChanged(e), e.Committed+1)
+	}
 	shown := 0
-	for _, b := range p.sql.Batches {
+	_, err := repairs.ScanSQL(p.path, p.driver, func(_ int, b repairs.Batch) error {
 		for _, s := range b.Statements {
 			if shown == shownStatements {
 				fmt.Fprintf(w, "  … the rest is in %s\n", p.file)
-				return
+				return errShown
 			}
 			fmt.Fprintf(w, "  %s;\n", s.SQL)
 			shown++
 		}
+		return nil
+	})
+	if errors.Is(err, errShown) {
+		return nil
 	}
+	return err
 }
 
 // printPayloads says where the run's files that recon does not send are.

@@ -337,12 +337,13 @@ func rerunStatements(t *testing.T, p repairPair, runDir string) {
 		t.Fatal(err)
 	}
 	for _, ps := range run.Results[0].Repairs.Plans {
-		plan, err := repairs.ReadSQL(filepath.Join(runDir, ps.Files["sql"]))
+		d := map[string]database{"source": p.crm, "target": p.mirror}[ps.Side]
+		conn, err := sqlDB(t, d).Conn(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		db := sqlDB(t, map[string]database{"source": p.crm, "target": p.mirror}[ps.Side])
-		conn, err := db.Conn(context.Background())
+		path := filepath.Join(runDir, ps.Files["sql"])
+		plan, err := repairs.ScanSQL(path, d.driver, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +352,7 @@ func rerunStatements(t *testing.T, p repairPair, runDir string) {
 				t.Fatal(err)
 			}
 		}
-		for _, b := range plan.Batches {
+		if _, err := repairs.ScanSQL(path, d.driver, func(_ int, b repairs.Batch) error {
 			for _, s := range b.Statements {
 				res, err := conn.ExecContext(context.Background(), s.SQL)
 				if err != nil {
@@ -361,6 +362,9 @@ func rerunStatements(t *testing.T, p repairPair, runDir string) {
 					t.Errorf("%s line %d, run again, changed %d rows: %s", ps.Files["sql"], s.Line, n, s.SQL)
 				}
 			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
 		conn.Close()
 	}

@@ -115,40 +115,48 @@ func (e *BatchError) Error() string {
 
 func (e *BatchError) Unwrap() error { return e.Err }
 
-// Run applies the batches of plan that e does not record as committed, on
-// conn, after the plan's session statements. After each commit it updates
-// e and calls save; it stops at the first error, with that batch rolled
-// back.
-func Run(ctx context.Context, conn *sql.Conn, plan *repairs.SQLPlan, e *Entry, now func() time.Time, save func() error) error {
+// Run applies the batches of the SQL plan file at path (written for
+// driver's dialect) that e does not record as committed, on conn, after the
+// plan's session statements, reading one batch at a time. After each commit
+// it updates e and calls save; it stops at the first error, with that
+// batch rolled back. scrub cleans an error of secrets before the journal
+// keeps it.
+func Run(ctx context.Context, conn *sql.Conn, path, driver string, session []string, e *Entry,
+	now func() time.Time, save func() error, scrub func(error) error) error {
 	if e.StartedAt.IsZero() {
 		e.StartedAt = now().UTC()
 	}
 	fail := func(err error) error {
+		err = scrub(err)
 		msg := err.Error()
 		e.Error = &msg
 		return errors.Join(err, save())
 	}
-	for _, s := range plan.Session {
+	for _, s := range session {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return fail(fmt.Errorf("session %q: %w", s, err))
 		}
 	}
-	for i := e.Committed; i < len(plan.Batches); i++ {
-		rows, err := runBatch(ctx, conn, plan.Batches[i])
+	_, err := repairs.ScanSQL(path, driver, func(i int, b repairs.Batch) error {
+		if i < e.Committed {
+			return nil
+		}
+		rows, err := runBatch(ctx, conn, b)
 		if err != nil {
 			var be *BatchError
 			if errors.As(err, &be) {
-				be.Batch, be.Of = i+1, len(plan.Batches)
+				be.Batch, be.Of = i+1, e.Batches
 			}
-			return fail(err)
+			return err
 		}
 		e.Committed = i + 1
 		for k, n := range rows {
 			e.Rows[k] += n
 		}
-		if err := save(); err != nil {
-			return err
-		}
+		return save()
+	})
+	if err != nil {
+		return fail(err)
 	}
 	t := now().UTC()
 	e.FinishedAt, e.Error = &t, nil

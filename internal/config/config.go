@@ -503,6 +503,7 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 		problem(lineOf(root, "reconciliations"), "no reconciliations: add at least one under reconciliations:")
 	}
 	seen := map[string]bool{}
+	stems := map[string]string{} // plan file stems, folded, to the reconciliation that has them
 	for i, rc := range fc.Reconciliations {
 		line := lineOf(root, "reconciliations", i)
 		p := func(format string, args ...any) {
@@ -584,6 +585,15 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config
 		r.Repair = checkRepair(rc, rules, &r.Spec, func(format string, args ...any) {
 			problem(lineOf(root, "reconciliations", i, "repair"), "reconciliation %q, repair: %s", rc.Name, fmt.Sprintf(format, args...))
 		})
+		if r.Repair != nil {
+			for _, stem := range repairs.FileStems(rc.Name, r.Repair.Direction) {
+				folded := strings.ToLower(stem)
+				if other, ok := stems[folded]; ok && other != rc.Name {
+					p("its repair plan files would have the names of %q's (%s.*); rename one of them", other, stem)
+				}
+				stems[folded] = rc.Name
+			}
+		}
 		r.Hash = configHash(rc, fc.Systems, r.Source, r.Target)
 		checkOperational(rc, fc.Schedule, &r, func(format string, args ...any) {
 			problem(line, "reconciliation %q: %s", rc.Name, fmt.Sprintf(format, args...))
@@ -729,10 +739,11 @@ func parseRate(s string) (*float64, error) {
 }
 
 // checkRepair builds the repair spec of a reconciliation, or nil when it
-// repairs nothing: no field has an owner and there is no repair: section.
+// plans nothing: no field has an owner or is for review, and there is no
+// repair: section.
 func checkRepair(rc reconConfig, rules []repairs.FieldRule, spec *reconcile.Spec, p problemFunc) *repairs.Spec {
-	owned := slices.ContainsFunc(rules, func(r repairs.FieldRule) bool { return r.Owner != repairs.NoOwner })
-	if rc.Repair == nil && !owned {
+	planned := slices.ContainsFunc(rules, func(r repairs.FieldRule) bool { return r.Owner != repairs.NoOwner || r.Review })
+	if rc.Repair == nil && !planned {
 		return nil
 	}
 	c := rc.Repair

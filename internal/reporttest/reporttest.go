@@ -23,6 +23,8 @@ type Row struct {
 	RunID, Reconciliation, Kind      string
 	RecordKey, Field, Side           *string
 	SourceKey, TargetKey             *string
+	FirstSeenRun                     string
+	FirstSeenAt                      time.Time
 	SourceValue, TargetValue         *string
 	SourceUpdatedAt, TargetUpdatedAt *time.Time
 }
@@ -98,6 +100,11 @@ func set(r *Row, name string, chunk arrow.Array, j int) error {
 			r.SourceUpdatedAt = t
 		case "target_updated_at":
 			r.TargetUpdatedAt = t
+		case "first_seen_at":
+			if t == nil {
+				return fmt.Errorf("first_seen_at is null")
+			}
+			r.FirstSeenAt = *t
 		default:
 			return fmt.Errorf("unexpected timestamp column %s", name)
 		}
@@ -139,6 +146,8 @@ func set(r *Row, name string, chunk arrow.Array, j int) error {
 		r.SourceKey = v
 	case "target_key":
 		r.TargetKey = v
+	case "first_seen_run":
+		r.FirstSeenRun = req()
 	default:
 		return fmt.Errorf("unexpected column %s", name)
 	}

@@ -26,7 +26,7 @@ type upsertCSV struct {
 }
 
 func newUpsertCSV(pl *plan, path, deletesPath string) (*upsertCSV, error) {
-	f, err := createFile(path)
+	f, err := pl.create(path)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (u *upsertCSV) add(c *change) error {
 	nk := len(c.key)
 	if c.kind == SoftDeleted {
 		if u.deletes == nil {
-			f, err := createFile(u.deletesPath)
+			f, err := u.pl.create(u.deletesPath)
 			if err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ func newSalesforceCSV(pl *plan, path, jobPath string) (*salesforceCSV, error) {
 	if err != nil {
 		return nil, err
 	}
-	jf, err := createFile(jobPath)
+	jf, err := pl.create(jobPath)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func newSalesforceCSV(pl *plan, path, jobPath string) (*salesforceCSV, error) {
 	if err := jf.close(); err != nil {
 		return nil, err
 	}
-	f, err := createFile(path)
+	f, err := pl.create(path)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func newHubSpot(pl *plan, path string) (*hubSpot, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := createFile(path)
+	f, err := pl.create(path)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,12 @@ package repairs
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -16,6 +20,7 @@ type plan struct {
 	toward  []int // the fields a plan may write on this side
 	outputs []output
 	files   map[Format]string
+	created []string // every file the plan made, which abort removes
 	counts  map[Kind]int64
 	sql     *sqlPlan
 }
@@ -62,7 +67,7 @@ func (pl *plan) open() error {
 		switch f {
 		case SQL:
 			pl.files[f] = p.fileName(s, "sql")
-			pl.sql, err = newSQLPlan(pl.files[f], p.header, pl.table, p.rules.BatchSize)
+			pl.sql, err = newSQLPlan(pl, pl.files[f])
 			o = pl.sql
 		case CSV:
 			pl.files[f] = p.fileName(s, "upsert.csv")
@@ -94,6 +99,7 @@ func (pl *plan) close() (PlanSummary, error) {
 	}
 	if pl.sql != nil {
 		s.Batches = pl.sql.batches
+		s.SQLSHA256 = pl.sql.sum()
 	}
 	for f, path := range pl.files {
 		s.Files[string(f)] = filepath.Join(filepath.Base(pl.p.dir), filepath.Base(path))
@@ -101,15 +107,13 @@ func (pl *plan) close() (PlanSummary, error) {
 	return s, errors.Join(errs...)
 }
 
+// abort removes what the plan made, and nothing else.
 func (pl *plan) abort() {
 	for _, o := range pl.outputs {
 		o.close()
 	}
-	for _, path := range pl.files {
+	for _, path := range pl.created {
 		os.Remove(path)
-	}
-	for _, suffix := range []string{"soft_delete.csv", "salesforce.job.json"} {
-		os.Remove(pl.p.fileName(pl.table.Side, suffix))
 	}
 }
 
@@ -128,20 +132,28 @@ func (pl *plan) keyColumns() []string {
 	return cols
 }
 
-// file is a plan file being written: buffered, synced on close.
+// file is a plan file being written: buffered, hashed, synced on close.
 type file struct {
 	path string
 	f    *os.File
+	hash hash.Hash
 	*bufio.Writer
 }
 
-func createFile(path string) (*file, error) {
+// create makes a new file of the plan (never one that exists, which may
+// be another's).
+func (pl *plan) create(path string) (*file, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &file{path: path, f: f, Writer: bufio.NewWriterSize(f, 1<<16)}, nil
+	pl.created = append(pl.created, path)
+	h := sha256.New()
+	return &file{path: path, f: f, hash: h, Writer: bufio.NewWriterSize(io.MultiWriter(f, h), 1<<16)}, nil
 }
+
+// sum is the SHA-256 of what was written, in hex, once flushed.
+func (f *file) sum() string { return hex.EncodeToString(f.hash.Sum(nil)) }
 
 func (f *file) close() error {
 	if f == nil || f.f == nil {
@@ -186,15 +198,8 @@ type PlanSummary struct {
 	Batches int `json:"batches"`
 	// Files names the plan's files by format, relative to the run directory.
 	Files map[string]string `json:"files"`
+	// SQLSHA256 is the SHA-256 of the SQL plan: recon apply runs nothing
+	// of a plan that was changed since.
+	SQLSHA256 string `json:"sql_sha256,omitempty"`
 }
 
-// Count returns the changes of kind k.
-func (s PlanSummary) Count(k Kind) int64 {
-	switch k {
-	case Insert:
-		return s.Insert
-	case Update:
-		return s.Update
-	}
-	return s.SoftDelete
-}

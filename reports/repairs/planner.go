@@ -21,9 +21,6 @@ const (
 	SoftDeleted Kind = "soft_delete"
 )
 
-// Kinds lists the kinds in the order reports show them.
-var Kinds = []Kind{Insert, Update, SoftDeleted}
-
 // Header says where a plan comes from; its files repeat it.
 type Header struct {
 	RunID          string
@@ -170,13 +167,13 @@ func (p *Planner) mismatches(d *reconcile.Difference) error {
 	var sets [2][]set
 	for _, f := range d.Mismatched {
 		rule := p.rules.Fields[f]
-		if rule.Owner == NoOwner {
-			continue
-		}
 		if rule.Review {
 			if err := p.reviewField(d, f, "review field: a person decides"); err != nil {
 				return err
 			}
+			continue
+		}
+		if rule.Owner == NoOwner {
 			continue
 		}
 		to, reason := p.writeSide(d, rule.Owner)
@@ -207,7 +204,12 @@ func (p *Planner) mismatches(d *reconcile.Difference) error {
 		}
 		c, err := p.update(p.tables[i], d.Side(p.tables[i].Side), s)
 		if err != nil {
-			return p.reviewField(d, s[0].field, "cannot be written: "+err.Error())
+			for _, f := range s {
+				if rerr := p.reviewField(d, f.field, "cannot be written: "+err.Error()); rerr != nil {
+					return rerr
+				}
+			}
+			continue
 		}
 		if err := p.plans[i].add(c); err != nil {
 			return err
@@ -235,6 +237,8 @@ func (p *Planner) writeSide(d *reconcile.Difference, o Owner) (reconcile.Side, s
 		return "", "owner newest: the target record has no last-modified time"
 	case src.Equal(*tgt):
 		return "", "owner newest: both records were last modified at the same instant"
+	case src.Sub(*tgt).Abs() <= p.spec.Timestamp.Tolerance:
+		return "", "owner newest: the records were last modified within the timestamps' tolerance of each other, which cannot tell which is newer"
 	case src.After(*tgt):
 		return reconcile.TargetSide, ""
 	}
@@ -400,22 +404,42 @@ func (p *Planner) Abort() {
 	}
 }
 
-// fileName is the plan file of a reconciliation and side with a suffix:
-// <name>.<suffix>, or <name>.<side>.<suffix> when both sides are written.
+// fileName is the plan file of a reconciliation and side with a suffix.
 func (p *Planner) fileName(s reconcile.Side, suffix string) string {
-	name := strings.Map(func(r rune) rune {
+	return filepath.Join(p.dir, fileStem(p.spec.Name, p.rules.Direction, s)+"."+suffix)
+}
+
+// fileStem is how the plan files of a reconciliation's side begin: its
+// name, with path separators and control characters replaced, and the
+// side when both are written: <name>, or <name>.<side>.
+func fileStem(name string, d Direction, s reconcile.Side) string {
+	name = strings.Map(func(r rune) rune {
 		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
 			return '_'
 		}
 		return r
-	}, p.spec.Name)
+	}, name)
 	if strings.HasPrefix(name, ".") {
 		name = "_" + name[1:]
 	}
-	if p.rules.Direction == Both {
-		return filepath.Join(p.dir, name+"."+string(s)+"."+suffix)
+	if d == Both {
+		return name + "." + string(s)
 	}
-	return filepath.Join(p.dir, name+"."+suffix)
+	return name
+}
+
+// FileStems returns how the plan files of a reconciliation with direction
+// d begin, for checking that two reconciliations never share a file: the
+// config refuses names whose stems collide (ignoring case, as some file
+// systems do).
+func FileStems(name string, d Direction) []string {
+	var out []string
+	for _, s := range []reconcile.Side{reconcile.SourceSide, reconcile.TargetSide} {
+		if d.Writes(s) {
+			out = append(out, fileStem(name, d, s))
+		}
+	}
+	return out
 }
 
 func other(s reconcile.Side) reconcile.Side {

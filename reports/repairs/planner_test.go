@@ -168,7 +168,16 @@ func plannedDiffs(t *testing.T, spec *reconcile.Spec) []*reconcile.Difference {
 // and its directory.
 func planRun(t *testing.T, dir repairs.Direction, ds []*reconcile.Difference, mutate func(*repairs.Spec)) (*repairs.Summary, string) {
 	t.Helper()
+	return planRunWith(t, dir, ds, mutate, nil)
+}
+
+// planRunWith is planRun with the reconciliation's spec changed by spec too.
+func planRunWith(t *testing.T, dir repairs.Direction, ds []*reconcile.Difference, mutate func(*repairs.Spec), changeSpec func(*reconcile.Spec)) (*repairs.Summary, string) {
+	t.Helper()
 	spec, rules := testSpec()
+	if changeSpec != nil {
+		changeSpec(spec)
+	}
 	rs := &repairs.Spec{Direction: dir, Fields: rules, SourceTable: "accounts", TargetTable: "mirror",
 		SoftDelete: &repairs.SoftDelete{Column: "is_deleted", Value: "true"},
 		Formats:    []repairs.Format{repairs.SQL, repairs.CSV, repairs.Salesforce, repairs.HubSpot}}
@@ -217,15 +226,14 @@ func statements(t *testing.T, sum *repairs.Summary, dir string, side reconcile.S
 		if !ok {
 			return nil
 		}
-		plan, err := repairs.ReadSQL(filepath.Join(filepath.Dir(dir), file))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var out []string
-		for _, b := range plan.Batches {
+		if _, err := repairs.ScanSQL(filepath.Join(filepath.Dir(dir), file), "sqlite", func(_ int, b repairs.Batch) error {
 			for _, st := range b.Statements {
 				out = append(out, string(st.Kind)+" "+describe(st.SQL))
 			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
 		return out
 	}
@@ -508,5 +516,33 @@ func TestDuckDBReadsReview(t *testing.T) {
 		epoch(t1), epoch(t0))
 	if got != wantRows {
 		t.Errorf("rows:\n%s\nwant\n%s", got, wantRows)
+	}
+}
+
+// A review field with no owner still goes to review, and owner newest
+// treats timestamps within the tolerance as a tie.
+func TestReviewWithoutOwnerAndToleranceTies(t *testing.T) {
+	spec, _ := testSpec()
+	ds := []*reconcile.Difference{
+		differ(t, spec, record("1", t0, map[int]*string{fNotes: s("a")}), record("1", t0, map[int]*string{fNotes: s("b")})),
+		differ(t, spec, record("2", "2024-03-01T12:30:00Z", map[int]*string{fPhone: s("a")}), record("2", t0, map[int]*string{fPhone: s("b")})),
+	}
+	_, dir := planRunWith(t, repairs.SourceToTarget, ds, func(rs *repairs.Spec) { rs.Fields[fNotes].Review = true }, func(spec *reconcile.Spec) {
+		spec.Timestamp.Tolerance = time.Hour
+	})
+	rows, err := reporttest.ReadRows(filepath.Join(dir, repairs.ReviewFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %s: %s", r["record_key"], r["field"], r["reason"]))
+	}
+	want := []string{
+		"1 notes: review field: a person decides",
+		"2 phone: owner newest: the records were last modified within the timestamps' tolerance of each other, which cannot tell which is newer",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("review:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

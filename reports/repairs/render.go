@@ -1,6 +1,7 @@
 package repairs
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -27,8 +28,9 @@ type val struct {
 // value a column of t takes. Text and untyped columns get the owner's text
 // as it is, except dates and instants, which are written in the written
 // system's terms; typed columns get the value in their type's form, so
-// that 5.00 goes into an integer column as 5 and an instant into a
-// zone-less column as the system's wall-clock time.
+// that 5.00 goes into an integer column as 5 (5.50 cannot: an error, for
+// review), an instant into a zone-less column as the system's wall-clock
+// time, and a date into a timestamp column as midnight in the system's zone.
 func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sources.Column) (val, error) {
 	if raw == nil {
 		return val{null: true, sql: "NULL"}, nil
@@ -39,10 +41,13 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 	}
 	fam := sources.FamilyOf(col.DatabaseType)
 	numeric := fam == sources.Integer || fam == sources.Decimal || fam == sources.Float
+	textual := fam == sources.Text || fam == sources.Unknown
 	v := val{text: string(raw), crm: string(raw)}
 	bare := false
 	switch {
-	case pv.Null(): // the empty string, where it equals NULL: written as stored
+	case pv.Null() && textual: // the empty string, where it equals NULL: a text column keeps it as it is
+	case pv.Null(): // ... and a typed column takes no empty string: NULL
+		return val{null: true, sql: "NULL"}, nil
 	case f.Type == reconcile.String:
 		if hasNormalization(f, reconcile.Multiselect) {
 			v.crm = joinPicklist(string(raw))
@@ -58,15 +63,25 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 		if d.Exponent() < 0 {
 			v.crm = d.StringFixed(-d.Exponent())
 		}
-		if numeric {
+		switch {
+		case fam == sources.Integer && !d.IsInteger():
+			return val{}, fmt.Errorf("%s has a fraction; an integer column cannot hold it", v.crm)
+		case fam == sources.Integer:
+			v.text, bare = d.BigInt().String(), true // 5.00 into an integer column as 5
+		case numeric:
 			v.text, bare = v.crm, true
 		}
 	case f.Type == reconcile.Float:
-		if x := pv.Float(); !math.IsInf(x, 0) && !math.IsNaN(x) {
+		x := pv.Float()
+		switch {
+		case math.IsInf(x, 0) || math.IsNaN(x):
+		case fam == sources.Integer && x != math.Trunc(x):
+			return val{}, fmt.Errorf("%s has a fraction; an integer column cannot hold it", raw)
+		case numeric:
 			v.crm = strconv.FormatFloat(x, 'g', -1, 64)
-			if numeric {
-				v.text, bare = v.crm, true
-			}
+			v.text, bare = v.crm, true
+		default:
+			v.crm = strconv.FormatFloat(x, 'g', -1, 64)
 		}
 	case f.Type == reconcile.Bool:
 		v.crm = strconv.FormatBool(pv.Bool())
@@ -83,6 +98,10 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 	case f.Type == reconcile.Date:
 		v.crm = pv.Date().Format("2006-01-02")
 		v.text = v.crm
+		if fam == sources.Timestamp { // midnight where the system keeps its days, as a date of it reads back
+			day := pv.Date()
+			v.text = t.Dialect.Instant(time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, t.Location), col.DatabaseType, t.Location)
+		}
 	case f.Type == reconcile.Timestamp:
 		v.crm = pv.Instant().UTC().Format("2006-01-02T15:04:05.000Z")
 		v.text = t.Dialect.Instant(pv.Instant(), col.DatabaseType, t.Location)

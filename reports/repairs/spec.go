@@ -206,6 +206,11 @@ func NewTable(s reconcile.Side, system, driver string, w queries.Writer, loc *ti
 		if strings.ContainsFunc(found[0].Name, isControl) {
 			return nil, fmt.Errorf("repair table %s: column %q has control characters in its name", t.Name, found[0].Name)
 		}
+		if found[0].DatabaseType == "" {
+			// SQLite: a column without a declared type compares its numbers
+			// with no text, so no guard could tell the row is unchanged.
+			return nil, fmt.Errorf("repair table %s: column %q has no declared type; declare one (INTEGER, TEXT, …) so that repairs can compare its values", t.Name, found[0].Name)
+		}
 		t.columns[n] = found[0]
 	}
 	if len(missing) > 0 {

@@ -2,7 +2,10 @@ package repairs
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -22,11 +25,12 @@ type sqlPlan struct {
 // statementEnd separates a statement from the kind of change it makes.
 const statementEnd = "; -- "
 
-func newSQLPlan(path string, h Header, t *Table, batchSize int) (*sqlPlan, error) {
-	f, err := createFile(path)
+func newSQLPlan(pl *plan, path string) (*sqlPlan, error) {
+	f, err := pl.create(path)
 	if err != nil {
 		return nil, err
 	}
+	h, t, batchSize := pl.p.header, pl.table, pl.p.rules.BatchSize
 	if batchSize <= 0 {
 		batchSize = DefaultBatchSize
 	}
@@ -71,10 +75,12 @@ func (s *sqlPlan) close() error {
 	return s.file.close()
 }
 
-// SQLPlan is a SQL plan file as recon apply reads it back.
+// SQLPlan is what ScanSQL learns of a plan file.
 type SQLPlan struct {
-	Session []string
-	Batches []Batch
+	Session []string // the SET statements before the first batch
+	Batches int
+	Counts  map[Kind]int64
+	SHA256  string // of the whole file, in hex
 }
 
 // Batch is the statements of one transaction of a plan.
@@ -90,31 +96,25 @@ type Statement struct {
 	Kind Kind
 }
 
-// Counts returns how many statements of each kind the plan holds.
-func (p *SQLPlan) Counts() map[Kind]int64 {
-	n := map[Kind]int64{}
-	for _, b := range p.Batches {
-		for _, s := range b.Statements {
-			n[s.Kind]++
-		}
-	}
-	return n
-}
-
-// ReadSQL reads back a plan that a Planner wrote. It accepts nothing else:
-// a statement that is not an INSERT or UPDATE of recon's form, a line
-// outside a batch, or a batch left open is an error naming the line, so a
-// plan edited into something else is refused rather than run.
-func ReadSQL(path string) (*SQLPlan, error) {
+// ScanSQL reads back a plan that a Planner wrote for a driver's dialect,
+// one batch at a time: batch, if not nil, is called with each (numbered
+// from 0) as soon as it is read, so memory holds one batch however large
+// the plan. It accepts nothing but recon's own form: a statement that is
+// not an INSERT or UPDATE of that form, or that holds a second statement, a
+// line outside a batch, a batch left open, is an error naming the line, so
+// a plan edited into something else is refused rather than run. An error
+// from batch stops the scan and is returned.
+func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	plan := &SQLPlan{}
-	var batch *Batch
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<30)
+	h := sha256.New()
+	plan := &SQLPlan{Counts: map[Kind]int64{}}
+	var cur *Batch
+	sc := bufio.NewScanner(io.TeeReader(f, h))
+	sc.Buffer(make([]byte, 1<<16), 64<<20)
 	bad := func(n int, why string) error { return fmt.Errorf("%s, line %d: %s", path, n, why) }
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
@@ -122,21 +122,27 @@ func ReadSQL(path string) (*SQLPlan, error) {
 		switch {
 		case line == "" || strings.HasPrefix(line, "--"):
 		case upper == "BEGIN;" || upper == "START TRANSACTION;":
-			if batch != nil {
+			if cur != nil {
 				return nil, bad(n, "a batch starts inside another")
 			}
-			batch = &Batch{Line: n}
+			cur = &Batch{Line: n}
 		case upper == "COMMIT;":
-			if batch == nil {
+			if cur == nil {
 				return nil, bad(n, "COMMIT outside a batch")
 			}
-			plan.Batches = append(plan.Batches, *batch)
-			batch = nil
-		case batch == nil:
-			if !strings.HasPrefix(upper, "SET ") || !strings.HasSuffix(line, ";") || len(plan.Batches) > 0 {
+			if batch != nil {
+				if err := batch(plan.Batches, *cur); err != nil {
+					return nil, err
+				}
+			}
+			plan.Batches++
+			cur = nil
+		case cur == nil:
+			stmt, ok := strings.CutSuffix(line, ";")
+			if !ok || !strings.HasPrefix(upper, "SET ") || plan.Batches > 0 || !oneStatement(stmt, driver) {
 				return nil, bad(n, "only SET statements may come before the first batch")
 			}
-			plan.Session = append(plan.Session, strings.TrimSuffix(line, ";"))
+			plan.Session = append(plan.Session, stmt)
 		default:
 			end := strings.LastIndex(line, statementEnd)
 			if end < 0 {
@@ -145,17 +151,60 @@ func ReadSQL(path string) (*SQLPlan, error) {
 			kind := Kind(line[end+len(statementEnd):])
 			stmt := line[:end]
 			verb := map[Kind]string{Insert: "INSERT INTO ", Update: "UPDATE ", SoftDeleted: "UPDATE "}[kind]
-			if verb == "" || !strings.HasPrefix(stmt, verb) {
-				return nil, bad(n, fmt.Sprintf("not a recon repair statement (kind %q); recon only applies guarded INSERT and UPDATE", kind))
+			if verb == "" || !strings.HasPrefix(stmt, verb) || !oneStatement(stmt, driver) {
+				return nil, bad(n, fmt.Sprintf("not a recon repair statement (kind %q); recon only applies guarded INSERT and UPDATE statements, one per line", kind))
 			}
-			batch.Statements = append(batch.Statements, Statement{Line: n, SQL: stmt, Kind: kind})
+			cur.Statements = append(cur.Statements, Statement{Line: n, SQL: stmt, Kind: kind})
+			plan.Counts[kind]++
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if batch != nil {
-		return nil, bad(batch.Line, "the batch that starts here has no COMMIT")
+	if cur != nil {
+		return nil, bad(cur.Line, "the batch that starts here has no COMMIT")
 	}
+	plan.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return plan, nil
+}
+
+// oneStatement reports whether s is one statement: no ';' outside its
+// quotes ('…' with '' doubled, "…", `…`). Plans hold backslashes only in
+// PostgreSQL's escape strings (E'…'), where they escape; a backslash
+// anywhere else is refused, so no dialect can read a quote differently.
+func oneStatement(s, driver string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ';', '\\':
+			return false
+		case '\'', '"', '`':
+			escapes := c == '\'' && driver == "postgres" && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isWord(s[i-2]))
+			j := i + 1
+			for ; j < len(s); j++ {
+				if s[j] == '\\' {
+					if !escapes {
+						return false
+					}
+					j++
+					continue
+				}
+				if s[j] == c {
+					if j+1 < len(s) && s[j+1] == c {
+						j++
+						continue
+					}
+					break
+				}
+			}
+			if j >= len(s) {
+				return false // unterminated
+			}
+			i = j
+		}
+	}
+	return true
+}
+
+func isWord(c byte) bool {
+	return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }

@@ -9,35 +9,89 @@ import (
 	"github.com/recon-dev/recon/reports/repairs"
 )
 
-// ReadSQL accepts only what a planner writes, never panics, and never
-// hands apply a statement that is not a one-line INSERT or UPDATE.
-func FuzzReadSQL(f *testing.F) {
+// ScanSQL accepts only what a planner writes, never panics, and never
+// hands apply a statement that is not a one-line INSERT or UPDATE, or that
+// holds a second statement.
+func FuzzScanSQL(f *testing.F) {
 	f.Add("SET NAMES utf8mb4;\nSTART TRANSACTION;\nUPDATE `t` SET `a` = 1 WHERE `k` = '1'; -- update\nCOMMIT;\n")
 	f.Add("BEGIN;\nINSERT INTO \"t\" (\"k\") SELECT '1' WHERE NOT EXISTS (SELECT 1 FROM \"t\" WHERE \"k\" = '1'); -- insert\nCOMMIT;\n")
 	f.Add("BEGIN;\nDELETE FROM t; -- update\nCOMMIT;\n")
 	f.Add("BEGIN;\nUPDATE t SET a = 'x; -- insert' WHERE k = 1; -- soft_delete\n")
 	f.Add("-- comment\nSET x;\nCOMMIT;\nBEGIN;\nBEGIN;\n")
+	f.Add("BEGIN;\nUPDATE t SET v='x'; DROP TABLE t2; -- update\nCOMMIT;\n")
+	f.Add("BEGIN;\nUPDATE t SET v=E'\\';DROP' WHERE k = 1; -- update\nCOMMIT;\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		path := filepath.Join(t.TempDir(), "plan.sql")
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		plan, err := repairs.ReadSQL(path)
-		if err != nil {
-			return
-		}
-		for _, b := range plan.Batches {
-			for _, s := range b.Statements {
-				verb := map[repairs.Kind]string{repairs.Insert: "INSERT INTO ", repairs.Update: "UPDATE ", repairs.SoftDeleted: "UPDATE "}[s.Kind]
-				if verb == "" || !strings.HasPrefix(s.SQL, verb) || strings.ContainsAny(s.SQL, "\n") {
-					t.Errorf("accepted %q as a %q statement", s.SQL, s.Kind)
+		for _, driver := range []string{"postgres", "mysql", "sqlite"} {
+			plan, err := repairs.ScanSQL(path, driver, func(_ int, b repairs.Batch) error {
+				for _, s := range b.Statements {
+					verb := map[repairs.Kind]string{repairs.Insert: "INSERT INTO ", repairs.Update: "UPDATE ", repairs.SoftDeleted: "UPDATE "}[s.Kind]
+					if verb == "" || !strings.HasPrefix(s.SQL, verb) || strings.ContainsAny(s.SQL, "\n") || plainSemicolon(s.SQL, driver) {
+						t.Errorf("%s: accepted %q as a %q statement", driver, s.SQL, s.Kind)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				continue
+			}
+			for _, s := range plan.Session {
+				if !strings.HasPrefix(strings.ToUpper(s), "SET ") || plainSemicolon(s, driver) {
+					t.Errorf("%s: accepted session statement %q", driver, s)
 				}
 			}
 		}
-		for _, s := range plan.Session {
-			if !strings.HasPrefix(strings.ToUpper(s), "SET ") {
-				t.Errorf("accepted session statement %q", s)
-			}
-		}
 	})
+}
+
+// plainSemicolon reports whether s holds a ';' outside '…' quotes read
+// plainly, with '' doubled: exact for text without backslashes, which is
+// all recon writes outside PostgreSQL's E'…' strings. A backslash anywhere
+// but in a PostgreSQL plan counts as a second statement: ScanSQL must
+// refuse it.
+func plainSemicolon(s, driver string) bool {
+	if strings.Contains(s, "\\") {
+		return driver != "postgres"
+	}
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			in = !in
+		case s[i] == ';' && !in:
+			return true
+		}
+	}
+	return false
+}
+
+// The attacks a review found: a second statement after a real one, an
+// escape that hides a quote, a session statement that runs anything.
+func TestScanSQLRefusesSmuggledStatements(t *testing.T) {
+	for _, c := range []struct{ driver, plan string }{
+		{"postgres", "BEGIN;\nUPDATE t SET v='x'; DROP TABLE t2; -- update\nCOMMIT;\n"},
+		{"sqlite", "BEGIN;\nUPDATE t SET v='x';DROP TABLE t2 WHERE 'a'='a'; -- update\nCOMMIT;\n"},
+		{"mysql", "START TRANSACTION;\nUPDATE t SET v='x\\'; DROP TABLE t2; -- ' WHERE k=1; -- update\nCOMMIT;\n"},
+		{"mysql", "SET NAMES utf8mb4; DROP TABLE t;\nSTART TRANSACTION;\nCOMMIT;\n"},
+		{"postgres", "BEGIN;\nUPDATE t SET v=E'\\'' ; DROP TABLE t2; -- update\nCOMMIT;\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "plan.sql")
+		if err := os.WriteFile(path, []byte(c.plan), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repairs.ScanSQL(path, c.driver, nil); err == nil {
+			t.Errorf("%s: accepted\n%s", c.driver, c.plan)
+		}
+	}
+	ok := "BEGIN;\nUPDATE \"t\" SET \"v\" = E'a\\\\b;\\x0D' WHERE \"k\" = 'x;y'; -- update\nCOMMIT;\n"
+	path := filepath.Join(t.TempDir(), "ok.sql")
+	if err := os.WriteFile(path, []byte(ok), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err := repairs.ScanSQL(path, "postgres", nil); err != nil || plan.Counts[repairs.Update] != 1 {
+		t.Errorf("refused recon's own statement: %v\n%s", err, ok)
+	}
 }

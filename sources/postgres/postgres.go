@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -93,7 +94,7 @@ func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error)
 }
 
 // Session implements queries.Writer.
-func (Dialect) Session() []string { return session }
+func (Dialect) Session() []string { return slices.Clone(session) }
 
 // Begin implements queries.Writer.
 func (Dialect) Begin() string { return "BEGIN" }
