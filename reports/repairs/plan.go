@@ -202,4 +202,3 @@ type PlanSummary struct {
 	// of a plan that was changed since.
 	SQLSHA256 string `json:"sql_sha256,omitempty"`
 }
-

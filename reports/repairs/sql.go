@@ -169,7 +169,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 }
 
 // oneStatement reports whether s is one statement: no ';' outside its
-// quotes ('…' with '' doubled, "…", `…`). Plans hold backslashes only in
+// quotes ('…' with ” doubled, "…", `…`). Plans hold backslashes only in
 // PostgreSQL's escape strings (E'…'), where they escape; a backslash
 // anywhere else is refused, so no dialect can read a quote differently.
 func oneStatement(s, driver string) bool {

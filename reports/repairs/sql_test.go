@@ -48,7 +48,7 @@ func FuzzScanSQL(f *testing.F) {
 }
 
 // plainSemicolon reports whether s holds a ';' outside '…' quotes read
-// plainly, with '' doubled: exact for text without backslashes, which is
+// plainly, with ” doubled: exact for text without backslashes, which is
 // all recon writes outside PostgreSQL's E'…' strings. A backslash anywhere
 // but in a PostgreSQL plan counts as a second statement: ScanSQL must
 // refuse it.
