@@ -12,6 +12,7 @@ import (
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/internal/runner"
+	"github.com/recon-dev/recon/internal/state"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports"
 )
@@ -69,12 +70,17 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
-	r := &runner.Runner{Config: cfg, Out: f.out, MemoryMiB: f.memoryMiB, TempDir: f.tempDir, Logger: logger,
+	store, err := state.Open(ctx, cfg.State, "", cfg.StateName)
+	if err != nil && ctx.Err() != nil {
+		return report(stderr, fmt.Errorf("%w: %w", runner.ErrCancelled, context.Cause(ctx)))
+	}
+	if err != nil {
+		return report(stderr, hint.Wrap(err, "state: in the config names where recon keeps its history (an SQLite file, or postgres://…)"))
+	}
+	defer store.Close()
+	r := &runner.Runner{Config: cfg, State: store, Trigger: "manual", Out: f.out, MemoryMiB: f.memoryMiB, TempDir: f.tempDir, Logger: logger,
 		Progress: func(name string, p *reconcile.Progress) func() { return showProgress(name, p, logger, stderr, tty) }}
 	run, dir, err := r.Run(ctx, recs)
-	if errors.Is(err, runner.ErrCancelled) {
-		return report(stderr, err)
-	}
 	if err != nil {
 		return report(stderr, err)
 	}

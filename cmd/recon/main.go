@@ -43,6 +43,7 @@ func commands() []command {
 		{"run", "reconcile now and write a drift report", runCmd},
 		{"validate", "check a config and the tables and columns it names", validateCmd},
 		{"apply", "show, then execute, the repair plans of a run", applyCmd},
+		{"status", "show the tracked figures and trends; exit 3 when a reconciliation is stale", statusCmd},
 	}
 }
 
@@ -55,7 +56,8 @@ Commands:
 %s
 Run "recon <command> --help" for a command's flags.
 
-Exit codes: 0 ok, 1 a threshold was breached, 2 could not run.
+Exit codes: 0 ok, 1 a threshold was breached, 2 could not run,
+3 (recon status) a reconciliation is stale.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

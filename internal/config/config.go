@@ -258,13 +258,13 @@ func (c *Config) Select(only []string) ([]Reconciliation, error) {
 	return out, nil
 }
 
-// configError collects the problems of a config file, each with its line.
-type configError struct {
+// Error collects the problems of a config file, each with its line.
+type Error struct {
 	path     string
 	problems []string
 }
 
-func (e *configError) Error() string {
+func (e *Error) Error() string {
 	if len(e.problems) == 1 {
 		return fmt.Sprintf("config %s: %s", e.path, e.problems[0])
 	}
@@ -272,7 +272,7 @@ func (e *configError) Error() string {
 }
 
 // Hint says what to do about a config's problems.
-func (e *configError) Hint() string {
+func (e *Error) Hint() string {
 	return "fix the config (see the config reference in README.md), then check it with: recon validate --config " + e.path
 }
 
@@ -282,7 +282,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, hint.Wrap(fmt.Errorf("read config: %w", err), "pass the path of a recon YAML file with --config")
 	}
-	ce := &configError{path: path}
+	ce := &Error{path: path}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		ce.problems = append(ce.problems, yamlProblem(err))
@@ -326,7 +326,7 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // fail later and less clearly. A value takes the YAML type of what it
 // expands to, so `null_equals_empty: "${FLAG}"` can be a boolean; string
 // keys get the text whatever it looks like.
-func expandEnv(n *yaml.Node, ce *configError) map[int][]string {
+func expandEnv(n *yaml.Node, ce *Error) map[int][]string {
 	expanded := map[int][]string{}
 	var walk func(*yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -467,7 +467,7 @@ func lineOf(root *yaml.Node, path ...any) int {
 }
 
 // check turns the decoded file into a Config, noting every problem.
-func check(fc *fileConfig, root *yaml.Node, dir string, ce *configError) *Config {
+func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 	problem := func(line int, format string, args ...any) {
 		ce.problems = append(ce.problems, fmt.Sprintf("line %d: ", line)+fmt.Sprintf(format, args...))
 	}

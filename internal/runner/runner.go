@@ -5,9 +5,15 @@
 //
 // Invariants:
 //   - Two runs into one report directory never overlap: a run holds an
-//     exclusive lock on it (Lock).
-//   - A reconciliation that fails is reported with its error and leaves no
-//     repair plan; the others still run. A cancelled run leaves no report.
+//     exclusive lock on it (Lock). Two runs of one reconciliation never
+//     overlap anywhere the state store is shared: a run holds the
+//     reconciliation's lease in it, renewed while it runs.
+//   - Every run of a reconciliation is in the state's history, with its
+//     figures, or its error and error class.
+//   - A reconciliation that fails is reported with its error and class,
+//     leaves no repair plan and resolves no exception; the others still
+//     run. A cancelled run leaves no report.
+//   - A reconciliation ends within its timeout.
 package runner
 
 import (
@@ -23,6 +29,7 @@ import (
 
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
+	"github.com/recon-dev/recon/internal/state"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports"
 	"github.com/recon-dev/recon/reports/repairs"
@@ -34,6 +41,14 @@ const RepairsDir = "repairs"
 // Runner runs reconciliations of one config into one report directory.
 type Runner struct {
 	Config *config.Config
+	// State is the history, lifecycle and locks; nil runs without them.
+	State *state.Store
+	// Trigger says who started the run: "manual" or "schedule".
+	Trigger string
+	// Holder names this process in the locks it takes (default
+	// host:pid); Observers hear of every run.
+	Holder    string
+	Observers []Observer
 	// Out is the directory run directories are written under.
 	Out string
 	// MemoryMiB bounds the records each reconciliation sorts in memory;
@@ -48,8 +63,43 @@ type Runner struct {
 	Now func() time.Time
 }
 
+// Observer hears of runs as they start and end: pings, alerts, metrics.
+type Observer interface {
+	Started(runID string, recs []config.Reconciliation)
+	Finished(run reports.Run, dir string)
+}
+
 // ErrCancelled wraps the cause of a run stopped by its context.
 var ErrCancelled = errors.New("run cancelled")
+
+// BusyError is a reconciliation whose lock another process holds.
+type BusyError struct {
+	Reconciliation string
+	Lock           state.Lock
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("skipped: another recon (%s) has been running %s since %s", e.Lock.Holder, e.Reconciliation,
+		e.Lock.Acquired.Format(time.RFC3339))
+}
+
+// errTimeout is the cause of a reconciliation stopped by its timeout.
+var errTimeout = errors.New("timed out")
+
+// The lease of a reconciliation's lock: a holder that dies loses it after
+// lockTTL; a live one renews it every lockRenew.
+const (
+	lockTTL   = 2 * time.Minute
+	lockRenew = 30 * time.Second
+)
+
+func (r *Runner) holder() string {
+	if r.Holder != "" {
+		return r.Holder
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
 
 func (r *Runner) now() time.Time {
 	if r.Now != nil {
@@ -89,6 +139,12 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (reports
 	sys := NewSystems(r.Config, logger)
 	defer sys.Close()
 
+	if r.State != nil {
+		writer.TrackLifecycle(&firstSeer{ctx: ctx, store: r.State, runID: runID, started: started}, started)
+	}
+	for _, o := range r.Observers {
+		o.Started(runID, recs)
+	}
 	run := reports.Run{ID: runID, StartedAt: started}
 	var review *repairs.Review
 	for _, rc := range recs {
@@ -98,14 +154,9 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (reports
 			}
 			defer review.Abort() // a no-op once Close has succeeded
 		}
-		res, err := r.reconcile(ctx, sys, rc, writer, review, runID, logger)
+		res, err := r.reconcileLocked(ctx, sys, rc, writer, review, runID, started, logger)
 		if err != nil && ctx.Err() != nil {
 			return reports.Run{}, "", fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
-		}
-		if err != nil {
-			msg := err.Error()
-			res = reports.Result{Result: reconcile.Result{Name: rc.Spec.Name, FieldMismatches: map[string]int64{}, Breaches: []string{}, Error: &msg}}
-			logger.Error("reconciliation failed", "reconciliation", rc.Spec.Name, "error", msg)
 		}
 		res.ConfigHash = rc.Hash
 		run.Results = append(run.Results, res)
@@ -118,7 +169,161 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (reports
 	run.FinishedAt = r.now()
 	run.Status = reports.Status(run.Results)
 	dir, err := writer.Close(run)
+	if err == nil {
+		for _, o := range r.Observers {
+			o.Finished(run, dir)
+		}
+	}
 	return run, dir, err
+}
+
+// reconcileLocked runs one reconciliation under its lock, records it in
+// the history and closes its exceptions' lifecycle. A failure is in the
+// result, classified; the error is returned too, for the caller to tell a
+// cancelled run.
+func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Reconciliation, writer *reports.Writer, review *repairs.Review,
+	runID string, started time.Time, logger *slog.Logger) (reports.Result, error) {
+	name := rc.Spec.Name
+	fail := func(err error) (reports.Result, error) {
+		msg := err.Error()
+		class, step := Classify(err)
+		logger.Error("reconciliation failed", "reconciliation", name, "error", msg, "error_class", class, "try", step)
+		return reports.Result{Result: reconcile.Result{Name: name, FieldMismatches: map[string]int64{}, Breaches: []string{}, Error: &msg},
+			ErrorClass: &class, ErrorHint: &step}, err
+	}
+	if r.State == nil {
+		res, err := r.reconcile(ctx, sys, rc, writer, review, runID, logger)
+		if err != nil {
+			return fail(err)
+		}
+		return res, writer.Flush()
+	}
+	holder := r.holder() + ":" + runID
+	ok, held, err := r.State.TryLock(ctx, name, holder, r.now(), lockTTL)
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		return fail(&BusyError{Reconciliation: name, Lock: held})
+	}
+	defer r.State.Unlock(context.WithoutCancel(ctx), name, holder)
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopRenew := r.renew(rctx, cancel, name, holder, logger)
+	defer stopRenew()
+	rctx, cancelTimeout := context.WithTimeoutCause(rctx, rc.Timeout, fmt.Errorf("%w after %s (the reconciliation's timeout:)", errTimeout, rc.Timeout))
+	defer cancelTimeout()
+
+	hist := state.Run{RunID: runID, Reconciliation: name, Trigger: r.Trigger, ConfigHash: rc.Hash, StartedAt: started}
+	if err := r.State.StartRun(ctx, hist); err != nil {
+		return fail(err)
+	}
+	res, err := r.reconcile(rctx, sys, rc, writer, review, runID, logger)
+	if err == nil {
+		err = writer.Flush()
+	}
+	var lc state.Lifecycle
+	if err == nil {
+		lc, err = r.State.Finish(ctx, runID, name, started, r.now())
+	}
+	if err != nil {
+		if cause := context.Cause(rctx); rctx.Err() != nil && ctx.Err() == nil && cause != nil {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+		r.State.Discard(context.WithoutCancel(ctx), runID, name)
+		out, err := fail(err)
+		r.record(ctx, hist, out, logger)
+		return out, err
+	}
+	res.ExceptionsNew, res.ExceptionsOpen, res.ExceptionsResolved = &lc.New, &lc.Open, &lc.Resolved
+	if max := rc.MaxNewExceptions; max != nil && lc.New > *max {
+		res.Breaches = append(res.Breaches, "new_exceptions")
+	}
+	r.record(ctx, hist, res, logger)
+	return res, nil
+}
+
+// renew keeps the lease of a reconciliation's lock while it runs; losing
+// it (another process took it after the lease ran out) stops the run.
+func (r *Runner) renew(ctx context.Context, cancel context.CancelCauseFunc, name, holder string, logger *slog.Logger) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(lockRenew)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				ok, err := r.State.Renew(ctx, name, holder, r.now(), lockTTL)
+				if err != nil {
+					logger.Warn("could not renew the lock", "reconciliation", name, "error", err)
+					continue
+				}
+				if !ok {
+					cancel(errors.New("lost the reconciliation's lock to another recon"))
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// record writes how a reconciliation's run ended to the history.
+func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, logger *slog.Logger) {
+	end := r.now()
+	h.FinishedAt = &end
+	h.Status = reports.Status([]reports.Result{res})
+	h.ErrorClass, h.Error = res.ErrorClass, res.Error
+	h.SourceCount, h.TargetCount, h.Matched, h.InAgreement = res.SourceCount, res.TargetCount, res.Matched, res.InAgreement
+	h.RecordsWithFieldMismatch = res.RecordsWithFieldMismatch
+	h.Exceptions = res.MissingInTarget + res.MissingInSource + res.TimestampMisaligned + res.DuplicateKeys + res.InvalidRecords
+	for _, n := range res.FieldMismatches {
+		h.Exceptions += n
+	}
+	for _, p := range []struct {
+		from *int64
+		to   *int64
+	}{{res.ExceptionsNew, &h.ExceptionsNew}, {res.ExceptionsOpen, &h.ExceptionsOpen}, {res.ExceptionsResolved, &h.ExceptionsResolved}} {
+		if p.from != nil {
+			*p.to = *p.from
+		}
+	}
+	h.LagP50, h.LagP95, h.LagMax = res.SyncLagP50, res.SyncLagP95, res.SyncLagMax
+	if err := r.State.EndRun(context.WithoutCancel(ctx), h); err != nil {
+		logger.Error("could not record the run in the state", "reconciliation", h.Reconciliation, "error", err)
+	}
+}
+
+// firstSeer tells the report writer when exceptions were first seen, from
+// the state store, and records that this run saw them.
+type firstSeer struct {
+	ctx     context.Context
+	store   *state.Store
+	runID   string
+	started time.Time
+	ids     []state.Identity
+}
+
+func (f *firstSeer) FirstSeen(reconciliation string, keys []reports.ExceptionKey) ([]reports.FirstSeen, error) {
+	f.ids = f.ids[:0]
+	for _, k := range keys {
+		f.ids = append(f.ids, state.Identity(k))
+	}
+	seen, err := f.store.Seen(f.ctx, f.runID, reconciliation, f.started, f.ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reports.FirstSeen, len(seen))
+	for i, s := range seen {
+		out[i] = reports.FirstSeen(s)
+	}
+	return out, nil
 }
 
 // reconcile runs one reconciliation: its differences go to the report

@@ -8,9 +8,9 @@ import (
 
 // Lock is who holds a reconciliation's lock, and until when.
 type Lock struct {
-	Holder    string
-	Acquired  time.Time
-	ExpiresAt time.Time
+	Holder    string    `json:"holder"`
+	Acquired  time.Time `json:"acquired_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // TryLock takes the lock of a reconciliation for holder until now+ttl,
@@ -56,4 +56,26 @@ func (s *Store) Unlock(ctx context.Context, reconciliation, holder string) error
 		return fmt.Errorf("state %s: unlock %s: %w", s.name, reconciliation, err)
 	}
 	return nil
+}
+
+// Holder returns who holds a reconciliation's lock at now, or nil when no
+// one does (or the lease has expired).
+func (s *Store) Holder(ctx context.Context, reconciliation string, now time.Time) (*Lock, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT holder, acquired_at, expires_at FROM recon_locks WHERE reconciliation = ? AND expires_at >= ?"),
+		reconciliation, formatTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", s.name, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	var l Lock
+	var acquired, expires string
+	if err := rows.Scan(&l.Holder, &acquired, &expires); err != nil {
+		return nil, fmt.Errorf("state %s: %w", s.name, err)
+	}
+	l.Acquired, _ = parseTime(acquired)
+	l.ExpiresAt, _ = parseTime(expires)
+	return &l, nil
 }
