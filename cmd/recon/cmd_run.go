@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/recon-dev/recon/internal/alert"
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/internal/runner"
@@ -80,6 +81,9 @@ Flags:
 	defer store.Close()
 	r := &runner.Runner{Config: cfg, State: store, Trigger: "manual", Out: f.out, MemoryMiB: f.memoryMiB, TempDir: f.tempDir, Logger: logger,
 		Progress: func(name string, p *reconcile.Progress) func() { return showProgress(name, p, logger, stderr, tty) }}
+	if n := (&alert.Notifier{Alerts: cfg.Alerts, Logger: logger}); n.Enabled() {
+		r.Observers = append(r.Observers, alert.Observer{Notifier: n})
+	}
 	run, dir, err := r.Run(ctx, recs)
 	if err != nil {
 		return report(stderr, err)

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/recon-dev/recon/internal/alert"
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/internal/state"
@@ -36,7 +37,7 @@ reconciliations succeeded within their max_staleness.
 
 Exit codes: 0 all fresh, 3 at least one reconciliation is stale (no
 successful run within its max_staleness: a dead man's switch for cron or a
-monitor), 2 could not tell.
+monitor; the config's alert webhooks are told), 2 could not tell.
 
 Flags:
 `)
@@ -71,6 +72,12 @@ Flags:
 		printStatus(stdout, st)
 	}
 	if len(st.Stale) > 0 {
+		if a := alert.ForStale(st); a != nil {
+			n := &alert.Notifier{Alerts: cfg.Alerts, Logger: discardLogger()}
+			if err := n.Send(ctx, *a); err != nil {
+				fmt.Fprintf(stderr, "Error: could not deliver the staleness alert: %v\n", err)
+			}
+		}
 		return exitStale
 	}
 	return exitOK

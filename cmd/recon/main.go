@@ -44,6 +44,7 @@ func commands() []command {
 		{"validate", "check a config and the tables and columns it names", validateCmd},
 		{"apply", "show, then execute, the repair plans of a run", applyCmd},
 		{"status", "show the tracked figures and trends; exit 3 when a reconciliation is stale", statusCmd},
+		{"schedule", "run reconciliations on their cron schedules, as a daemon", scheduleCmd},
 	}
 }
 
