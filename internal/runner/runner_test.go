@@ -1,0 +1,200 @@
+package runner_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/recon-dev/recon/internal/config"
+	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/internal/reporttest"
+	"github.com/recon-dev/recon/internal/runner"
+	"github.com/recon-dev/recon/internal/state"
+	"github.com/recon-dev/recon/internal/status"
+	_ "github.com/recon-dev/recon/sources/all"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// scenario is a CRM and a billing table in SQLite files whose amounts the
+// test sets before each run, and the config that reconciles them.
+type scenario struct {
+	dir      string
+	crm, inv *sql.DB
+	cfg      *config.Config
+}
+
+func newScenario(t *testing.T, stateDSN, extra string) *scenario {
+	t.Helper()
+	s := &scenario{dir: t.TempDir()}
+	open := func(name, table string) *sql.DB {
+		db, err := sql.Open("sqlite", filepath.Join(s.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Exec("CREATE TABLE " + table + " (id INTEGER PRIMARY KEY, amount TEXT, updated_at TEXT)"); err != nil {
+			t.Fatal(err)
+		}
+		for id := 1; id <= 20; id++ {
+			if _, err := db.Exec("INSERT INTO "+table+" VALUES (?, '100.00', '2024-01-01T00:00:00Z')", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return db
+	}
+	s.crm, s.inv = open("crm.db", "deals"), open("billing.db", "invoices")
+	text := fmt.Sprintf(`version: 1
+state: %q
+systems:
+  crm: {driver: sqlite, dsn: crm.db}
+  billing: {driver: sqlite, dsn: billing.db}
+reconciliations:
+  - name: deals
+    source: {system: crm, table: deals}
+    target: {system: billing, table: invoices}
+    key: [{source: id, type: int}]
+    fields: [{name: amount, type: decimal}]
+    timestamp: {source: updated_at, target: updated_at}
+%s`, stateDSN, extra)
+	path := filepath.Join(s.dir, "recon.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cfg = cfg
+	return s
+}
+
+// drift sets the billing amounts of ids to differ from the CRM's; every
+// other id agrees.
+func (s *scenario) drift(t *testing.T, ids ...int) {
+	t.Helper()
+	if _, err := s.inv.Exec("UPDATE invoices SET amount = '100.00'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := s.inv.Exec("UPDATE invoices SET amount = '99.00' WHERE id = ?", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func stateStores(t *testing.T) map[string]string {
+	return map[string]string{"sqlite": "recon-state.db", "postgres": dbtest.Postgres(t)}
+}
+
+// A scripted sequence: drift appears, persists, changes, a run fails, and
+// it is repaired. The lifecycle counts, first sightings, history and MTTR
+// follow, with either state store.
+func TestLifecycleOverRuns(t *testing.T) {
+	for kind, dsn := range stateStores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := newScenario(t, dsn, "")
+			ctx := context.Background()
+			store, err := state.Open(ctx, s.cfg.State, "", s.cfg.StateName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			day := 24 * time.Hour
+			t0 := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
+			now := t0
+			r := &runner.Runner{Config: s.cfg, State: store, Trigger: "schedule", Out: filepath.Join(s.dir, "reports"), Now: func() time.Time { return now }}
+			type want struct{ new, open, resolved int64 }
+			var runIDs []string
+			step := func(at time.Time, w want, ids ...int) string {
+				t.Helper()
+				now = at
+				s.drift(t, ids...)
+				run, dir, err := r.Run(ctx, s.cfg.Reconciliations)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := run.Results[0]
+				if res.Error != nil {
+					t.Fatalf("run at %s: %s", at, *res.Error)
+				}
+				got := want{*res.ExceptionsNew, *res.ExceptionsOpen, *res.ExceptionsResolved}
+				if got != w {
+					t.Errorf("run at %s with drift on %v: new/open/resolved %+v, want %+v", at.Format(time.DateOnly), ids, got, w)
+				}
+				sum, err := reporttest.ReadSummary(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := sum.Reconciliations[0]["exceptions_new"]; n != float64(w.new) {
+					t.Errorf("summary.json exceptions_new %v, want %d", n, w.new)
+				}
+				runIDs = append(runIDs, run.ID)
+				return dir
+			}
+			step(t0, want{new: 2}, 1, 2)                  // drift appears
+			step(t0.Add(day), want{open: 2}, 1, 2)        // persists
+			dir := step(t0.Add(2*day), want{1, 1, 1}, 2, 3) // changes: 1 repaired, 3 new
+			rows, err := reporttest.ReadExceptions(filepath.Join(dir, "exceptions.parquet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]string{}
+			for _, row := range rows {
+				seen[*row.RecordKey] = row.FirstSeenRun + " " + row.FirstSeenAt.Format(time.DateOnly)
+			}
+			if seen["2"] != runIDs[0]+" 2026-11-01" || seen["3"] != runIDs[2]+" 2026-11-03" {
+				t.Errorf("first seen: %v (runs %v)", seen, runIDs)
+			}
+
+			// A run that fails resolves nothing.
+			now = t0.Add(3 * day)
+			if _, err := s.inv.Exec("ALTER TABLE invoices RENAME COLUMN amount TO total"); err != nil {
+				t.Fatal(err)
+			}
+			run, _, err := r.Run(ctx, s.cfg.Reconciliations)
+			if err != nil || run.Results[0].Error == nil || *run.Results[0].ErrorClass != runner.ClassSchema {
+				t.Fatalf("a run without the amount column: %+v, %v", run.Results[0], err)
+			}
+			if _, err := s.inv.Exec("ALTER TABLE invoices RENAME COLUMN total TO amount"); err != nil {
+				t.Fatal(err)
+			}
+			step(t0.Add(4*day), want{resolved: 2}) // repaired
+
+			st, err := status.Compute(ctx, s.cfg, store, t0.Add(4*day+time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := st.Reconciliations[0]
+			// 1 open from day 0 to 2, 2 from day 0 to 4, 3 from day 2 to 4.
+			if rec.Resolved30d != 3 || rec.MTTRSeconds == nil || *rec.MTTRSeconds != (8*day/3).Seconds() {
+				t.Errorf("resolved %d, MTTR %v s; want 3 and %v s", rec.Resolved30d, deref(rec.MTTRSeconds), (8 * day / 3).Seconds())
+			}
+			var statuses []string
+			for _, run := range rec.Trend {
+				statuses = append(statuses, run.Status)
+			}
+			if !slices.Equal(statuses, []string{"ok", "error", "ok", "ok", "ok"}) || rec.OpenExceptions != 0 || rec.LastRun.Trigger != "schedule" {
+				t.Errorf("trend %v, open %d, last run %+v", statuses, rec.OpenExceptions, rec.LastRun)
+			}
+			if *rec.Trend[1].ErrorClass != runner.ClassSchema || !strings.Contains(*rec.Trend[1].Error, "amount") {
+				t.Errorf("the failed run: %+v", rec.Trend[1])
+			}
+		})
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
