@@ -52,7 +52,7 @@ type Alert struct {
 	Status  string `json:"status"`
 	Summary string `json:"summary"`
 	// Report is the run's report directory, on the host that ran it.
-	Report          string          `json:"report,omitempty"`
+	Report          string           `json:"report,omitempty"`
 	Reconciliations []Reconciliation `json:"reconciliations"`
 }
 

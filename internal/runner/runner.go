@@ -214,7 +214,9 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 	rctx, cancelTimeout := context.WithTimeoutCause(rctx, rc.Timeout, fmt.Errorf("%w after %s (the reconciliation's timeout:)", errTimeout, rc.Timeout))
 	defer cancelTimeout()
 
-	hist := state.Run{RunID: runID, Reconciliation: name, Trigger: r.Trigger, ConfigHash: rc.Hash, StartedAt: started}
+	// The history's start is when the run holds the lock: runs of one
+	// reconciliation never overlap in it.
+	hist := state.Run{RunID: runID, Reconciliation: name, Trigger: r.Trigger, ConfigHash: rc.Hash, StartedAt: r.now()}
 	if err := r.State.StartRun(ctx, hist); err != nil {
 		return fail(err)
 	}

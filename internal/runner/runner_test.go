@@ -140,8 +140,8 @@ func TestLifecycleOverRuns(t *testing.T) {
 				runIDs = append(runIDs, run.ID)
 				return dir
 			}
-			step(t0, want{new: 2}, 1, 2)                  // drift appears
-			step(t0.Add(day), want{open: 2}, 1, 2)        // persists
+			step(t0, want{new: 2}, 1, 2)                    // drift appears
+			step(t0.Add(day), want{open: 2}, 1, 2)          // persists
 			dir := step(t0.Add(2*day), want{1, 1, 1}, 2, 3) // changes: 1 repaired, 3 new
 			rows, err := reporttest.ReadExceptions(filepath.Join(dir, "exceptions.parquet"))
 			if err != nil {

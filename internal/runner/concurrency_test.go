@@ -1,0 +1,141 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recon-dev/recon/internal/runner"
+	"github.com/recon-dev/recon/internal/schedule"
+	"github.com/recon-dev/recon/internal/state"
+)
+
+// Two daemons and a manual recon run, all triggering one reconciliation
+// every second on one state store, never run it at once: in the history,
+// each run starts after the one before ended. The history survives a
+// daemon's restart.
+func TestNoOverlapUnderConcurrentTriggers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs daemons for seconds")
+	}
+	for kind, dsn := range stateStores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := newScenario(t, dsn, "    schedule: \"* * * * * *\"\n")
+			s.grow(t, 20_000) // a run takes a while, so that triggers collide
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			daemon := func(ctx context.Context, name string) {
+				defer wg.Done()
+				store := openStore(t, s)
+				d := &schedule.Daemon{Config: s.cfg, State: store, Grace: time.Minute, NewRunner: func() *runner.Runner {
+					return &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, name)}
+				}}
+				if err := d.Run(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+			wg.Add(3)
+			go daemon(ctx, "daemon-1")
+			go daemon(ctx, "daemon-2")
+			go func() {
+				defer wg.Done()
+				store := openStore(t, s)
+				r := &runner.Runner{Config: s.cfg, State: store, Trigger: "manual", Out: filepath.Join(s.dir, "manual")}
+				for ctx.Err() == nil {
+					if _, _, err := r.Run(context.Background(), s.cfg.Reconciliations); err != nil {
+						t.Error(err)
+					}
+					time.Sleep(150 * time.Millisecond)
+				}
+			}()
+			wg.Wait()
+			runs := history(t, s)
+			if len(runs) < 3 {
+				t.Fatalf("%d runs in 4 s", len(runs))
+			}
+			checkNoOverlap(t, runs)
+			triggers := map[string]int{}
+			for _, r := range runs {
+				triggers[r.Trigger]++
+			}
+			if triggers["schedule"] == 0 || triggers["manual"] == 0 {
+				t.Errorf("runs by trigger %v: want both scheduled and manual ones", triggers)
+			}
+
+			// A daemon restarted on the same state adds to the history.
+			before := len(runs)
+			ctx, cancel = context.WithTimeout(context.Background(), 2500*time.Millisecond)
+			defer cancel()
+			wg.Add(1)
+			daemon(ctx, "daemon-1")
+			runs = history(t, s)
+			if len(runs) <= before {
+				t.Errorf("after a restart: %d runs, before %d", len(runs), before)
+			}
+			checkNoOverlap(t, runs)
+		})
+	}
+}
+
+func openStore(t *testing.T, s *scenario) *state.Store {
+	t.Helper()
+	store, err := state.Open(context.Background(), s.cfg.State, "", s.cfg.StateName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// history reads the runs of "deals" through a new handle, oldest first.
+func history(t *testing.T, s *scenario) []state.Run {
+	t.Helper()
+	runs, err := openStore(t, s).Runs(context.Background(), "deals", time.Time{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(runs)
+	return runs
+}
+
+func checkNoOverlap(t *testing.T, runs []state.Run) {
+	t.Helper()
+	for i, r := range runs {
+		if r.FinishedAt == nil || !r.Succeeded() {
+			t.Errorf("run %s (%s): status %s", r.RunID, r.Trigger, r.Status)
+			continue
+		}
+		if i > 0 && r.StartedAt.Before(*runs[i-1].FinishedAt) {
+			t.Errorf("run %s (%s) started at %s, before run %s (%s) ended at %s", r.RunID, r.Trigger, r.StartedAt.Format(time.StampMicro),
+				runs[i-1].RunID, runs[i-1].Trigger, runs[i-1].FinishedAt.Format(time.StampMicro))
+		}
+	}
+}
+
+// grow adds n agreeing records to both tables.
+func (s *scenario) grow(t *testing.T, n int) {
+	t.Helper()
+	for _, table := range []string{"deals", "invoices"} {
+		db := s.crm
+		if table == "invoices" {
+			db = s.inv
+		}
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := 1000; id < 1000+n; id++ {
+			if _, err := tx.Exec(fmt.Sprintf("INSERT INTO %s VALUES (?, '1.00', '2024-01-01T00:00:00Z')", table), id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
