@@ -1,0 +1,174 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/internal/drift"
+)
+
+// hooks is a webhook receiver on loopback that answers 503 to its first
+// failFirst requests, then records the bodies it gets.
+type hooks struct {
+	mu        sync.Mutex
+	failFirst int
+	requests  int
+	bodies    []string
+}
+
+func (h *hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.requests++
+	if h.requests <= h.failFirst {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	h.bodies = append(h.bodies, r.URL.Path+" "+string(b))
+}
+
+func (h *hooks) got() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.bodies...)
+}
+
+// A breach is alerted (retried after a failure); recon status is fresh
+// right after, and once a reconciliation goes past its max_staleness it
+// exits 3 and alerts that too: the dead man's switch.
+func TestAlertsAndDeadMansSwitch(t *testing.T) {
+	h := &hooks{failFirst: 1}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	dir := demoConfig(t)
+	text, _ := os.ReadFile(filepath.Join(dir, "recon.yaml"))
+	cfg := strings.Replace(string(text), "version: 1\n", fmt.Sprintf("version: 1\nalerts:\n  webhooks: [{url: %q, format: json}]\n  ping: %q\n",
+		srv.URL+"/hook/${HOOK_TOKEN}", srv.URL+"/ping"), 1)
+	cfg = strings.Replace(cfg, "  - name: accounts_vs_customers\n", "  - name: accounts_vs_customers\n    max_staleness: 6s\n", 1)
+	path := writeFile(t, dir, "alerts.yaml", cfg)
+	env := map[string]string{"HOOK_TOKEN": "tok-3f9a"}
+
+	code, _, stderr := runRecon(t, env, "run", "--config", path, "--out", t.TempDir())
+	if code != exitBreached {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	got := h.got()
+	var breach struct {
+		Event, Summary  string
+		Reconciliations []map[string]any
+	}
+	if len(got) != 3 || !strings.HasPrefix(got[0], "/ping/start ") || !strings.HasPrefix(got[1], "/ping ") || !strings.HasPrefix(got[2], "/hook/tok-3f9a ") {
+		t.Fatalf("the receiver got %q", got)
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(got[2], " ", 2)[1]), &breach); err != nil || breach.Event != "breach" ||
+		!strings.Contains(breach.Summary, "accounts_vs_customers breached drift_rate") || len(breach.Reconciliations) != 2 {
+		t.Errorf("breach alert %+v (%v)", breach, err)
+	}
+	if h.requests != 4 {
+		t.Errorf("%d requests, want 4: the first ping failed and was retried", h.requests)
+	}
+
+	code, stdout, _ := runRecon(t, env, "status", "--config", path)
+	if code != exitOK || !strings.Contains(stdout, "Coverage: 2 of 2") {
+		t.Fatalf("status right after the run: exit %d\n%s", code, stdout)
+	}
+	time.Sleep(6 * time.Second)
+	code, stdout, _ = runRecon(t, env, "status", "--config", path, "--json")
+	var st struct {
+		Coverage float64
+		Stale    []string
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != exitStale || st.Coverage != 0.5 || strings.Join(st.Stale, ",") != "accounts_vs_customers" {
+		t.Fatalf("status past max_staleness: exit %d, %+v, %v\n%s", code, st, err, stdout)
+	}
+	got = h.got()
+	if last := got[len(got)-1]; !strings.Contains(last, `"event":"stale"`) || !strings.Contains(last, "accounts_vs_customers") {
+		t.Errorf("stale alert: %s", last)
+	}
+}
+
+// No password reaches a log, an alert, the state store or a report, even
+// when a system refuses it.
+func TestNoPasswordAnywhere(t *testing.T) {
+	const pgPassword, myPassword = "Pg-s3cret-7741", "My-s3cret-9902"
+	h := &hooks{}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	pg := withPassword(t, dbtest.Postgres(t), pgPassword) // trust auth: accepted
+	if !strings.Contains(pg, pgPassword) {
+		t.Fatalf("the DSN %q carries no password: the test would prove nothing", pg)
+	}
+	my, err := gomysql.ParseDSN(dbtest.MySQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	my.Passwd = myPassword // refused
+	crm := database{"postgres", "postgres", pg}
+	plant(t, crm, database{"sqlite", "sqlite", filepath.Join(t.TempDir(), "unused.db")}, 5)
+	dir := t.TempDir()
+	cfg := drift.Config(drift.System{Driver: "postgres", DSN: "${CRM_DSN}"}, drift.System{Driver: "mysql", DSN: "${BILLING_DSN}"})
+	cfg = strings.Replace(cfg, "version: 1\n", fmt.Sprintf("version: 1\nalerts: {webhooks: [{url: %q, format: slack}, {url: %q}]}\n", srv.URL+"/s", srv.URL+"/j"), 1)
+	path := writeFile(t, dir, "recon.yaml", cfg)
+	env := map[string]string{"CRM_DSN": pg, "BILLING_DSN": my.FormatDSN()}
+	out := t.TempDir()
+	code, stdout, stderr := runRecon(t, env, "run", "--config", path, "--out", out, "--log-level", "debug", "--log-format", "json")
+	if code != exitError || !strings.Contains(stdout, "Access denied") {
+		t.Fatalf("exit %d, want 2 (billing refuses the password)\n%s%s", code, stdout, stderr)
+	}
+	_, statusOut, _ := runRecon(t, env, "status", "--config", path, "--json")
+	texts := map[string]string{"stdout": stdout, "stderr and logs": stderr, "status": statusOut, "alerts": strings.Join(h.got(), "\n")}
+	if !strings.Contains(texts["alerts"], `auth`) {
+		t.Errorf("no auth failure alerted: %s", texts["alerts"])
+	}
+	filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			texts[p] = string(b)
+		}
+		return nil
+	})
+	for _, f := range []string{"recon-state.db", "recon-state.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		texts[f] = string(b)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "recon-state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows string
+	if err := db.QueryRow("SELECT group_concat(coalesce(error, '') || config_hash, ' ') FROM recon_runs").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	texts["state rows"] = rows
+	if !strings.Contains(rows, "Access denied") {
+		t.Errorf("the state does not record the failure: %s", rows)
+	}
+	for name, text := range texts {
+		for _, secret := range []string{pgPassword, myPassword} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds a password", name)
+			}
+		}
+	}
+}
+
+// withPassword returns a postgres:// DSN with a password.
+func withPassword(t *testing.T, dsn, password string) string {
+	t.Helper()
+	return strings.Replace(dsn, "postgres://postgres@", "postgres://postgres:"+password+"@", 1)
+}
