@@ -51,7 +51,9 @@
 //   - Every record read is counted; every Difference is written to the Sink
 //     in key order within a reconciliation, records whose key cannot be
 //     used last. A Difference is valid only during Sink.Write.
-//   - Duplicates beyond the first record of a key are counted, not compared.
+//   - Of records sharing a key, one is compared, whatever order they came
+//     in: the newest by timestamp, ties broken by the smallest values; the
+//     others are counted, not compared.
 //   - The engine reads no configuration and opens no connection: it gets a
 //     Spec and two Snapshots.
 package reconcile

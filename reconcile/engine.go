@@ -30,6 +30,10 @@ type Options struct {
 	// Progress, when set, counts rows read and keys compared, for a caller
 	// that reports progress.
 	Progress *Progress
+	// SettleAfter, when set, leaves out records modified after it on
+	// either side: they are still in flight (a sync that has not caught up
+	// yet), counted as settling, not compared or reported.
+	SettleAfter time.Time
 }
 
 // Progress counts rows read, then keys compared; safe to read while a run
@@ -84,6 +88,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
 
 	j := newJoin(spec, sides, sink, &progress.Compared)
+	j.settleAfter = opts.SettleAfter
 	if err := j.run(ctx); err != nil {
 		return Result{}, err
 	}
@@ -211,8 +216,8 @@ func (r *Result) evaluate(t Thresholds) {
 		r.DriftRate = float64(r.RecordsWithFieldMismatch) / float64(r.Matched)
 	}
 	r.SyncSuccessRate = 1
-	if r.SourceCount > 0 {
-		r.SyncSuccessRate = float64(r.InAgreement) / float64(r.SourceCount)
+	if expected := r.SourceCount - r.settlingSource; expected > 0 {
+		r.SyncSuccessRate = float64(r.InAgreement) / float64(expected)
 	}
 	r.Breaches = []string{}
 	if t.CountVariance != nil && (r.CountVariance == nil || *r.CountVariance > *t.CountVariance) {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -297,7 +298,7 @@ func TestDifferencesCarryStoredKeysAndValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = []string{
-			`7 mismatched=[] misaligned=false unkeyed=false/0 | ["7" "1" "a" ∅] rows=1 invalid=[] at=∅ | ["7" "zz" "a" ∅] rows=2 invalid=[0] at=∅`,
+			`7 mismatched=[] misaligned=false unkeyed=false/0 | ["7" "1" "a" ∅] rows=1 invalid=[] at=∅ | ["7" "1" "a" ∅] rows=2 invalid=[] at=∅`, // of duplicates without timestamps, the smaller values
 			`42 mismatched=[0] misaligned=false unkeyed=false/0 | ["042" "1" "a" ∅] rows=1 invalid=[] at=∅ | [" 42" "2" "a" ∅] rows=1 invalid=[] at=∅`,
 			`x mismatched=[] misaligned=false unkeyed=true/0 | ["x" "1" "a" ∅] rows=1 invalid=[] at=∅ | -`,
 		}
@@ -325,5 +326,41 @@ func TestExceptionsNameEachSidesStoredKey(t *testing.T) {
 	}
 	if missing.Kind != MissingInTarget || *missing.SourceKey != "8" || missing.TargetKey != nil {
 		t.Errorf("missing: %+v", missing)
+	}
+}
+
+// Of rows sharing a key, the one compared is the newest by timestamp, ties
+// broken by the smallest values: whatever order the database returns them
+// in, the exceptions are the same.
+func TestDuplicatesAreComparedDeterministically(t *testing.T) {
+	spec := testSpec()
+	rows := [][]string{
+		{"7", "1.00", "EUR", "Ads", "2024-03-01 12:00:00Z"},
+		{"7", "2.00", "USD", "Web", "2024-03-02 12:00:00Z"}, // the newest: compared
+		{"7", "3.00", "USD", "Web", null},
+		{"7", "0.50", "USD", "Web", "bad"},
+		{"8", "9.00", "USD", "Web", "2024-03-02 12:00:00Z"},
+		{"8", "5.00", "USD", "Web", "2024-03-02 12:00:00Z"}, // a tie: the smaller amount's text
+	}
+	target := sliceSnapshot{rows: [][]string{{"7", "2.00", "USD", "Web", "2024-03-02 12:00:00Z"}, {"8", "9.00", "USD", "Web", "2024-03-02 12:00:00Z"}}}
+	var first []string
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range 20 {
+		shuffled := slices.Clone(rows)
+		r.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		got, _ := runLines(t, spec, Input{sliceSnapshot{rows: shuffled}, time.UTC}, Input{target, time.UTC}, 48*(i%2))
+		if i == 0 {
+			first = got
+			want := []string{
+				"duplicate_key key=7 field=∅ side=source src=4 tgt=∅",
+				"duplicate_key key=8 field=∅ side=source src=2 tgt=∅",
+				"field_mismatch key=8 field=amount side= src=5.00 tgt=9.00",
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("exceptions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		} else if !slices.Equal(got, first) {
+			t.Fatalf("order %d gives\n%s\nnot\n%s", i, strings.Join(got, "\n"), strings.Join(first, "\n"))
+		}
 	}
 }

@@ -64,8 +64,13 @@ type Result struct {
 	// InAgreement counts matched records whose compared fields all agree
 	// and parse on both sides.
 	InAgreement int64 `json:"in_agreement"`
-	// SyncSuccessRate is InAgreement / SourceCount (1 for an empty source).
-	SyncSuccessRate          float64          `json:"sync_success_rate"`
+	// SyncSuccessRate is InAgreement / the source records not settling (1
+	// when there are none).
+	SyncSuccessRate float64 `json:"sync_success_rate"`
+	// Settling counts keys left out because a side's record was modified
+	// within the settle window: still in flight.
+	Settling                 int64 `json:"settling"`
+	settlingSource           int64
 	MissingInTarget          int64            `json:"missing_in_target"`
 	MissingInSource          int64            `json:"missing_in_source"`
 	FieldMismatches          map[string]int64 `json:"field_mismatches"`

@@ -28,6 +28,8 @@ type join struct {
 	// compared counts keys passed, for progress.
 	compared *atomic.Int64
 	lag      lagHistogram
+	// settleAfter leaves out records modified after it (zero: none).
+	settleAfter time.Time
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -56,7 +58,7 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 func (j *join) run(ctx context.Context) error {
 	var groups [2]*groupIter
 	for i, s := range j.sides {
-		groups[i] = &groupIter{it: s.sorted}
+		groups[i] = &groupIter{it: s.sorted, stamp: j.stamp, col: len(j.fields), loc: s.input.Location}
 	}
 	a, na, err := groups[0].next()
 	if err != nil {
@@ -154,6 +156,13 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	if b != nil {
 		d.Target = j.parse(1, b, nb)
 	}
+	if j.settling(d.Source) || j.settling(d.Target) {
+		j.res.Settling++
+		if d.Source != nil {
+			j.res.settlingSource++
+		}
+		return nil
+	}
 	for _, r := range []*Record{d.Source, d.Target} {
 		if r == nil {
 			continue
@@ -193,6 +202,11 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 		return err
 	}
 	return j.sink.Write(d)
+}
+
+// settling reports whether r was modified within the settle window.
+func (j *join) settling(r *Record) bool {
+	return r != nil && !j.settleAfter.IsZero() && r.UpdatedAt != nil && r.UpdatedAt.After(j.settleAfter)
 }
 
 func (j *join) compareFields() {
@@ -300,14 +314,21 @@ func sideIndex(s Side) int {
 	return 1
 }
 
-// groupIter yields each key's first record and how many records share the
-// key: duplicates are adjacent once sorted.
+// groupIter yields, for each key, the record compared and how many
+// records share the key: duplicates are adjacent once sorted. Of
+// duplicates it picks the newest by timestamp, ties broken by the smallest
+// values, so the pick does not depend on the order the database returned
+// them in, and an exception found among them is the same run after run.
 type groupIter struct {
 	it      recordIter
 	pending *record
 	started bool
 	cur     record
 	buf     []byte
+	// stamp is the timestamp's payload column (nil without one), read in loc.
+	stamp *comparator
+	col   int
+	loc   *time.Location
 }
 
 func (g *groupIter) next() (*record, int, error) {
@@ -322,7 +343,7 @@ func (g *groupIter) next() (*record, int, error) {
 	if g.pending == nil {
 		return nil, 0, nil
 	}
-	g.copyPending()
+	g.copyRecord(g.pending)
 	n := 1
 	for {
 		p, err := g.it.next()
@@ -334,12 +355,39 @@ func (g *groupIter) next() (*record, int, error) {
 			return &g.cur, n, nil
 		}
 		n++
+		if g.prefer(p, &g.cur) {
+			g.copyRecord(p)
+		}
 	}
 }
 
-// copyPending copies the pending record, which the iterator will reuse.
-func (g *groupIter) copyPending() {
-	p := g.pending
+// prefer reports whether duplicate p is to be compared rather than cur.
+func (g *groupIter) prefer(p, cur *record) bool {
+	if g.stamp != nil {
+		a, aerr := g.stamp.parse(p.cols[g.col], g.loc)
+		b, berr := g.stamp.parse(cur.cols[g.col], g.loc)
+		aok, bok := aerr == nil && !a.null, berr == nil && !b.null
+		switch {
+		case aok != bok:
+			return aok
+		case aok && a.instant() != b.instant():
+			return a.instant().After(b.instant())
+		}
+	}
+	for i := range p.cols {
+		x, y := p.cols[i], cur.cols[i]
+		if (x == nil) != (y == nil) {
+			return x == nil
+		}
+		if c := bytes.Compare(x, y); c != 0 {
+			return c < 0
+		}
+	}
+	return false
+}
+
+// copyRecord makes p the current record, copied: the iterator reuses p.
+func (g *groupIter) copyRecord(p *record) {
 	g.buf = append(g.buf[:0], p.key...)
 	for _, c := range p.cols {
 		g.buf = append(g.buf, c...)

@@ -38,6 +38,38 @@ func randomRows(r *rand.Rand, n int) [][]string {
 	return rows
 }
 
+// preferred reports whether duplicate row a, rather than b, is compared:
+// the newest by timestamp (one without a valid timestamp is older), ties
+// broken by the smaller values, NULL smallest.
+func preferred(a, b []string) bool {
+	at, aok := oracleTime(a[3])
+	bt, bok := oracleTime(b[3])
+	switch {
+	case aok != bok:
+		return aok
+	case aok && !at.Equal(bt):
+		return at.After(bt)
+	}
+	for i := 1; i < len(a); i++ {
+		if (a[i] == null) != (b[i] == null) {
+			return a[i] == null
+		}
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+func oracleTime(s string) (time.Time, bool) {
+	for _, layout := range []string{"2006-01-02 15:04:05-07", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // oracle reconciles with maps, the obvious way, for comparison.
 func oracle(src, tgt [][]string) []string {
 	type group struct {
@@ -54,6 +86,9 @@ func oracle(src, tgt [][]string) []string {
 			}
 			if g, ok := m[r[0]]; ok {
 				g.count++
+				if preferred(r, g.first) {
+					g.first = r
+				}
 			} else {
 				m[r[0]] = &group{first: r, count: 1}
 			}

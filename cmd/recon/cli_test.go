@@ -415,3 +415,36 @@ func TestValidateChecksRepairTables(t *testing.T) {
 		t.Errorf("a repair the table can take: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// A numeric(12,2) key against an integer one never matches as text:
+// validate says so and names the fix.
+func TestValidateRejectsKeysThatCannotMatch(t *testing.T) {
+	dir := t.TempDir()
+	for _, ddl := range []struct{ file, table string }{{"a.db", "CREATE TABLE deals (id NUMERIC(12,2), v TEXT)"}, {"b.db", "CREATE TABLE invoices (deal_id INTEGER, v TEXT)"}} {
+		db, err := sql.Open("sqlite", filepath.Join(dir, ddl.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ddl.table); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	cfg := `version: 1
+systems: {a: {driver: sqlite, dsn: a.db}, b: {driver: sqlite, dsn: b.db}}
+reconciliations:
+  - name: deals
+    source: {system: a, table: deals}
+    target: {system: b, table: invoices}
+    key: [{source: id, target: deal_id%s}]
+    fields: [{name: v}]
+`
+	code, stdout, _ := runRecon(t, nil, "validate", "--config", writeFile(t, dir, "bad.yaml", fmt.Sprintf(cfg, "")))
+	if code != exitError || !strings.Contains(stdout, "key #1: the source's id is decimal and the target's deal_id is integer: as text keys they never match") ||
+		!strings.Contains(stdout, "declare the key type: int") {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+	if code, stdout, _ := runRecon(t, nil, "validate", "--config", writeFile(t, dir, "ok.yaml", fmt.Sprintf(cfg, ", type: int"))); code != exitOK {
+		t.Errorf("type: int: exit %d\n%s", code, stdout)
+	}
+}

@@ -63,6 +63,7 @@ Flags:
 // validateReconciliation checks both sides' columns and their types.
 func validateReconciliation(ctx context.Context, sys *runner.Systems, rc config.Reconciliation) []error {
 	var errs []error
+	keyFamilies := [2][]sources.Family{make([]sources.Family, len(rc.Spec.Key)), make([]sources.Family, len(rc.Spec.Key))}
 	for _, side := range []struct {
 		name reconcile.Side
 		sel  config.SideSelection
@@ -84,6 +85,9 @@ func validateReconciliation(ctx context.Context, sys *runner.Systems, rc config.
 				continue
 			}
 			fam := sources.FamilyOf(found[0].DatabaseType)
+			if i := slices.IndexFunc(rc.Spec.Columns(side.name), func(c reconcile.Column) bool { return c == need }); i < len(rc.Spec.Key) {
+				keyFamilies[sideIndex(side.name)][i] = fam
+			}
 			if !comparable(need.Type, fam) {
 				errs = append(errs, fmt.Errorf("%s: %s column %q is %s (%s), which cannot be read as %s",
 					need.Role, side.name, found[0].Name, found[0].DatabaseType, fam, need.Type))
@@ -95,7 +99,25 @@ func validateReconciliation(ctx context.Context, sys *runner.Systems, rc config.
 			}
 		}
 	}
+	for i, k := range rc.Spec.Key {
+		src, tgt := keyFamilies[0][i], keyFamilies[1][i]
+		if k.Type == reconcile.String && src != tgt && (fractional(src) || fractional(tgt)) {
+			errs = append(errs, fmt.Errorf("key #%d: the source's %s is %s and the target's %s is %s: as text keys they never match (42.00 is not 42); declare the key type: int",
+				i+1, k.Source, src, k.Target, tgt))
+		}
+	}
 	return errs
+}
+
+// fractional reports whether a family's text may carry a fraction or an
+// exponent, which another family writes differently.
+func fractional(f sources.Family) bool { return f == sources.Decimal || f == sources.Float }
+
+func sideIndex(s reconcile.Side) int {
+	if s == reconcile.SourceSide {
+		return 0
+	}
+	return 1
 }
 
 // readableAs says which column families each field type can be read from.

@@ -354,12 +354,11 @@ func (r *Runner) reconcile(ctx context.Context, sys *Systems, rc config.Reconcil
 		defer stop()
 	}
 	start := time.Now()
-	res, err := reconcile.Run(ctx, rc.Spec, src, tgt, sink, reconcile.Options{
-		MemoryBudget: r.MemoryMiB << 20,
-		TempDir:      r.TempDir,
-		Logger:       logger,
-		Progress:     progress,
-	})
+	opts := reconcile.Options{MemoryBudget: r.MemoryMiB << 20, TempDir: r.TempDir, Logger: logger, Progress: progress}
+	if rc.Settle > 0 {
+		opts.SettleAfter = r.now().Add(-rc.Settle)
+	}
+	res, err := reconcile.Run(ctx, rc.Spec, src, tgt, sink, opts)
 	out := reports.Result{Result: res}
 	if err != nil {
 		if planner != nil {
