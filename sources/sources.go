@@ -107,6 +107,14 @@ type DB struct {
 	dialect Dialect
 	db      *sqlx.DB
 	secrets []string
+	abort   func() // closes every connection at once; nil if the driver needs none
+}
+
+// Abortable is a Dialect that opens its own pool, whose connections a run
+// can close under a read that a database which stopped answering would
+// never end (a driver that honours a cancelled context does not need it).
+type Abortable interface {
+	OpenAbortable(dsn string) (db *sql.DB, abort func(), err error)
 }
 
 // WritableDialect is a Dialect whose Configure makes connections that
@@ -140,19 +148,35 @@ func open(ctx context.Context, cfg Config, writes bool) (*DB, error) {
 	if err != nil {
 		return nil, scrub(fmt.Errorf("system %q: bad dsn: %w", cfg.Name, err), secrets)
 	}
-	db, err := sqlx.Open(d.DriverName(), dsn)
-	if err != nil {
+	var db *sqlx.DB
+	var abort func()
+	if a, ok := d.(Abortable); ok {
+		sdb, ab, err := a.OpenAbortable(dsn)
+		if err != nil {
+			return nil, scrub(fmt.Errorf("system %q: open: %w", cfg.Name, err), secrets)
+		}
+		db, abort = sqlx.NewDb(sdb, d.DriverName()), ab
+	} else if db, err = sqlx.Open(d.DriverName(), dsn); err != nil {
 		return nil, scrub(fmt.Errorf("system %q: open: %w", cfg.Name, err), secrets)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, scrub(fmt.Errorf("system %q: connect: %w", cfg.Name, err), secrets)
 	}
-	return &DB{name: cfg.Name, dialect: d, db: db, secrets: secrets}, nil
+	return &DB{name: cfg.Name, dialect: d, db: db, secrets: secrets, abort: abort}, nil
 }
 
 // Close closes the pool.
 func (db *DB) Close() error { return db.db.Close() }
+
+// Abort closes every connection of the pool now, ending the reads on them:
+// for a run that times out on a database that stopped answering. The pool
+// is not to be used after.
+func (db *DB) Abort() {
+	if db.abort != nil {
+		db.abort()
+	}
+}
 
 // Dialect is the system's dialect, which writes repairs for it too.
 func (db *DB) Dialect() Dialect { return db.dialect }

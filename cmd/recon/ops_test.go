@@ -3,14 +3,17 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 
 	"github.com/recon-dev/recon/internal/dbtest"
 	"github.com/recon-dev/recon/internal/drift"
+	"github.com/recon-dev/recon/internal/reporttest"
 )
 
 // hooks is a webhook receiver on loopback that answers 503 to its first
@@ -171,4 +175,80 @@ func TestNoPasswordAnywhere(t *testing.T) {
 func withPassword(t *testing.T, dsn, password string) string {
 	t.Helper()
 	return strings.Replace(dsn, "postgres://postgres@", "postgres://postgres:"+password+"@", 1)
+}
+
+// A PostgreSQL backend that stops answering mid-read (SIGSTOP) ends the
+// run, classified connectivity, within the reconciliation's timeout:
+// never a nightly job hung for good.
+func TestHungDatabaseEndsTheRunWithinItsTimeout(t *testing.T) {
+	pg := dbtest.Postgres(t)
+	dir := t.TempDir()
+	lite, err := sql.Open("sqlite", filepath.Join(dir, "lite.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lite.Exec("CREATE TABLE t (id INTEGER, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	lite.Close()
+	writeFile(t, dir, "slow.sql", "SELECT g AS id, 'x' AS v FROM generate_series(1, 20000000) g")
+	path := writeFile(t, dir, "recon.yaml", `version: 1
+systems: {pg: {driver: postgres, dsn: "${PG_DSN}"}, lite: {driver: sqlite, dsn: lite.db}}
+reconciliations:
+  - name: slow
+    timeout: 3s
+    source: {system: pg, query: slow.sql}
+    target: {system: lite, table: t}
+    key: [{source: id, type: int}]
+    fields: [{name: v}]
+`)
+	out := t.TempDir()
+	cmd := exec.Command(reconBinary(t), "run", "--config", path, "--out", out)
+	cmd.Env = append(os.Environ(), "PG_DSN="+pg)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	admin, err := sql.Open("postgres", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		admin.QueryRow("SELECT pid FROM pg_stat_activity WHERE query LIKE '%generate_series%' AND pid <> pg_backend_pid() AND state = 'active'").Scan(&pid)
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("recon's query never showed up\n%s", stderr.String())
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("recon still waits on the stopped backend 30 s later\n%s", stderr.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitError {
+		t.Fatalf("exit: %v, want 2\n%s", err, stderr.String())
+	}
+	if took := time.Since(stopped); took > 8*time.Second {
+		t.Errorf("the run ended %s after the backend stopped; its timeout is 3 s", took)
+	}
+	sum, err := reporttest.ReadSummary(onlyRunDir(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sum.Reconciliations[0]
+	if r["error_class"] != "connectivity" || !strings.Contains(fmt.Sprint(r["error"]), "timed out after 3s") {
+		t.Errorf("error %v, class %v", r["error"], r["error_class"])
+	}
 }

@@ -220,7 +220,11 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 	if err := r.State.StartRun(ctx, hist); err != nil {
 		return fail(err)
 	}
+	// A database that stops answering holds a read past any context:
+	// when the reconciliation must end, its connections are cut.
+	stopCutting := context.AfterFunc(rctx, func() { sys.Abort(rc.Source.System, rc.Target.System) })
 	res, err := r.reconcile(rctx, sys, rc, writer, review, runID, logger)
+	stopCutting()
 	if err == nil {
 		err = writer.Flush()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
@@ -16,6 +17,7 @@ import (
 // Systems opens each configured system once, on first use, and remembers
 // a failure so that every reconciliation using the system reports it.
 type Systems struct {
+	mu      sync.Mutex // Abort comes from a reconciliation's timeout, in another goroutine
 	cfg     *config.Config
 	logger  *slog.Logger
 	connect func(context.Context, sources.Config) (*sources.DB, error)
@@ -37,6 +39,8 @@ func NewWritableSystems(cfg *config.Config, logger *slog.Logger) *Systems {
 
 // Get returns the open system name, connecting on first use.
 func (s *Systems) Get(ctx context.Context, name string) (*sources.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if db, ok := s.open[name]; ok {
 		return db, nil
 	}
@@ -83,8 +87,25 @@ func (s *Systems) RepairTable(ctx context.Context, rc config.Reconciliation, sid
 	return t, nil
 }
 
+// Abort closes the connections of systems now, ending reads that a
+// database which stopped answering would never end; a later Get opens
+// them anew.
+func (s *Systems) Abort(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range names {
+		if db, ok := s.open[name]; ok {
+			db.Abort()
+			db.Close()
+			delete(s.open, name)
+		}
+	}
+}
+
 // Close closes every open system.
 func (s *Systems) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, db := range s.open {
 		db.Close()
 	}

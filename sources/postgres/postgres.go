@@ -36,14 +36,26 @@ func (Dialect) DriverName() string { return "postgres" }
 func (Dialect) QuoteIdent(name string) string { return pq.QuoteIdentifier(name) }
 
 // Configure implements sources.Dialect: lib/pq takes URLs and key=value
-// DSNs as they are. A DSN that does not parse is reported without its text,
-// which may hold a password.
+// DSNs as they are, given a connect timeout (10 s) when they set none, so
+// that an unreachable host fails a run instead of hanging it. A DSN that
+// does not parse is reported without its text, which may hold a password.
 func (Dialect) Configure(dsn, _ string) (string, error) {
-	if _, err := pq.NewConfig(dsn); err != nil {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
 		if strings.Contains(dsn, "://") {
 			return "", errors.New("not a valid postgres:// URL; percent-encode special characters (@ : / # ? %) in the user and password")
 		}
 		return "", errors.New("not a valid key=value connection string; quote values with spaces as password='...'")
+	}
+	if cfg.ConnectTimeout == 0 {
+		if strings.Contains(dsn, "://") {
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			return dsn + sep + "connect_timeout=10", nil
+		}
+		return dsn + " connect_timeout=10", nil
 	}
 	return dsn, nil
 }
