@@ -192,7 +192,7 @@ func TestLifecycleOverRuns(t *testing.T) {
 	}
 }
 
-func deref(p *float64) any {
+func deref[T any](p *T) any {
 	if p == nil {
 		return nil
 	}
