@@ -50,7 +50,10 @@ func TestReportPageInBrowser(t *testing.T) {
 		Breaches: []string{"drift_rate"},
 	}, Repairs: &repairs.Summary{Direction: "source_to_target", Review: 3, Plans: []repairs.PlanSummary{{Side: "target",
 		System: "billing" + hostile, Table: "invoices", Driver: "mysql", Insert: 577, Update: 41, Records: 618, Batches: 2,
-		Files: map[string]string{"sql": "repairs/opportunities_vs_invoices.sql"}}}}}}
+		Files: map[string]string{"sql": "repairs/opportunities_vs_invoices.sql"}}}},
+		Trend: []TrendPoint{{RunID: "a", StartedAt: run.StartedAt.Add(-48 * time.Hour), Exceptions: 90, DriftRate: 0.01},
+			{RunID: "b", StartedAt: run.StartedAt.Add(-24 * time.Hour), Failed: true},
+			{RunID: run.ID, StartedAt: run.StartedAt, Exceptions: 42, DriftRate: 0.004}}}}
 	w, err := Create(out, run.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +81,14 @@ func TestReportPageInBrowser(t *testing.T) {
 		`&lt;script&gt;document.title="pwned"&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;`,
 		"<h3>Repairs</h3>", "Direction source_to_target; 3 sent to review", "<td class=\"num\">577</td>", "<td class=\"num\">618</td>",
 		"<code>repairs/opportunities_vs_invoices.sql</code>", `billing&lt;script&gt;`,
+		"<h3>Trend</h3>", `fill="#d0342c"`, "<polyline", "The last 3 runs", "up to 1.00%",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %q", want)
 		}
+	}
+	if strings.Count(dom, "<rect ") != 3 {
+		t.Errorf("the trend chart has %d bars, want 3", strings.Count(dom, "<rect "))
 	}
 	if strings.Contains(dom, "<script") || strings.Contains(dom, "<b>bold") {
 		t.Errorf("a database value became markup:\n%s", dom)

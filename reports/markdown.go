@@ -51,6 +51,10 @@ func renderMarkdown(p page) []byte {
 			}
 			b.WriteString("\n")
 		}
+		if c := s.Trend; c != nil {
+			fmt.Fprintf(&b, "### Trend\n\nThe last %s runs, oldest first: exceptions %s; drift rate %s.\n\n", c.Runs,
+				strings.Join(c.Exceptions, ", "), strings.Join(c.DriftRates, ", "))
+		}
 		if r := s.Repairs; r != nil {
 			fmt.Fprintf(&b, "### Repairs\n\nDirection %s; %s sent to review (`repairs/review.parquet`); max changes %s.\n\n", r.Direction, r.Review, r.MaxChanges)
 			if len(r.Plans) > 0 {

@@ -60,6 +60,69 @@ type section struct {
 	Totals      []string // "missing in target 1", per kind present
 	Samples     []sampleRow
 	Repairs     *repairSection // nil where no repair is configured
+	Trend       *trendChart    // nil without at least two runs
+}
+
+// trendChart draws a reconciliation's last runs as inline SVG, no script:
+// bars for the exceptions of each run (red for a failed run), a line for
+// the drift rate. Everything in it is a number or escaped text.
+type trendChart struct {
+	Width, Height           int
+	Bars                    []trendBar
+	Line                    string // the drift rate polyline's points
+	MaxExceptions, MaxDrift string
+	Runs, FirstRun, LastRun string
+	Exceptions, DriftRates  []string // per run, oldest first, for report.md
+}
+
+type trendBar struct {
+	X, Y, Width, Height int
+	Fill, Title         string
+}
+
+const (
+	chartWidth  = 360
+	chartHeight = 90
+)
+
+func newTrendChart(points []TrendPoint) *trendChart {
+	if len(points) < 2 {
+		return nil
+	}
+	var maxEx int64
+	maxDrift := 0.0
+	for _, p := range points {
+		maxEx = max(maxEx, p.Exceptions)
+		maxDrift = max(maxDrift, p.DriftRate)
+	}
+	c := &trendChart{Width: chartWidth, Height: chartHeight, MaxExceptions: humanize.Comma(maxEx), MaxDrift: percent(maxDrift),
+		Runs: fmt.Sprint(len(points)), FirstRun: pageTime(points[0].StartedAt), LastRun: pageTime(points[len(points)-1].StartedAt)}
+	slot := chartWidth / len(points)
+	var line []string
+	for i, p := range points {
+		h := 0
+		if maxEx > 0 {
+			h = int(float64(p.Exceptions) / float64(maxEx) * (chartHeight - 10))
+		}
+		fill, state := "#9bb4d6", fmt.Sprintf("%s exceptions, drift rate %s", humanize.Comma(p.Exceptions), percent(p.DriftRate))
+		if p.Failed {
+			fill, state, h = "#d0342c", "failed", chartHeight-10
+		}
+		c.Bars = append(c.Bars, trendBar{X: i*slot + 2, Y: chartHeight - h, Width: slot - 4, Height: h, Fill: fill,
+			Title: fmt.Sprintf("%s (%s): %s", p.RunID, pageTime(p.StartedAt), state)})
+		y := chartHeight - 5
+		if maxDrift > 0 {
+			y = chartHeight - 5 - int(p.DriftRate/maxDrift*(chartHeight-15))
+		}
+		line = append(line, fmt.Sprintf("%d,%d", i*slot+slot/2, y))
+		ex, drift := humanize.Comma(p.Exceptions), percent(p.DriftRate)
+		if p.Failed {
+			ex, drift = "failed", "failed"
+		}
+		c.Exceptions, c.DriftRates = append(c.Exceptions, ex), append(c.DriftRates, drift)
+	}
+	c.Line = strings.Join(line, " ")
+	return c
 }
 
 // repairSection is what a reconciliation's repair plans hold.
@@ -124,7 +187,8 @@ func newPage(run Run, samples map[sampleKey]*sample) page {
 			p.Breached++
 		}
 		p.Figures = append(p.Figures, newFigures(r))
-		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches), Repairs: newRepairSection(r.Repairs)}
+		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches), Repairs: newRepairSection(r.Repairs),
+			Trend: newTrendChart(r.Trend)}
 		if r.Error != nil {
 			s.Error = *r.Error
 		}

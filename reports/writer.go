@@ -63,6 +63,19 @@ type Result struct {
 	ExceptionsOpen     *int64           `json:"exceptions_open"`
 	ExceptionsResolved *int64           `json:"exceptions_resolved"`
 	Repairs            *repairs.Summary `json:"repairs"`
+	// Trend is the reconciliation's last runs, oldest first, this one
+	// last, for the pages' chart (from the state store; summary.json
+	// leaves it out).
+	Trend []TrendPoint `json:"-"`
+}
+
+// TrendPoint is one run in a trend.
+type TrendPoint struct {
+	RunID      string
+	StartedAt  time.Time
+	Failed     bool
+	DriftRate  float64
+	Exceptions int64
 }
 
 // ExceptionKey is an exception's identity across runs: its kind, record

@@ -100,6 +100,14 @@ func normalResults() []Result {
 			Breaches: []string{"count_variance 2.50% > 2.00%", "drift_rate 5.75% > 1.00%"}},
 		{Name: "invoices | EU", CountVariance: nil},
 	})
+	for i, ex := range []int64{40, 31, -1, 26, 14} {
+		p := TrendPoint{RunID: fmt.Sprintf("2026111%dT020000Z-00000%d", i, i), StartedAt: testStart.Add(time.Duration(i-4) * 24 * time.Hour),
+			Exceptions: ex, DriftRate: float64(ex) / 400}
+		if ex < 0 {
+			p = TrendPoint{RunID: p.RunID, StartedAt: p.StartedAt, Failed: true}
+		}
+		rs[1].Trend = append(rs[1].Trend, p)
+	}
 	limit := int64(5000)
 	rs[1].Repairs = &repairs.Summary{Direction: "both", Review: 3, MaxChanges: &limit, Plans: []repairs.PlanSummary{
 		{Side: "target", System: "billing | EU", Table: "deals", Driver: "mysql", Insert: 10, Update: 12, Records: 22, Batches: 1,

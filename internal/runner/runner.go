@@ -239,6 +239,7 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 		r.State.Discard(context.WithoutCancel(ctx), runID, name)
 		out, err := fail(err)
 		r.record(ctx, hist, out, logger)
+		out.Trend = r.trend(ctx, name)
 		return out, err
 	}
 	res.ExceptionsNew, res.ExceptionsOpen, res.ExceptionsResolved = &lc.New, &lc.Open, &lc.Resolved
@@ -246,7 +247,29 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 		res.Breaches = append(res.Breaches, "new_exceptions")
 	}
 	r.record(ctx, hist, res, logger)
+	res.Trend = r.trend(ctx, name)
 	return res, nil
+}
+
+// trendRuns is how many runs a report's trend chart shows.
+const trendRuns = 12
+
+// trend is a reconciliation's last runs, oldest first.
+func (r *Runner) trend(ctx context.Context, name string) []reports.TrendPoint {
+	runs, err := r.State.Runs(context.WithoutCancel(ctx), name, time.Time{}, trendRuns)
+	if err != nil {
+		return nil
+	}
+	out := make([]reports.TrendPoint, 0, len(runs))
+	for i := len(runs) - 1; i >= 0; i-- {
+		h := runs[i]
+		p := reports.TrendPoint{RunID: h.RunID, StartedAt: h.StartedAt, Failed: !h.Succeeded(), Exceptions: h.Exceptions}
+		if h.Matched > 0 {
+			p.DriftRate = float64(h.RecordsWithFieldMismatch) / float64(h.Matched)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // renew keeps the lease of a reconciliation's lock while it runs; losing
