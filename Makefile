@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/recon
 ROWS    ?= 1000000
 
-.PHONY: help build demo test test-short bench vet fmt clean duckdb
+.PHONY: help build demo test test-short test-deps bench vet fmt clean duckdb
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,8 +21,11 @@ demo: build ## plant drift in two SQLite databases, reconcile them and show the 
 	  echo "open $$run/report.html in a browser, query $$run/exceptions.parquet with DuckDB,"; \
 	  echo "and apply the plan with: ./$(BIN) apply --config testdata/demo/recon.yaml --run $$run --execute"
 
-test: vet duckdb ## run every test against real PostgreSQL, MariaDB and SQLite
-	$(GO) test -count=1 ./...
+test: vet test-deps duckdb ## run every test against real PostgreSQL, MariaDB and SQLite, Chromium and DuckDB
+	RECON_TEST_REQUIRE_DB=1 RECON_TEST_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 30m ./...
+
+test-deps: ## install what make test needs when missing (as root, with apt-get), or say what to install
+	@tools/test-deps.sh
 
 test-short: ## unit tests only, no database servers
 	$(GO) test -short -count=1 ./...
@@ -36,9 +39,7 @@ vet: ## go vet and gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
 
 duckdb: ## install DuckDB (npm) for the tests that read our Parquet with it
-	@if command -v npm >/dev/null; then \
-	  [ -d tools/duckdb/node_modules/@duckdb ] || npm ci --prefix tools/duckdb --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the DuckDB checks will be skipped"; fi
+	@[ -d tools/duckdb/node_modules/@duckdb ] || npm ci --prefix tools/duckdb --no-audit --no-fund --loglevel=error
 
 clean: ## remove build output and demo databases
 	rm -rf bin testdata/demo/*.db
