@@ -103,7 +103,7 @@ func printStatus(w io.Writer, st status.Report) {
 			r.OpenExceptions, sparkline(r.Trend))
 	}
 	o := st.Overall
-	fmt.Fprintf(tw, "overall\t\t\t%s\t%s\t  / %s\t%s\t%d\t\t\n", pct(o.SyncSuccessRate), lag(o.SyncLagP50)+"/"+lag(o.SyncLagP95)+"/"+lag(o.SyncLagMax),
+	fmt.Fprintf(tw, "overall\t\t\t%s\t%s\t— / %s\t%s\t%d\t\t\n", pct(o.SyncSuccessRate), lag(o.SyncLagP50)+"/"+lag(o.SyncLagP95)+"/"+lag(o.SyncLagMax),
 		pct(o.DriftRate30d), seconds(o.MTTRSeconds), o.OpenExceptions)
 	tw.Flush()
 	fresh := len(st.Reconciliations) - len(st.Stale)
@@ -177,6 +177,8 @@ func age(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	case d >= time.Minute:
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d >= time.Second:
+		return d.Round(time.Second).String()
 	}
 	return d.Round(time.Millisecond).String()
 }

@@ -124,6 +124,7 @@ type repairConfig struct {
 type softDeleteConfig struct {
 	Column string `yaml:"column"`
 	Value  scalar `yaml:"value"`
+	Grace  string `yaml:"grace"`
 }
 
 // scalar is a YAML scalar of any type, kept as its text: value: true,
@@ -769,6 +770,13 @@ func checkRepair(rc reconConfig, rules []repairs.FieldRule, spec *reconcile.Spec
 			p("soft_delete needs a column and a value, like {column: is_deleted, value: true}")
 		}
 		rs.SoftDelete = &repairs.SoftDelete{Column: sd.Column, Value: string(sd.Value)}
+		if sd.Grace != "" {
+			g, err := parseDays(sd.Grace)
+			if err != nil || g <= 0 {
+				p("soft_delete: grace %q is not a duration like 30d or 72h", sd.Grace)
+			}
+			rs.SoftDelete.Grace = g
+		}
 	}
 	if c.MaxChanges != nil {
 		if *c.MaxChanges < 1 {
@@ -795,6 +803,15 @@ func checkRepair(rc reconConfig, rules []repairs.FieldRule, spec *reconcile.Spec
 		p("%s", problem)
 	}
 	return rs
+}
+
+// parseDays reads a Go duration, or a whole number of days: "30d".
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		return time.Duration(days) * 24 * time.Hour, err
+	}
+	return time.ParseDuration(s)
 }
 
 // configHash identifies a reconciliation's resolved config: its section

@@ -3,8 +3,10 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +138,59 @@ func (s *scenario) grow(t *testing.T, n int) {
 		}
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// On a stop, the daemon takes no new run and lets the run going on finish
+// within its grace; past the grace the run is cancelled and leaves no
+// report. Either way it returns.
+func TestDaemonStopsGracefully(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs daemons for seconds")
+	}
+	for _, c := range []struct {
+		grace    time.Duration
+		finishes bool
+	}{{time.Minute, true}, {50 * time.Millisecond, false}} {
+		s := newScenario(t, "recon-state.db", "    schedule: \"* * * * * *\"\n")
+		s.grow(t, 150_000)
+		store := openStore(t, s)
+		out := filepath.Join(s.dir, "reports")
+		d := &schedule.Daemon{Config: s.cfg, State: store, Grace: c.grace, NewRunner: func() *runner.Runner {
+			return &runner.Runner{Config: s.cfg, State: store, Out: out}
+		}}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		// Stop as soon as a run holds the lock.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if held, _ := store.Holder(context.Background(), "deals", time.Now()); held != nil {
+				break
+			}
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("the daemon did not stop")
+		}
+		runs := history(t, s)
+		entries, _ := os.ReadDir(out)
+		reports := 0
+		for _, e := range entries {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				reports++
+			}
+		}
+		if c.finishes && (len(runs) != 1 || !runs[0].Succeeded() || reports != 1) {
+			t.Errorf("grace %s: %d runs (%+v), %d reports; want the run going on to finish", c.grace, len(runs), runs, reports)
+		}
+		if !c.finishes && (reports != 0 || (len(runs) == 1 && runs[0].Succeeded())) {
+			t.Errorf("grace %s: %d reports, runs %+v; want the run cancelled", c.grace, reports, runs)
 		}
 	}
 }

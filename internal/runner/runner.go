@@ -192,7 +192,7 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 			ErrorClass: &class, ErrorHint: &step}, err
 	}
 	if r.State == nil {
-		res, err := r.reconcile(ctx, sys, rc, writer, review, runID, logger)
+		res, err := r.reconcile(ctx, sys, rc, writer, review, runID, started, logger)
 		if err != nil {
 			return fail(err)
 		}
@@ -223,7 +223,7 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 	// A database that stops answering holds a read past any context:
 	// when the reconciliation must end, its connections are cut.
 	stopCutting := context.AfterFunc(rctx, func() { sys.Abort(rc.Source.System, rc.Target.System) })
-	res, err := r.reconcile(rctx, sys, rc, writer, review, runID, logger)
+	res, err := r.reconcile(rctx, sys, rc, writer, review, runID, started, logger)
 	stopCutting()
 	if err == nil {
 		err = writer.Flush()
@@ -358,7 +358,7 @@ func (f *firstSeer) FirstSeen(reconciliation string, keys []reports.ExceptionKey
 // reconcile runs one reconciliation: its differences go to the report
 // writer and, where it repairs, to a planner.
 func (r *Runner) reconcile(ctx context.Context, sys *Systems, rc config.Reconciliation, writer *reports.Writer, review *repairs.Review,
-	runID string, logger *slog.Logger) (reports.Result, error) {
+	runID string, started time.Time, logger *slog.Logger) (reports.Result, error) {
 	src, _, err := sys.Input(ctx, rc.Source)
 	if err != nil {
 		return reports.Result{}, err
@@ -372,6 +372,9 @@ func (r *Runner) reconcile(ctx context.Context, sys *Systems, rc config.Reconcil
 	if rc.Repair != nil {
 		if planner, err = newPlanner(ctx, sys, rc, writer.Dir(), runID, review); err != nil {
 			return reports.Result{}, err
+		}
+		if r.State != nil {
+			planner.FirstSeen, planner.Now = firstSeenOf(ctx, r.State, runID, rc.Spec.Name, started), r.now()
 		}
 		sink = reconcile.Tee(writer, planner)
 	}
@@ -419,6 +422,18 @@ func newPlanner(ctx context.Context, sys *Systems, rc config.Reconciliation, dir
 	}
 	h := repairs.Header{RunID: runID, Reconciliation: rc.Spec.Name, ConfigHash: rc.Hash}
 	return repairs.NewPlanner(filepath.Join(dir, RepairsDir), h, &rc.Spec, rc.Repair, tables, review)
+}
+
+// firstSeenOf tells a planner when a reconciliation's exception was first
+// seen (this run, for a new one), from the state store.
+func firstSeenOf(ctx context.Context, store *state.Store, runID, name string, started time.Time) func(reconcile.Kind, string) (time.Time, error) {
+	return func(kind reconcile.Kind, key string) (time.Time, error) {
+		seen, err := store.Seen(ctx, runID, name, started, []state.Identity{{Kind: string(kind), RecordKey: key}})
+		if err != nil {
+			return time.Time{}, err
+		}
+		return seen[0].At, nil
+	}
 }
 
 // Lock takes an exclusive lock on dir so that two runs (say, a slow nightly

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/reconcile"
@@ -42,6 +43,12 @@ type Planner struct {
 	// other side or the newest record owns, that no person must review.
 	toward [2][]int
 	errs   []reconcile.Exception // reused
+
+	// FirstSeen tells when an exception of the reconciliation was first
+	// seen, for soft_delete's grace; Now is the run's time. Without it, no
+	// soft delete with a grace is planned.
+	FirstSeen func(kind reconcile.Kind, recordKey string) (time.Time, error)
+	Now       time.Time
 }
 
 var _ reconcile.Sink = (*Planner)(nil)
@@ -153,6 +160,22 @@ func (p *Planner) missing(d *reconcile.Difference, m reconcile.Side) error {
 	t := p.tables[sideIndex(present)]
 	if t == nil || p.rules.SoftDelete == nil {
 		return nil // reported as an exception only
+	}
+	if grace := p.rules.SoftDelete.Grace; grace > 0 {
+		kind := reconcile.MissingInTarget
+		if m == reconcile.SourceSide {
+			kind = reconcile.MissingInSource
+		}
+		if p.FirstSeen == nil {
+			return nil
+		}
+		first, err := p.FirstSeen(kind, *d.Key)
+		if err != nil {
+			return err
+		}
+		if p.Now.Sub(first) < grace {
+			return nil // missing for less than the grace: reported only, for now
+		}
 	}
 	c, err := p.softDelete(t, d.Side(present))
 	if err != nil {

@@ -546,3 +546,56 @@ func TestReviewWithoutOwnerAndToleranceTies(t *testing.T) {
 		t.Errorf("review:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// With a grace, a record missing on the side recon may not write is
+// soft-deleted only once it has been missing that long, never on first
+// sight, and never without a state store to tell.
+func TestSoftDeleteGrace(t *testing.T) {
+	spec, _ := testSpec()
+	now := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	firstSeen := map[string]time.Time{"6": now.Add(-40 * 24 * time.Hour), "7": now.Add(-24 * time.Hour), "8": now}
+	ds := []*reconcile.Difference{differ(t, spec, nil, record("6", t0, nil)), differ(t, spec, nil, record("7", t0, nil)), differ(t, spec, nil, record("8", t0, nil))}
+	for _, withState := range []bool{true, false} {
+		spec, rules := testSpec()
+		rs := &repairs.Spec{Direction: repairs.SourceToTarget, Fields: rules, TargetTable: "mirror",
+			SoftDelete: &repairs.SoftDelete{Column: "is_deleted", Value: "true", Grace: 30 * 24 * time.Hour}, Formats: []repairs.Format{repairs.SQL}}
+		out := filepath.Join(t.TempDir(), "repairs")
+		review, err := repairs.CreateReview(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := repairs.NewPlanner(out, repairs.Header{RunID: "r"}, spec, rs, [2]*repairs.Table{nil, table(t, reconcile.TargetSide, spec, rs)}, review)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var asked []string
+		if withState {
+			p.Now = now
+			p.FirstSeen = func(kind reconcile.Kind, key string) (time.Time, error) {
+				asked = append(asked, string(kind)+" "+key)
+				return firstSeen[key], nil
+			}
+		}
+		for _, d := range ds {
+			d.Spec = spec
+			if err := p.Write(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sum, err := p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		review.Close()
+		want := int64(0)
+		if withState {
+			want = 1 // only 6, missing for 40 days
+			if strings.Join(asked, ",") != "missing_in_source 6,missing_in_source 7,missing_in_source 8" {
+				t.Errorf("asked %v", asked)
+			}
+		}
+		if got := sum.Plans[0].SoftDelete; got != want {
+			t.Errorf("with state %v: %d soft deletes, want %d", withState, got, want)
+		}
+	}
+}

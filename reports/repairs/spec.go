@@ -101,6 +101,10 @@ type FieldRule struct {
 type SoftDelete struct {
 	Column string
 	Value  string // as written in the config: true, 1, 'deleted'
+	// Grace, if set, is how long a record must have been missing (since the
+	// exception was first seen, by the state store) before it is
+	// soft-deleted: never on first sight.
+	Grace time.Duration
 }
 
 // Spec is the repair config of one reconciliation.
