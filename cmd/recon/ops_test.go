@@ -55,13 +55,25 @@ func (h *hooks) got() []string {
 // right after, and once a reconciliation goes past its max_staleness it
 // exits 3 and alerts that too: the dead man's switch.
 func TestAlertsAndDeadMansSwitch(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			stateDSN := "recon-state.db"
+			if kind == "postgres" {
+				stateDSN = dbtest.Postgres(t)
+			}
+			alertsAndDeadMansSwitch(t, stateDSN)
+		})
+	}
+}
+
+func alertsAndDeadMansSwitch(t *testing.T, stateDSN string) {
 	h := &hooks{failFirst: 1}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	dir := demoConfig(t)
 	text, _ := os.ReadFile(filepath.Join(dir, "recon.yaml"))
-	cfg := strings.Replace(string(text), "version: 1\n", fmt.Sprintf("version: 1\nalerts:\n  webhooks: [{url: %q, format: json}]\n  ping: %q\n",
-		srv.URL+"/hook/${HOOK_TOKEN}", srv.URL+"/ping"), 1)
+	cfg := strings.Replace(string(text), "version: 1\n", fmt.Sprintf("version: 1\nstate: %q\nalerts:\n  webhooks: [{url: %q, format: json}]\n  ping: %q\n",
+		stateDSN, srv.URL+"/hook/${HOOK_TOKEN}", srv.URL+"/ping"), 1)
 	cfg = strings.Replace(cfg, "  - name: accounts_vs_customers\n", "  - name: accounts_vs_customers\n    max_staleness: 6s\n", 1)
 	path := writeFile(t, dir, "alerts.yaml", cfg)
 	env := map[string]string{"HOOK_TOKEN": "tok-3f9a"}
