@@ -65,11 +65,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		return report(stderr, hint.Wrap(fmt.Errorf("unexpected argument %q", fs.Arg(0)), "recon apply --help"))
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	if f.run == "" {
 		return report(stderr, hint.Wrap(errors.New("no run given"), "recon apply --run <out>/<run_id> (the directory recon run printed)"))

@@ -11,9 +11,7 @@ import (
 
 	"github.com/recon-dev/recon/internal/alert"
 	"github.com/recon-dev/recon/internal/config"
-	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/internal/runner"
-	"github.com/recon-dev/recon/internal/state"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports"
 )
@@ -53,11 +51,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		return report(stderr, hint.Wrap(fmt.Errorf("unexpected argument %q", fs.Arg(0)), "recon run --help"))
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	logger, tty, err := f.logFlags.logger(stderr)
 	if err != nil {
@@ -71,12 +66,12 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
-	store, err := state.Open(ctx, cfg.State, "", cfg.StateName)
+	store, err := openState(ctx, cfg)
 	if err != nil && ctx.Err() != nil {
 		return report(stderr, fmt.Errorf("%w: %w", runner.ErrCancelled, context.Cause(ctx)))
 	}
 	if err != nil {
-		return report(stderr, hint.Wrap(err, "state: in the config names where recon keeps its history (an SQLite file, or postgres://…)"))
+		return report(stderr, err)
 	}
 	defer store.Close()
 	r := &runner.Runner{Config: cfg, State: store, Trigger: "manual", Out: f.out, MemoryMiB: f.memoryMiB, TempDir: f.tempDir, Logger: logger,

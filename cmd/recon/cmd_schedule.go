@@ -15,7 +15,6 @@ import (
 	"github.com/recon-dev/recon/internal/hint"
 	"github.com/recon-dev/recon/internal/runner"
 	"github.com/recon-dev/recon/internal/schedule"
-	"github.com/recon-dev/recon/internal/state"
 )
 
 func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -47,11 +46,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		return report(stderr, hint.Wrap(fmt.Errorf("unexpected argument %q", fs.Arg(0)), "recon schedule --help"))
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	logger, _, err := f.logFlags.logger(stderr)
 	if err != nil {
@@ -61,9 +57,9 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
-	store, err := state.Open(ctx, cfg.State, "", cfg.StateName)
+	store, err := openState(ctx, cfg)
 	if err != nil {
-		return report(stderr, hint.Wrap(err, "state: in the config names where recon keeps its history"))
+		return report(stderr, err)
 	}
 	defer store.Close()
 	notifier := &alert.Notifier{Alerts: cfg.Alerts, Logger: logger}

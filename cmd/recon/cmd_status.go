@@ -12,8 +12,6 @@ import (
 
 	"github.com/recon-dev/recon/internal/alert"
 	"github.com/recon-dev/recon/internal/config"
-	"github.com/recon-dev/recon/internal/hint"
-	"github.com/recon-dev/recon/internal/state"
 	"github.com/recon-dev/recon/internal/status"
 )
 
@@ -43,19 +41,16 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		return report(stderr, hint.Wrap(fmt.Errorf("unexpected argument %q", fs.Arg(0)), "recon status --help"))
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return report(stderr, err)
 	}
-	store, err := state.Open(ctx, cfg.State, "", cfg.StateName)
+	store, err := openState(ctx, cfg)
 	if err != nil {
-		return report(stderr, hint.Wrap(err, "state: in the config names where recon keeps its history"))
+		return report(stderr, err)
 	}
 	defer store.Close()
 	st, err := status.Compute(ctx, cfg, store, time.Now())

@@ -31,8 +31,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"syscall"
 	_ "time/tzdata" // timezone: names must resolve on hosts without zoneinfo
 
+	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/hint"
+	"github.com/recon-dev/recon/internal/state"
 	_ "github.com/recon-dev/recon/sources/all"
 )
 
@@ -91,4 +94,25 @@ func report(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "Try: %s\n", h)
 	}
 	return exitError
+}
+
+// parseFlags parses a command's flags and refuses stray arguments; done
+// says the command ends here (--help, or a mistake) with exit code code.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err), true
+	}
+	if fs.NArg() > 0 {
+		return report(stderr, hint.Wrap(fmt.Errorf("unexpected argument %q", fs.Arg(0)), "recon "+fs.Name()+" --help")), true
+	}
+	return exitOK, false
+}
+
+// openState opens the config's state store.
+func openState(ctx context.Context, cfg *config.Config) (*state.Store, error) {
+	store, err := state.Open(ctx, cfg.State, "", cfg.StateName)
+	if err != nil {
+		return nil, hint.Wrap(err, "state: in the config names where recon keeps its history (an SQLite file, or postgres://…)")
+	}
+	return store, nil
 }
