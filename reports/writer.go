@@ -79,9 +79,10 @@ type TrendPoint struct {
 }
 
 // ExceptionKey is an exception's identity across runs: its kind, record
-// key and field within a reconciliation ("" for a null).
+// key and field within a reconciliation (nil for a null).
 type ExceptionKey struct {
-	Kind, RecordKey, Field string
+	Kind             string
+	RecordKey, Field *string
 }
 
 // FirstSeen is when an exception was first seen: a run and its start.
@@ -226,7 +227,7 @@ func (w *Writer) Flush() error {
 	if w.seer != nil {
 		w.keys = w.keys[:0]
 		for _, e := range w.pending {
-			w.keys = append(w.keys, ExceptionKey{Kind: string(e.Kind), RecordKey: orEmpty(e.RecordKey), Field: orEmpty(e.Field)})
+			w.keys = append(w.keys, ExceptionKey{Kind: string(e.Kind), RecordKey: e.RecordKey, Field: e.Field})
 		}
 		var err error
 		if seen, err = w.seer.FirstSeen(w.pending[0].Reconciliation, w.keys); err != nil {
@@ -258,12 +259,6 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-func orEmpty(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
 
 // Close finishes exceptions.parquet, writes summary.json and report.md, and
 // renames the directory into place; returns the final dir. run.ID must be

@@ -404,7 +404,7 @@ func TestMemoryBounded(t *testing.T) {
 // seer is a FirstSeer that knows some exceptions from earlier runs and
 // records the batches it is asked about.
 type seer struct {
-	known   map[ExceptionKey]FirstSeen
+	known   map[string]FirstSeen // "kind key field"
 	batches []string
 }
 
@@ -412,7 +412,7 @@ func (s *seer) FirstSeen(reconciliation string, keys []ExceptionKey) ([]FirstSee
 	s.batches = append(s.batches, fmt.Sprintf("%s:%d", reconciliation, len(keys)))
 	out := make([]FirstSeen, len(keys))
 	for i, k := range keys {
-		out[i] = s.known[k]
+		out[i] = s.known[fmt.Sprint(k.Kind, " ", *k.RecordKey, " ", *k.Field)]
 	}
 	return out, nil
 }
@@ -423,7 +423,7 @@ func (s *seer) FirstSeen(reconciliation string, keys []ExceptionKey) ([]FirstSee
 func TestFirstSeenFromTheSeer(t *testing.T) {
 	const id = "20261123T090633Z-dddddd"
 	earlier := FirstSeen{Run: "20261101T000000Z-aaaaaa", At: testStart.Add(-22 * 24 * time.Hour)}
-	s := &seer{known: map[ExceptionKey]FirstSeen{{Kind: "field_mismatch", RecordKey: "k7", Field: "amount"}: earlier}}
+	s := &seer{known: map[string]FirstSeen{"field_mismatch k7 amount": earlier}}
 	w, err := Create(t.TempDir(), id)
 	if err != nil {
 		t.Fatal(err)

@@ -230,7 +230,7 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 	}
 	var lc state.Lifecycle
 	if err == nil {
-		lc, err = r.State.Finish(ctx, runID, name, started, r.now())
+		lc, err = r.State.Finish(ctx, runID, name, started)
 	}
 	if err != nil {
 		if cause := context.Cause(rctx); rctx.Err() != nil && ctx.Err() == nil && cause != nil {
@@ -342,7 +342,7 @@ type firstSeer struct {
 func (f *firstSeer) FirstSeen(reconciliation string, keys []reports.ExceptionKey) ([]reports.FirstSeen, error) {
 	f.ids = f.ids[:0]
 	for _, k := range keys {
-		f.ids = append(f.ids, state.Identity(k))
+		f.ids = append(f.ids, state.Identity{Kind: k.Kind, RecordKey: orNull(k.RecordKey), Field: orNull(k.Field)})
 	}
 	seen, err := f.store.Seen(f.ctx, f.runID, reconciliation, f.started, f.ids)
 	if err != nil {
@@ -453,4 +453,12 @@ func Lock(dir string) (func(), error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// orNull is an identity's text for a key or field that may be null.
+func orNull(s *string) string {
+	if s == nil {
+		return state.NullText
+	}
+	return *s
 }

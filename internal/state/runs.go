@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 )
 
@@ -33,12 +32,16 @@ const runColumns = `run_id, reconciliation, trigger, config_hash, started_at, fi
 
 // StartRun records a run that starts, as running.
 func (s *Store) StartRun(ctx context.Context, r Run) error {
+	ctx, done := s.bound(ctx)
+	defer done()
 	r.Status = "running"
 	return s.saveRun(ctx, r, false)
 }
 
 // EndRun records how a run ended.
 func (s *Store) EndRun(ctx context.Context, r Run) error {
+	ctx, done := s.bound(ctx)
+	defer done()
 	return s.saveRun(ctx, r, true)
 }
 
@@ -62,12 +65,12 @@ func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
 			sync_lag_p95_seconds = excluded.sync_lag_p95_seconds, sync_lag_max_seconds = excluded.sync_lag_max_seconds`
 	}
 	if _, err := s.db.ExecContext(ctx, s.q(query), args...); err != nil {
-		return fmt.Errorf("state %s: record run %s of %s: %w", s.name, r.RunID, r.Reconciliation, err)
+		return s.fail("record run "+r.RunID+" of "+r.Reconciliation, err)
 	}
 	if update {
 		cutoff := formatTime(r.StartedAt.Add(-RunRetention))
 		if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM recon_runs WHERE reconciliation = ? AND started_at < ?"), r.Reconciliation, cutoff); err != nil {
-			return fmt.Errorf("state %s: prune runs: %w", s.name, err)
+			return s.fail("prune runs", err)
 		}
 	}
 	return nil
@@ -76,15 +79,22 @@ func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
 // Runs returns the runs of a reconciliation that started at or after since,
 // newest first, at most limit (0: all).
 func (s *Store) Runs(ctx context.Context, reconciliation string, since time.Time, limit int) ([]Run, error) {
-	query := "SELECT " + runColumns + " FROM recon_runs WHERE reconciliation = ? AND started_at >= ? ORDER BY started_at DESC, run_id DESC"
+	ctx, done := s.bound(ctx)
+	defer done()
+	where := "WHERE reconciliation = ? AND started_at >= ? ORDER BY started_at DESC, run_id DESC"
 	args := []any{reconciliation, formatTime(since)}
 	if limit > 0 {
-		query += " LIMIT ?"
+		where += " LIMIT ?"
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	return s.runs(ctx, where, args...)
+}
+
+// runs reads the runs a WHERE (and ORDER BY, LIMIT) clause selects.
+func (s *Store) runs(ctx context.Context, where string, args ...any) ([]Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+runColumns+" FROM recon_runs "+where), args...)
 	if err != nil {
-		return nil, fmt.Errorf("state %s: read runs: %w", s.name, err)
+		return nil, s.fail("read runs", err)
 	}
 	defer rows.Close()
 	var out []Run
@@ -95,46 +105,33 @@ func (s *Store) Runs(ctx context.Context, reconciliation string, since time.Time
 		if err := rows.Scan(&r.RunID, &r.Reconciliation, &r.Trigger, &r.ConfigHash, &started, &finished, &r.Status, &r.ErrorClass, &r.Error,
 			&r.SourceCount, &r.TargetCount, &r.Matched, &r.InAgreement, &r.RecordsWithFieldMismatch,
 			&r.Exceptions, &r.ExceptionsNew, &r.ExceptionsOpen, &r.ExceptionsResolved, &r.LagP50, &r.LagP95, &r.LagMax); err != nil {
-			return nil, fmt.Errorf("state %s: read runs: %w", s.name, err)
+			return nil, s.fail("read runs", err)
 		}
 		if r.StartedAt, err = parseTime(started); err != nil {
-			return nil, fmt.Errorf("state %s: run %s: %w", s.name, r.RunID, err)
+			return nil, s.fail("run "+r.RunID, err)
 		}
 		if finished.Valid {
 			t, err := parseTime(finished.String)
 			if err != nil {
-				return nil, fmt.Errorf("state %s: run %s: %w", s.name, r.RunID, err)
+				return nil, s.fail("run "+r.RunID, err)
 			}
 			r.FinishedAt = &t
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("read runs", err)
+	}
+	return out, nil
 }
 
 // LastSuccess returns the newest run of a reconciliation that completed, or nil.
 func (s *Store) LastSuccess(ctx context.Context, reconciliation string) (*Run, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT run_id FROM recon_runs WHERE reconciliation = ? AND status IN ('ok', 'breached') ORDER BY started_at DESC LIMIT 1"), reconciliation)
-	if err != nil {
-		return nil, fmt.Errorf("state %s: %w", s.name, err)
-	}
-	var id string
-	found := rows.Next()
-	if found {
-		err = rows.Scan(&id)
-	}
-	rows.Close()
-	if err != nil || !found {
+	ctx, done := s.bound(ctx)
+	defer done()
+	runs, err := s.runs(ctx, "WHERE reconciliation = ? AND status IN ('ok', 'breached') ORDER BY started_at DESC, run_id DESC LIMIT 1", reconciliation)
+	if err != nil || len(runs) == 0 {
 		return nil, err
 	}
-	runs, err := s.Runs(ctx, reconciliation, time.Time{}, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range runs {
-		if r.RunID == id {
-			return &r, nil
-		}
-	}
-	return nil, nil
+	return &runs[0], nil
 }

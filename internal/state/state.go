@@ -28,20 +28,64 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // the "postgres" driver
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"github.com/recon-dev/recon/sources/postgres"
 )
 
-// RunRetention is how long run history is kept.
+// RunRetention is how long run history and resolution aggregates are kept.
 const RunRetention = 400 * 24 * time.Hour
 
 // Store is an open state store.
 type Store struct {
-	db     *sql.DB
-	driver string // "sqlite" or "postgres"
-	dsn    string
-	name   string // for messages: the file, or the DSN without its password
+	db      *sql.DB
+	driver  string // "sqlite" or "postgres"
+	dsn     string
+	name    string   // for messages: the file, or the DSN without its password
+	secrets []string // of the DSN, scrubbed from every error
+	abort   func()   // cuts PostgreSQL's connections; nil for SQLite
 }
+
+// callTimeout bounds every call to the store: one that stops answering
+// fails a run instead of hanging it (PostgreSQL's connections are cut).
+const callTimeout = time.Minute
+
+// bound gives a call its deadline, and cuts the connections of a store that
+// does not answer by then.
+func (s *Store) bound(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	if s.abort == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.abort()
+		}
+	})
+	return ctx, func() { stop(); cancel() }
+}
+
+// fail wraps an error of the store, naming it and scrubbing its secrets.
+func (s *Store) fail(what string, err error) error {
+	msg := err.Error()
+	for _, secret := range s.secrets {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "*****")
+		}
+	}
+	if what != "" {
+		what += ": "
+	}
+	return fmt.Errorf("state %s: %s%w", s.name, what, scrubbed{msg: msg, err: err})
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e scrubbed) Error() string { return e.msg }
+func (e scrubbed) Unwrap() error { return e.err }
 
 // IsPostgres reports whether a state: value names PostgreSQL rather than an
 // SQLite file.
@@ -55,8 +99,18 @@ func IsPostgres(dsn string) bool {
 func Open(ctx context.Context, dsn, baseDir, name string) (*Store, error) {
 	s := &Store{driver: "sqlite", dsn: dsn, name: name}
 	open := dsn
+	var db *sql.DB
 	if IsPostgres(dsn) {
 		s.driver = "postgres"
+		pg := postgres.Dialect{}
+		s.secrets = pg.Secrets(dsn)
+		configured, err := pg.Configure(dsn, "") // with a connect timeout
+		if err != nil {
+			return nil, s.fail("", err)
+		}
+		if db, s.abort, err = pg.OpenAbortable(configured); err != nil {
+			return nil, s.fail("", err)
+		}
 	} else {
 		path := dsn
 		if !filepath.IsAbs(path) {
@@ -66,20 +120,23 @@ func Open(ctx context.Context, dsn, baseDir, name string) (*Store, error) {
 			return nil, fmt.Errorf("state %s: %w", name, err)
 		}
 		// WAL lets a daemon and a manual run share the file; busy_timeout
-		// makes a writer wait for the other instead of failing.
-		open = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)"
-	}
-	db, err := sql.Open(s.driver, open)
-	if err != nil {
-		return nil, fmt.Errorf("state %s: %w", name, err)
-	}
-	if s.driver == "sqlite" {
+		// makes a writer wait for the other instead of failing, and
+		// immediate transactions take the write lock at BEGIN, where
+		// busy_timeout applies, rather than at their first write, where
+		// SQLite fails at once if another process wrote meanwhile.
+		open = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		var err error
+		if db, err = sql.Open(s.driver, open); err != nil {
+			return nil, s.fail("", err)
+		}
 		db.SetMaxOpenConns(1) // one writer per process; others wait on busy_timeout
 	}
 	s.db = db
+	ctx, done := s.bound(ctx)
+	defer done()
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("state %s: %w", name, err)
+		return nil, s.fail("", err)
 	}
 	return s, nil
 }
