@@ -53,7 +53,8 @@ type Result struct {
 	reconcile.Result
 	ConfigHash string `json:"config_hash"`
 	// ErrorClass and ErrorHint classify a failure (auth, schema,
-	// connectivity, config, resource, internal) and say what to do first.
+	// connectivity, config, resource, busy, internal) and say what to do
+	// first.
 	ErrorClass *string `json:"error_class"`
 	ErrorHint  *string `json:"error_hint"`
 	// Exceptions counted against the previous run that completed, as
@@ -67,6 +68,17 @@ type Result struct {
 	// last, for the pages' chart (from the state store; summary.json
 	// leaves it out).
 	Trend []TrendPoint `json:"-"`
+}
+
+// ErrorClassBusy is the class of a reconciliation that did not run
+// because another recon was running it.
+const ErrorClassBusy = "busy"
+
+// Skipped reports whether r did not run because another recon was running
+// it: a failure to run here, but no news of the reconciliation, which the
+// run holding its lock reports.
+func (r Result) Skipped() bool {
+	return r.Error != nil && r.ErrorClass != nil && *r.ErrorClass == ErrorClassBusy
 }
 
 // TrendPoint is one run in a trend.
@@ -230,8 +242,10 @@ func (w *Writer) Flush() error {
 			w.keys = append(w.keys, ExceptionKey{Kind: string(e.Kind), RecordKey: e.RecordKey, Field: e.Field})
 		}
 		var err error
+		// The file is intact: a state store that did not answer fails
+		// the reconciliation (the runner drops its pending exceptions), not
+		// the report.
 		if seen, err = w.seer.FirstSeen(w.pending[0].Reconciliation, w.keys); err != nil {
-			w.state = failed
 			return err
 		}
 	}
@@ -259,6 +273,11 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
+// DropPending forgets the exceptions held back: the runner calls it when a
+// reconciliation fails, so they are neither looked up in the state store
+// nor written. Those already written stay in the report, which says the
+// reconciliation failed.
+func (w *Writer) DropPending() { w.pending = w.pending[:0] }
 
 // Close finishes exceptions.parquet, writes summary.json and report.md, and
 // renames the directory into place; returns the final dir. run.ID must be

@@ -406,13 +406,19 @@ func TestMemoryBounded(t *testing.T) {
 type seer struct {
 	known   map[string]FirstSeen // "kind key field"
 	batches []string
+	failFor string // a reconciliation whose lookups fail
 }
 
 func (s *seer) FirstSeen(reconciliation string, keys []ExceptionKey) ([]FirstSeen, error) {
 	s.batches = append(s.batches, fmt.Sprintf("%s:%d", reconciliation, len(keys)))
+	if reconciliation == s.failFor {
+		return nil, errors.New("state store: connection refused")
+	}
 	out := make([]FirstSeen, len(keys))
 	for i, k := range keys {
-		out[i] = s.known[fmt.Sprint(k.Kind, " ", *k.RecordKey, " ", *k.Field)]
+		if k.RecordKey != nil && k.Field != nil {
+			out[i] = s.known[fmt.Sprint(k.Kind, " ", *k.RecordKey, " ", *k.Field)]
+		}
 	}
 	return out, nil
 }
@@ -458,5 +464,49 @@ func TestFirstSeenFromTheSeer(t *testing.T) {
 		if r["first_seen_run"] != want.Run || !r["first_seen_at"].(time.Time).Equal(want.At) {
 			t.Fatalf("%v first seen %v at %v, want %+v", r["record_key"], r["first_seen_run"], r["first_seen_at"], want)
 		}
+	}
+}
+
+// A state store that fails a lookup fails that reconciliation, not the
+// report: the runner drops its held-back exceptions, which are never
+// looked up again nor written, and the other reconciliations are reported.
+func TestAFailedLookupFailsOnlyItsReconciliation(t *testing.T) {
+	const id = "20261123T090633Z-eeeeee"
+	s := &seer{failFor: "a"}
+	w, err := Create(t.TempDir(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.TrackLifecycle(s, testStart)
+	defer w.Abort()
+	write := func(rec string, n int) {
+		for i := range n {
+			if err := w.write(reconcile.Exception{Reconciliation: rec, Kind: reconcile.MissingInTarget, RecordKey: ptr(fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("a", 10)
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("flush: %v", err)
+	}
+	w.DropPending()
+	write("b", 3)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := w.Close(Run{ID: id, Status: "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a:10", "b:3"}; !slices.Equal(s.batches, want) {
+		t.Errorf("lookups %v, want %v", s.batches, want)
+	}
+	rows, err := reporttest.ReadRows(filepath.Join(dir, exceptionsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0]["reconciliation"] != "b" {
+		t.Errorf("rows %v, want b's 3", rows)
 	}
 }

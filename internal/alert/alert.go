@@ -93,6 +93,7 @@ func ForRun(run reports.Run, dir string) *Alert {
 			Matched: r.Matched, MissingInTarget: r.MissingInTarget, MissingInSource: r.MissingInSource, RecordsWithDrift: r.RecordsWithFieldMismatch,
 			DriftRate: r.DriftRate, SyncSuccessRate: r.SyncSuccessRate, ExceptionsNew: r.ExceptionsNew, ExceptionsResolved: r.ExceptionsResolved})
 		switch {
+		case r.Skipped():
 		case r.Error != nil:
 			class := "internal"
 			if r.ErrorClass != nil {
@@ -274,16 +275,38 @@ func (o Observer) Started(string, []config.Reconciliation) {
 }
 
 // Finished pings success or failure and alerts on a breach or a failure.
+// A reconciliation skipped because another recon was running it is
+// neither: that recon pings and alerts its outcome.
 func (o Observer) Finished(run reports.Run, dir string) {
 	ctx := context.Background()
-	if run.Status == "error" {
+	a := ForRun(run, dir)
+	if a != nil && a.Event == "failure" {
 		o.Ping(ctx, "fail")
 	} else {
 		o.Ping(ctx, "")
 	}
-	if a := ForRun(run, dir); a != nil {
+	if a != nil {
 		o.Send(ctx, *a)
 	}
+}
+
+// Failed pings failure and alerts on a run that ended without a report:
+// cancelled (a stopping daemon past its grace, SIGTERM) or unable to
+// write it (a full disk).
+func (o Observer) Failed(runID string, recs []config.Reconciliation, err error) {
+	ctx := context.Background()
+	o.Ping(ctx, "fail")
+	o.Send(ctx, ForFailedRun(runID, recs, err))
+}
+
+// ForFailedRun returns the alert for a run that ended without a report.
+func ForFailedRun(runID string, recs []config.Reconciliation, err error) Alert {
+	msg := err.Error()
+	a := Alert{Event: "failure", RunID: runID, Status: "error", Summary: fmt.Sprintf("recon run %s ended without a report: %s", runID, msg)}
+	for _, rc := range recs {
+		a.Reconciliations = append(a.Reconciliations, Reconciliation{Name: rc.Spec.Name, Status: "error", Breaches: []string{}, Error: &msg})
+	}
+	return a
 }
 
 // ForStale returns the alert for reconciliations that have gone longer

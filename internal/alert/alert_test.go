@@ -3,6 +3,7 @@ package alert_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,8 +131,31 @@ func TestPings(t *testing.T) {
 	o.Started("r1", nil)
 	o.Finished(reports.Run{ID: "r1", Status: "ok"}, "")
 	o.Finished(failedRun(), "")
-	want := []string{"POST /ping/uuid/start", "POST /ping/uuid/start", "POST /ping/uuid", "POST /ping/uuid/fail"}
+	o.Failed("r3", nil, errors.New("run cancelled: the daemon is stopping"))
+	busy, class := "skipped: another recon (h:1) has been running deals", reports.ErrorClassBusy
+	o.Finished(reports.Run{ID: "r4", Status: "error", Results: []reports.Result{{Result: reconcile.Result{Name: "deals", Error: &busy}, ErrorClass: &class}}}, "")
+	want := []string{"POST /ping/uuid/start", "POST /ping/uuid/start", "POST /ping/uuid", "POST /ping/uuid/fail", "POST /ping/uuid/fail", "POST /ping/uuid"}
 	if strings.Join(rec.calls, ",") != strings.Join(want, ",") {
-		t.Errorf("pings %v, want %v (the first failed and was retried)", rec.calls, want)
+		t.Errorf("pings %v, want %v (the first failed and was retried; a run without a report failed; a skipped one did not)", rec.calls, want)
+	}
+}
+
+// A run that ended without a report is a failure of each of its
+// reconciliations; one skipped because another recon ran it is not.
+func TestFailureAlerts(t *testing.T) {
+	recs := []config.Reconciliation{{Spec: reconcile.Spec{Name: "deals"}}, {Spec: reconcile.Spec{Name: "contacts"}}}
+	a := alert.ForFailedRun("r1", recs, errors.New("run cancelled: the daemon is stopping"))
+	if a.Event != "failure" || len(a.Reconciliations) != 2 || a.Reconciliations[1].Name != "contacts" || !strings.Contains(a.Summary, "the daemon is stopping") {
+		t.Errorf("%+v", a)
+	}
+	busy, class := "skipped", reports.ErrorClassBusy
+	skipped := reports.Result{Result: reconcile.Result{Name: "deals", Error: &busy}, ErrorClass: &class}
+	if a := alert.ForRun(reports.Run{ID: "r2", Status: "error", Results: []reports.Result{skipped}}, ""); a != nil {
+		t.Errorf("a skipped reconciliation alerted: %+v", a)
+	}
+	run := failedRun()
+	run.Results = append(run.Results, skipped)
+	if a := alert.ForRun(run, ""); a == nil || a.Event != "failure" || strings.Contains(a.Summary, "deals failed") {
+		t.Errorf("%+v", a)
 	}
 }

@@ -12,19 +12,20 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/recon-dev/recon/internal/config"
+	"github.com/recon-dev/recon/reports"
 	"github.com/recon-dev/recon/sources"
 )
 
 // The error classes of a failed run, as integration teams classify sync
 // errors. Their names are part of summary.json, the history and alerts.
 const (
-	ClassAuth         = "auth"         // wrong password, access denied
-	ClassSchema       = "schema"       // missing table or column, incomparable type
-	ClassConnectivity = "connectivity" // unreachable, timeout, connection lost mid-run
-	ClassConfig       = "config"       // the config is wrong
-	ClassResource     = "resource"     // disk full, out of memory
-	ClassBusy         = "busy"         // another recon holds the reconciliation's lock
-	ClassInternal     = "internal"     // anything else: a bug to report
+	ClassAuth         = "auth"                 // wrong password, access denied
+	ClassSchema       = "schema"               // missing table or column, incomparable type
+	ClassConnectivity = "connectivity"         // unreachable, timeout, connection lost mid-run
+	ClassConfig       = "config"               // the config is wrong
+	ClassResource     = "resource"             // disk full, out of memory
+	ClassBusy         = reports.ErrorClassBusy // another recon holds the reconciliation's lock
+	ClassInternal     = "internal"             // anything else: a bug to report
 )
 
 // firstSteps is what to try first for each class.
@@ -51,13 +52,17 @@ func classify(err error) string {
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
-	case errors.As(err, &busy):
+	// The causes of a stopped run first: the driver's error that came of
+	// stopping it is wrapped with them.
+	case errors.As(err, &busy), errors.Is(err, errLostLock):
 		return ClassBusy
+	case errors.Is(err, errTimeout):
+		return ClassConnectivity
 	case errors.As(err, &pqErr):
 		return pqClass(string(pqErr.Code))
 	case errors.As(err, &myErr):
 		return mysqlClass(myErr.Number)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
+	case errors.Is(err, context.DeadlineExceeded):
 		return ClassConnectivity
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.ENOMEM):
 		return ClassResource

@@ -3,6 +3,9 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recon-dev/recon/internal/alert"
+	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/runner"
 	"github.com/recon-dev/recon/internal/schedule"
 	"github.com/recon-dev/recon/internal/state"
@@ -192,5 +197,98 @@ func TestDaemonStopsGracefully(t *testing.T) {
 		if !c.finishes && (reports != 0 || (len(runs) == 1 && runs[0].Succeeded())) {
 			t.Errorf("grace %s: %d reports, runs %+v; want the run cancelled", c.grace, reports, runs)
 		}
+	}
+}
+
+// A run waiting for the daemon's other run when the daemon is stopped
+// never starts: the stop waits only for the run going on.
+func TestDaemonStartsNoWaitingRunOnStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a daemon for seconds")
+	}
+	s := newScenario(t, "recon-state.db", `    schedule: "* * * * * *"
+  - name: deals_again
+    source: {system: crm, table: deals}
+    target: {system: billing, table: invoices}
+    key: [{source: id, type: int}]
+    fields: [{name: amount, type: decimal}]
+    schedule: "* * * * * *"
+`)
+	s.grow(t, 150_000)
+	store := openStore(t, s)
+	d := &schedule.Daemon{Config: s.cfg, State: store, Grace: time.Minute, NewRunner: func() *runner.Runner {
+		return &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, "reports")}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	held := func() bool {
+		for _, name := range []string{"deals", "deals_again"} {
+			if h, _ := store.Holder(context.Background(), name, time.Now()); h != nil {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(5 * time.Second); !held() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var runs []string
+	for _, name := range []string{"deals", "deals_again"} {
+		h, err := store.Runs(context.Background(), name, time.Time{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range h {
+			runs = append(runs, name+" "+r.Status)
+		}
+	}
+	if len(runs) != 1 || !strings.HasSuffix(runs[0], " ok") {
+		t.Errorf("runs %v: want the one going on at the stop, finished, and no other", runs)
+	}
+}
+
+// The daemon gives a reconciliation that never succeeded its max_staleness
+// from the daemon's start before it alerts, then alerts once per episode.
+func TestDaemonAlertsStalenessOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a daemon for seconds")
+	}
+	var mu sync.Mutex
+	var alerts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		alerts = append(alerts, string(b))
+	}))
+	defer srv.Close()
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(alerts)
+	}
+	s := newScenario(t, "recon-state.db", "    schedule: \"0 0 1 1 *\"\n    max_staleness: 1s\n")
+	store := openStore(t, s)
+	d := &schedule.Daemon{Config: s.cfg, State: store, Grace: time.Minute, CheckEvery: 50 * time.Millisecond,
+		Notifier: &alert.Notifier{Alerts: config.Alerts{Webhooks: []config.Webhook{{URL: srv.URL, Format: "json"}}}},
+		NewRunner: func() *runner.Runner {
+			return &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, "reports")}
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(700 * time.Millisecond)
+	if a := got(); len(a) != 0 {
+		t.Fatalf("alerted within max_staleness of the daemon's start: %q", a)
+	}
+	time.Sleep(1300 * time.Millisecond)
+	a := got()
+	if len(a) != 1 || !strings.Contains(a[0], `"event":"stale"`) || !strings.Contains(a[0], "never succeeded") {
+		t.Fatalf("alerts %q: want one stale alert", a)
 	}
 }

@@ -64,9 +64,12 @@ type Runner struct {
 }
 
 // Observer hears of runs as they start and end: pings, alerts, metrics.
+// A run that started ends in Finished (it has a report) or Failed (it has
+// none: cancelled, or its report could not be written).
 type Observer interface {
 	Started(runID string, recs []config.Reconciliation)
 	Finished(run reports.Run, dir string)
+	Failed(runID string, recs []config.Reconciliation, err error)
 }
 
 // ErrCancelled wraps the cause of a run stopped by its context.
@@ -86,9 +89,17 @@ func (e *BusyError) Error() string {
 // errTimeout is the cause of a reconciliation stopped by its timeout.
 var errTimeout = errors.New("timed out")
 
+// errLostLock is the cause of a reconciliation stopped because its lock's
+// lease ran out (or may have: it could not be renewed in time), so another
+// recon may run it now.
+var errLostLock = errors.New("lost the reconciliation's lock")
+
 // The lease of a reconciliation's lock: a holder that dies loses it after
-// lockTTL; a live one renews it every lockRenew.
-const (
+// lockTTL; a live one renews it every lockRenew, and stops the run when it
+// has not managed to for lockTTL-lockRenew. Leases compare the clocks of
+// the hosts that share a state store: keep them in sync (NTP). Variables
+// for the tests.
+var (
 	lockTTL   = 2 * time.Minute
 	lockRenew = 30 * time.Second
 )
@@ -118,7 +129,7 @@ func (r *Runner) logger() *slog.Logger {
 // Run runs recs as one run and returns it and its report directory. An
 // error means there is no report: the run could not start, or was
 // cancelled (ErrCancelled).
-func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (reports.Run, string, error) {
+func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (_ reports.Run, _ string, err error) {
 	if err := os.MkdirAll(r.Out, 0o755); err != nil {
 		return reports.Run{}, "", hint.Wrap(fmt.Errorf("create report directory: %w", err), "pass a writable directory with --out")
 	}
@@ -139,30 +150,38 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (reports
 	sys := NewSystems(r.Config, logger)
 	defer sys.Close()
 
+	scope := &runScope{id: runID, started: started, sys: sys, writer: writer, logger: logger}
 	if r.State != nil {
-		writer.TrackLifecycle(&firstSeer{ctx: ctx, store: r.State, runID: runID, started: started}, started)
+		scope.seer = &firstSeer{ctx: ctx, store: r.State, runID: runID, started: started}
+		writer.TrackLifecycle(scope.seer, started)
 	}
 	for _, o := range r.Observers {
 		o.Started(runID, recs)
 	}
+	defer func() {
+		if err != nil {
+			for _, o := range r.Observers {
+				o.Failed(runID, recs, err)
+			}
+		}
+	}()
 	run := reports.Run{ID: runID, StartedAt: started}
-	var review *repairs.Review
 	for _, rc := range recs {
-		if rc.Repair != nil && review == nil {
-			if review, err = repairs.CreateReview(filepath.Join(writer.Dir(), RepairsDir)); err != nil {
+		if rc.Repair != nil && scope.review == nil {
+			if scope.review, err = repairs.CreateReview(filepath.Join(writer.Dir(), RepairsDir)); err != nil {
 				return reports.Run{}, "", err
 			}
-			defer review.Abort() // a no-op once Close has succeeded
+			defer scope.review.Abort() // a no-op once Close has succeeded
 		}
-		res, err := r.reconcileLocked(ctx, sys, rc, writer, review, runID, started, logger)
+		res, err := r.reconcileLocked(ctx, scope, rc)
 		if err != nil && ctx.Err() != nil {
 			return reports.Run{}, "", fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
 		}
 		res.ConfigHash = rc.Hash
 		run.Results = append(run.Results, res)
 	}
-	if review != nil {
-		if err := review.Close(); err != nil {
+	if scope.review != nil {
+		if err := scope.review.Close(); err != nil {
 			return reports.Run{}, "", err
 		}
 	}
@@ -181,9 +200,8 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (reports
 // the history and closes its exceptions' lifecycle. A failure is in the
 // result, classified; the error is returned too, for the caller to tell a
 // cancelled run.
-func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Reconciliation, writer *reports.Writer, review *repairs.Review,
-	runID string, started time.Time, logger *slog.Logger) (reports.Result, error) {
-	name := rc.Spec.Name
+func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Reconciliation) (reports.Result, error) {
+	name, writer, logger := rc.Spec.Name, s.writer, s.logger
 	fail := func(err error) (reports.Result, error) {
 		msg := err.Error()
 		class, step := Classify(err)
@@ -192,13 +210,17 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 			ErrorClass: &class, ErrorHint: &step}, err
 	}
 	if r.State == nil {
-		res, err := r.reconcile(ctx, sys, rc, writer, review, runID, started, logger)
+		res, err := r.reconcile(ctx, s, rc)
+		if err == nil {
+			err = writer.Flush()
+		}
 		if err != nil {
+			writer.DropPending()
 			return fail(err)
 		}
-		return res, writer.Flush()
+		return res, nil
 	}
-	holder := r.holder() + ":" + runID
+	holder := r.holder() + ":" + s.id
 	ok, held, err := r.State.TryLock(ctx, name, holder, r.now(), lockTTL)
 	if err != nil {
 		return fail(err)
@@ -213,30 +235,39 @@ func (r *Runner) reconcileLocked(ctx context.Context, sys *Systems, rc config.Re
 	defer stopRenew()
 	rctx, cancelTimeout := context.WithTimeoutCause(rctx, rc.Timeout, fmt.Errorf("%w after %s (the reconciliation's timeout:)", errTimeout, rc.Timeout))
 	defer cancelTimeout()
+	// Sightings recorded for this reconciliation end with it.
+	s.seer.ctx = rctx
 
 	// The history's start is when the run holds the lock: runs of one
 	// reconciliation never overlap in it.
-	hist := state.Run{RunID: runID, Reconciliation: name, Trigger: r.Trigger, ConfigHash: rc.Hash, StartedAt: r.now()}
+	hist := state.Run{RunID: s.id, Reconciliation: name, Trigger: r.Trigger, ConfigHash: rc.Hash, StartedAt: r.now()}
 	if err := r.State.StartRun(ctx, hist); err != nil {
 		return fail(err)
 	}
 	// A database that stops answering holds a read past any context:
 	// when the reconciliation must end, its connections are cut.
-	stopCutting := context.AfterFunc(rctx, func() { sys.Abort(rc.Source.System, rc.Target.System) })
-	res, err := r.reconcile(rctx, sys, rc, writer, review, runID, started, logger)
-	stopCutting()
+	cut := make(chan struct{})
+	stopCutting := context.AfterFunc(rctx, func() {
+		defer close(cut)
+		s.sys.Abort(rc.Source.System, rc.Target.System)
+	})
+	res, err := r.reconcile(rctx, s, rc)
+	if !stopCutting() {
+		<-cut // the connections are being cut: let it end before they are reused
+	}
 	if err == nil {
 		err = writer.Flush()
 	}
 	var lc state.Lifecycle
 	if err == nil {
-		lc, err = r.State.Finish(ctx, runID, name, started)
+		lc, err = r.State.Finish(ctx, s.id, name, s.started)
 	}
 	if err != nil {
 		if cause := context.Cause(rctx); rctx.Err() != nil && ctx.Err() == nil && cause != nil {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
-		r.State.Discard(context.WithoutCancel(ctx), runID, name)
+		writer.DropPending()
+		r.State.Discard(context.WithoutCancel(ctx), s.id, name)
 		out, err := fail(err)
 		r.record(ctx, hist, out, logger)
 		out.Trend = r.trend(ctx, name)
@@ -281,6 +312,7 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelCauseFunc, name
 		defer close(finished)
 		tick := time.NewTicker(lockRenew)
 		defer tick.Stop()
+		renewed := r.now()
 		for {
 			select {
 			case <-done:
@@ -288,14 +320,19 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelCauseFunc, name
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				ok, err := r.State.Renew(ctx, name, holder, r.now(), lockTTL)
-				if err != nil {
-					logger.Warn("could not renew the lock", "reconciliation", name, "error", err)
-					continue
-				}
-				if !ok {
-					cancel(errors.New("lost the reconciliation's lock to another recon"))
+				now := r.now()
+				ok, err := r.State.Renew(ctx, name, holder, now, lockTTL)
+				switch {
+				case err != nil && r.now().Sub(renewed) >= lockTTL-lockRenew:
+					cancel(fmt.Errorf("%w: could not renew it for %s, so another recon may take it: %w", errLostLock, r.now().Sub(renewed).Round(time.Second), err))
 					return
+				case err != nil:
+					logger.Warn("could not renew the lock", "reconciliation", name, "error", err)
+				case !ok:
+					cancel(fmt.Errorf("%w to another recon: its lease ran out", errLostLock))
+					return
+				default:
+					renewed = now
 				}
 			}
 		}
@@ -329,6 +366,17 @@ func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, lo
 	}
 }
 
+// runScope is what the reconciliations of one run share.
+type runScope struct {
+	id      string
+	started time.Time
+	sys     *Systems
+	writer  *reports.Writer
+	review  *repairs.Review // nil until a reconciliation repairs
+	seer    *firstSeer      // nil without a state store
+	logger  *slog.Logger
+}
+
 // firstSeer tells the report writer when exceptions were first seen, from
 // the state store, and records that this run saw them.
 type firstSeer struct {
@@ -357,8 +405,8 @@ func (f *firstSeer) FirstSeen(reconciliation string, keys []reports.ExceptionKey
 
 // reconcile runs one reconciliation: its differences go to the report
 // writer and, where it repairs, to a planner.
-func (r *Runner) reconcile(ctx context.Context, sys *Systems, rc config.Reconciliation, writer *reports.Writer, review *repairs.Review,
-	runID string, started time.Time, logger *slog.Logger) (reports.Result, error) {
+func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconciliation) (reports.Result, error) {
+	sys, logger := s.sys, s.logger
 	src, _, err := sys.Input(ctx, rc.Source)
 	if err != nil {
 		return reports.Result{}, err
@@ -367,16 +415,16 @@ func (r *Runner) reconcile(ctx context.Context, sys *Systems, rc config.Reconcil
 	if err != nil {
 		return reports.Result{}, err
 	}
-	var sink reconcile.Sink = writer
+	var sink reconcile.Sink = s.writer
 	var planner *repairs.Planner
 	if rc.Repair != nil {
-		if planner, err = newPlanner(ctx, sys, rc, writer.Dir(), runID, review); err != nil {
+		if planner, err = newPlanner(ctx, sys, rc, s.writer.Dir(), s.id, s.review); err != nil {
 			return reports.Result{}, err
 		}
 		if r.State != nil {
-			planner.FirstSeen, planner.Now = firstSeenOf(ctx, r.State, runID, rc.Spec.Name, started), r.now()
+			planner.FirstSeen, planner.Now = firstSeenOf(ctx, r.State, s.id, rc.Spec.Name, s.started), r.now()
 		}
-		sink = reconcile.Tee(writer, planner)
+		sink = reconcile.Tee(s.writer, planner)
 	}
 	progress := &reconcile.Progress{}
 	if r.Progress != nil {

@@ -75,10 +75,22 @@ func (m *Metrics) Handler() http.Handler {
 // Started implements runner.Observer.
 func (m *Metrics) Started(string, []config.Reconciliation) {}
 
+// Failed implements runner.Observer: a run without a report failed.
+func (m *Metrics) Failed(_ string, recs []config.Reconciliation, _ error) {
+	for _, rc := range recs {
+		m.runs.WithLabelValues(rc.Spec.Name, "error").Inc()
+		m.success.WithLabelValues(rc.Spec.Name).Set(0)
+	}
+}
+
 // Finished implements runner.Observer: the last run's figures.
 func (m *Metrics) Finished(run reports.Run, _ string) {
 	for _, r := range run.Results {
 		name := r.Name
+		if r.Skipped() { // another recon ran it, and tells
+			m.runs.WithLabelValues(name, "skipped").Inc()
+			continue
+		}
 		m.lastRun.WithLabelValues(name).Set(float64(run.FinishedAt.Unix()))
 		m.duration.WithLabelValues(name).Set(run.FinishedAt.Sub(run.StartedAt).Seconds())
 		st := reports.Status([]reports.Result{r})
@@ -112,10 +124,15 @@ func (m *Metrics) Finished(run reports.Run, _ string) {
 func (m *Metrics) SetStatus(st status.Report) {
 	m.coverage.Set(st.Coverage)
 	for _, r := range st.Reconciliations {
+		// A figure with nothing to compute it from now (MTTR once the
+		// window holds no resolution) is dropped, not left at its old value.
 		set := func(v *prometheus.GaugeVec, f *float64, labels ...string) {
-			if f != nil {
-				v.WithLabelValues(append([]string{r.Name}, labels...)...).Set(*f)
+			labels = append([]string{r.Name}, labels...)
+			if f == nil {
+				v.DeleteLabelValues(labels...)
+				return
 			}
+			v.WithLabelValues(labels...).Set(*f)
 		}
 		set(m.syncSuccess, r.SyncSuccessRate)
 		set(m.driftRate, r.DriftRate)

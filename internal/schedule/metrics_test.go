@@ -63,4 +63,9 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// A figure with nothing to compute it from any more is dropped.
+	m.SetStatus(status.Report{Coverage: 1, Reconciliations: []status.Reconciliation{{Name: "deals", Figures: status.Figures{SyncLagP95: &lag}}}})
+	if _, body = get(t, h, "/metrics"); strings.Contains(body, `recon_sync_success_rate{reconciliation="deals"}`) || !strings.Contains(body, `recon_sync_lag_seconds{quantile="0.95",reconciliation="deals"} 120`) {
+		t.Errorf("after the success rate went: %s", body)
+	}
 }

@@ -14,7 +14,10 @@
 //     lets the runs going on finish within Grace; past it they are
 //     cancelled, which leaves no report, and Run returns.
 //   - A stale reconciliation is alerted once per episode: again only after
-//     it has succeeded and gone stale anew.
+//     it has succeeded and gone stale anew. One that never succeeded is
+//     given its max_staleness from the daemon's start before it is.
+//   - A run that was waiting for another to finish when the daemon was
+//     stopped does not start.
 package schedule
 
 import (
@@ -62,6 +65,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	started := time.Now()
 	// Runs get their own context: a stop lets them finish within Grace.
 	runCtx, cancelRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelRuns(nil)
@@ -73,7 +77,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			continue
 		}
 		job := cron.NewChain(cron.SkipIfStillRunning(cronLogger{logger.With("reconciliation", rc.Spec.Name)})).Then(cron.FuncJob(func() {
-			d.runOne(runCtx, rc, logger)
+			d.runOne(ctx, runCtx, rc, logger)
 		}))
 		sched, err := config.CronParser.Parse(rc.Schedule)
 		if err != nil {
@@ -98,13 +102,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
 	alerted := map[string]bool{}
-	d.checkStaleness(ctx, alerted, logger)
+	d.checkStaleness(ctx, started, alerted, logger)
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
 		case <-tick.C:
-			d.checkStaleness(ctx, alerted, logger)
+			d.checkStaleness(ctx, started, alerted, logger)
 		}
 	}
 	logger.Info("stopping: no new runs; waiting for the runs going on", "grace", d.Grace)
@@ -120,12 +124,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// runOne runs one reconciliation, unless another process is running it.
-func (d *Daemon) runOne(ctx context.Context, rc config.Reconciliation, logger *slog.Logger) {
+// runOne runs one reconciliation in ctx, unless another process is
+// running it or the daemon was stopped (stopping ended) while it waited.
+func (d *Daemon) runOne(stopping, ctx context.Context, rc config.Reconciliation, logger *slog.Logger) {
 	d.running.Lock()
 	defer d.running.Unlock()
-	if ctx.Err() != nil {
-		return // stopped while waiting
+	if stopping.Err() != nil {
+		logger.Info("not started: the daemon is stopping", "reconciliation", rc.Spec.Name)
+		return
 	}
 	name := rc.Spec.Name
 	if held, err := d.State.Holder(ctx, name, time.Now()); err == nil && held != nil {
@@ -153,9 +159,12 @@ func (d *Daemon) runOne(ctx context.Context, rc config.Reconciliation, logger *s
 }
 
 // checkStaleness alerts, once per episode, on reconciliations without a
-// successful run within their max_staleness, and updates the metrics.
-func (d *Daemon) checkStaleness(ctx context.Context, alerted map[string]bool, logger *slog.Logger) {
-	st, err := status.Compute(ctx, d.Config, d.State, time.Now())
+// successful run within their max_staleness, and updates the metrics. A
+// reconciliation that never succeeded is alerted only once the daemon has
+// been up that long: it had its chance to run.
+func (d *Daemon) checkStaleness(ctx context.Context, since time.Time, alerted map[string]bool, logger *slog.Logger) {
+	now := time.Now()
+	st, err := status.Compute(ctx, d.Config, d.State, now)
 	if err != nil {
 		logger.Error("could not compute the status", "error", err)
 		return
@@ -163,30 +172,24 @@ func (d *Daemon) checkStaleness(ctx context.Context, alerted map[string]bool, lo
 	if d.Metrics != nil {
 		d.Metrics.SetStatus(st)
 	}
-	fresh := st
-	fresh.Stale = nil
+	news := st
+	news.Stale, news.Reconciliations = nil, nil
 	for _, r := range st.Reconciliations {
-		if !r.Stale {
+		switch {
+		case !r.Stale:
 			delete(alerted, r.Name)
-			continue
-		}
-		if !alerted[r.Name] {
-			fresh.Stale = append(fresh.Stale, r.Name)
+		case alerted[r.Name], r.LastSuccess == nil && now.Sub(since) <= r.MaxStaleness:
+		default:
+			alerted[r.Name] = true
+			news.Stale = append(news.Stale, r.Name)
+			news.Reconciliations = append(news.Reconciliations, r)
 		}
 	}
-	if len(fresh.Stale) == 0 {
+	if len(news.Stale) == 0 {
 		return
 	}
-	var stale []status.Reconciliation
-	for _, r := range st.Reconciliations {
-		if r.Stale && !alerted[r.Name] {
-			stale = append(stale, r)
-			alerted[r.Name] = true
-		}
-	}
-	fresh.Reconciliations = stale
-	logger.Warn("stale: no successful run within max_staleness", "reconciliations", fresh.Stale)
-	if a := alert.ForStale(fresh); a != nil && d.Notifier != nil {
+	logger.Warn("stale: no successful run within max_staleness", "reconciliations", news.Stale)
+	if a := alert.ForStale(news); a != nil && d.Notifier != nil {
 		d.Notifier.Send(ctx, *a)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/state"
 )
@@ -178,7 +180,11 @@ func Compute(ctx context.Context, cfg *config.Config, store *state.Store, now ti
 
 // MaxStaleness is how long a reconciliation may go without a successful
 // run: its max_staleness; else, when it has a schedule, 1.1 × the
-// schedule's interval plus the last run's duration; else 26 h.
+// schedule's interval plus the last successful run's duration; else 26 h.
+// The interval is the schedule's at the last success's start: the one
+// from the scheduled time at or before it to the next, so that weekday or
+// irregular schedules are not called stale over a gap they were built to
+// have, and a manual run just before a scheduled one does not shrink it.
 func MaxStaleness(rc config.Reconciliation, last *state.Run, now time.Time) time.Duration {
 	if rc.MaxStaleness > 0 {
 		return rc.MaxStaleness
@@ -190,13 +196,37 @@ func MaxStaleness(rc config.Reconciliation, last *state.Run, now time.Time) time
 	if err != nil {
 		return config.DefaultMaxStaleness
 	}
-	next := sched.Next(now)
-	interval := sched.Next(next).Sub(next)
-	took := time.Duration(0)
+	// Never succeeded: the interval of the next runs.
+	slot, took := sched.Next(now), time.Duration(0)
 	if last != nil && last.FinishedAt != nil {
 		took = last.FinishedAt.Sub(last.StartedAt)
+		if s, ok := slotAtOrBefore(sched, last.StartedAt); ok {
+			slot = s
+		}
 	}
+	interval := sched.Next(slot).Sub(slot)
 	return time.Duration(1.1*float64(interval)) + took
+}
+
+// slotAtOrBefore is the latest time at or before t that sched runs, if
+// there is one within about a year and the schedule is not too dense to
+// walk to it.
+func slotAtOrBefore(sched cron.Schedule, t time.Time) (time.Time, bool) {
+	for back := time.Second; back < 400*24*time.Hour; back *= 2 {
+		slot := sched.Next(t.Add(-back))
+		if slot.After(t) {
+			continue
+		}
+		for range 10000 {
+			next := sched.Next(slot)
+			if next.After(t) {
+				return slot, true
+			}
+			slot = next
+		}
+		return time.Time{}, false
+	}
+	return time.Time{}, false
 }
 
 func trendRun(h state.Run) Run {
