@@ -264,3 +264,116 @@ reconciliations:
 		t.Errorf("error %v, class %v", r["error"], r["error_class"])
 	}
 }
+
+// recon schedule, the built binary on an every-two-seconds schedule, runs
+// and records both reconciliations, serves its metrics, and on SIGTERM
+// stops cleanly: exit 0, every report complete.
+func TestScheduleDaemonRunsAndStopsOnSIGTERM(t *testing.T) {
+	dir := demoConfig(t)
+	text, _ := os.ReadFile(filepath.Join(dir, "recon.yaml"))
+	path := writeFile(t, dir, "daemon.yaml", strings.Replace(string(text), "version: 1\n", "version: 1\nschedule: \"*/2 * * * * *\"\n", 1))
+	out := t.TempDir()
+	cmd := exec.Command(reconBinary(t), "schedule", "--config", path, "--out", out, "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var mu sync.Mutex
+	var logs []map[string]any
+	logged := make(chan struct{})
+	go func() {
+		defer close(logged)
+		dec := json.NewDecoder(stderr)
+		for {
+			var line map[string]any
+			if err := dec.Decode(&line); err != nil {
+				return
+			}
+			mu.Lock()
+			logs = append(logs, line)
+			mu.Unlock()
+		}
+	}()
+	find := func(msg string) []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		var got []map[string]any
+		for _, l := range logs {
+			if l["msg"] == msg {
+				got = append(got, l)
+			}
+		}
+		return got
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for len(find("run finished")) < 4 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	finished := find("run finished")
+	if len(finished) < 4 {
+		t.Fatalf("%d runs finished in 40 s: %v", len(finished), logs)
+	}
+	addr := find("serving metrics")
+	if len(addr) != 1 {
+		t.Fatalf("no metrics address logged")
+	}
+	resp, err := http.Get("http://" + addr[0]["addr"].(string) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`recon_runs_total{reconciliation="accounts_vs_customers",status="breached"}`, `recon_last_run_success{reconciliation="opportunities_vs_invoices"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { <-logged; done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("still running a minute after SIGTERM")
+	}
+	if len(find("stopped")) != 1 {
+		t.Errorf("no clean stop logged")
+	}
+	code, stdout, _ := runRecon(t, nil, "status", "--config", path, "--json")
+	var st struct {
+		Reconciliations []struct {
+			Name  string
+			Trend []struct{ Trigger, Status string }
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != exitOK {
+		t.Fatalf("status: exit %d, %v\n%s", code, err, stdout)
+	}
+	for _, r := range st.Reconciliations {
+		if len(r.Trend) < 2 || r.Trend[0].Trigger != "schedule" || r.Trend[0].Status == "error" {
+			t.Errorf("%s: history %+v", r.Name, r.Trend)
+		}
+	}
+	entries, _ := os.ReadDir(out)
+	reports := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".partial") {
+			t.Errorf("a partial report was left: %s", e.Name())
+		} else if e.IsDir() {
+			reports++
+		}
+	}
+	if reports < len(finished) {
+		t.Errorf("%d reports for %d finished runs", reports, len(finished))
+	}
+}

@@ -198,3 +198,48 @@ func deref[T any](p *T) any {
 	}
 	return *p
 }
+
+// With settle: 10m, a record modified on either side within ten minutes
+// before the run is in flight: counted as settling, not flagged. One
+// modified earlier is flagged.
+func TestSettleLeavesOutRecordsInFlight(t *testing.T) {
+	s := newScenario(t, "recon-state.db", "    settle: 10m\n")
+	now := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	recent, old := now.Add(-3*time.Minute).Format(time.RFC3339), now.Add(-11*time.Minute).Format(time.RFC3339)
+	for _, q := range []struct {
+		db   *sql.DB
+		stmt string
+		args []any
+	}{
+		{s.inv, "UPDATE invoices SET amount = '1.00', updated_at = ? WHERE id = 1", []any{recent}}, // changed in billing just now
+		{s.crm, "UPDATE deals SET amount = '2.00', updated_at = ? WHERE id = 2", []any{recent}},    // changed in the CRM just now
+		{s.crm, "INSERT INTO deals VALUES (21, '5.00', ?)", []any{recent}},                         // created just now, not synced yet
+		{s.inv, "UPDATE invoices SET amount = '3.00', updated_at = ? WHERE id = 3", []any{old}},    // drift from before the window
+		{s.crm, "INSERT INTO deals VALUES (22, '5.00', ?)", []any{old}},                            // missing since before it
+	} {
+		if _, err := q.db.Exec(q.stmt, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &runner.Runner{Config: s.cfg, Out: filepath.Join(s.dir, "reports"), Now: func() time.Time { return now }}
+	run, dir, err := r.Run(context.Background(), s.cfg.Reconciliations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run.Results[0]
+	if res.Error != nil {
+		t.Fatal(*res.Error)
+	}
+	rows, err := reporttest.ReadExceptions(filepath.Join(dir, "exceptions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, row := range rows {
+		got = append(got, row.Kind+" "+*row.RecordKey)
+	}
+	slices.Sort(got)
+	if want := []string{"field_mismatch 3", "missing_in_target 22", "timestamp_misaligned 3"}; !slices.Equal(got, want) || res.Settling != 3 {
+		t.Errorf("exceptions %v, settling %d; want %v and 3", got, res.Settling, want)
+	}
+}
