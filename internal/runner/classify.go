@@ -56,7 +56,7 @@ func classify(err error) string {
 	// stopping it is wrapped with them.
 	case errors.As(err, &busy), errors.Is(err, errLostLock):
 		return ClassBusy
-	case errors.Is(err, errTimeout):
+	case errors.Is(err, errTimeout), errors.Is(err, errUnrenewed):
 		return ClassConnectivity
 	case errors.As(err, &pqErr):
 		return pqClass(string(pqErr.Code))

@@ -11,9 +11,10 @@ import (
 	"github.com/recon-dev/recon/internal/state"
 )
 
-// A run stops, classified busy, when its lock goes to another recon, or
-// when it cannot renew the lock for so long that the lease may have run
-// out: never two runs of a reconciliation at once.
+// A run stops when its lock goes to another recon (class busy: that recon
+// runs it), or when the state store does not answer for so long that the
+// lease may run out (class connectivity: it alerts): never two runs of a
+// reconciliation at once.
 func TestRenewStopsTheRunWhenTheLeaseIsLost(t *testing.T) {
 	ttl, renew := lockTTL, lockRenew
 	lockTTL, lockRenew = 400*time.Millisecond, 50*time.Millisecond
@@ -23,6 +24,8 @@ func TestRenewStopsTheRunWhenTheLeaseIsLost(t *testing.T) {
 		lose func(t *testing.T, store *state.Store)
 		// notBefore is how long the run must have gone on when stopped.
 		notBefore time.Duration
+		cause     error
+		class     string
 	}{
 		{"taken by another", func(t *testing.T, store *state.Store) {
 			ctx := context.Background()
@@ -30,8 +33,8 @@ func TestRenewStopsTheRunWhenTheLeaseIsLost(t *testing.T) {
 			if ok, _, err := store.TryLock(ctx, "deals", "another", time.Now(), time.Hour); !ok || err != nil {
 				t.Fatalf("another could not take the lock: %v", err)
 			}
-		}, 0},
-		{"not renewed in time", func(t *testing.T, store *state.Store) { store.Close() }, 350 * time.Millisecond},
+		}, 0, errLostLock, ClassBusy},
+		{"not renewed in time", func(t *testing.T, store *state.Store) { store.Close() }, 350 * time.Millisecond, errUnrenewed, ClassConnectivity},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			store, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"), "", "")
@@ -62,7 +65,7 @@ func TestRenewStopsTheRunWhenTheLeaseIsLost(t *testing.T) {
 			if took := time.Since(start); took < c.notBefore {
 				t.Errorf("stopped after %s, before the lease could have run out (%s): %v", took, c.notBefore, cause)
 			}
-			if !errors.Is(cause, errLostLock) || classify(cause) != ClassBusy {
+			if !errors.Is(cause, c.cause) || classify(cause) != c.class {
 				t.Errorf("cause %v, class %s", cause, classify(cause))
 			}
 		})

@@ -89,10 +89,13 @@ func (e *BusyError) Error() string {
 // errTimeout is the cause of a reconciliation stopped by its timeout.
 var errTimeout = errors.New("timed out")
 
-// errLostLock is the cause of a reconciliation stopped because its lock's
-// lease ran out (or may have: it could not be renewed in time), so another
-// recon may run it now.
+// errLostLock is the cause of a reconciliation stopped because another
+// recon took its lock after the lease ran out: that recon runs it now.
 var errLostLock = errors.New("lost the reconciliation's lock")
+
+// errUnrenewed is the cause of a reconciliation stopped because the state
+// store did not answer for so long that its lock's lease may run out.
+var errUnrenewed = errors.New("could not renew the reconciliation's lock")
 
 // The lease of a reconciliation's lock: a holder that dies loses it after
 // lockTTL; a live one renews it every lockRenew, and stops the run when it
@@ -324,7 +327,7 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelCauseFunc, name
 				ok, err := r.State.Renew(ctx, name, holder, now, lockTTL)
 				switch {
 				case err != nil && r.now().Sub(renewed) >= lockTTL-lockRenew:
-					cancel(fmt.Errorf("%w: could not renew it for %s, so another recon may take it: %w", errLostLock, r.now().Sub(renewed).Round(time.Second), err))
+					cancel(fmt.Errorf("%w for %s, so another recon may take it: %w", errUnrenewed, r.now().Sub(renewed).Round(time.Second), err))
 					return
 				case err != nil:
 					logger.Warn("could not renew the lock", "reconciliation", name, "error", err)
