@@ -123,7 +123,7 @@ func newSideState(name Side, spec Spec, input Input, dir string, budget int, pro
 	payload := len(cols) - len(spec.Key) + 1
 	return &sideState{
 		input: input, name: name, columns: cols, keyCols: len(spec.Key),
-		keys:       keyEncoder{cols: spec.Key},
+		keys:       newKeyEncoder(spec.Key),
 		payload:    make([][]byte, payload),
 		sorter:     newSorter(dir, string(name), budget*7/8, payload),
 		quarantine: newSorter(dir, string(name)+"-quarantine", budget/8, len(cols)+1),

@@ -30,8 +30,17 @@ const (
 
 // keyEncoder builds encoded keys from key columns, reusing one buffer.
 type keyEncoder struct {
-	cols []KeyColumn
-	buf  []byte
+	cols  []KeyColumn
+	norms []*normalizer
+	buf   []byte
+}
+
+func newKeyEncoder(cols []KeyColumn) keyEncoder {
+	e := keyEncoder{cols: cols, norms: make([]*normalizer, len(cols))}
+	for i, c := range cols {
+		e.norms[i] = newNormalizer(c.Normalize, c.Region, nil, nil)
+	}
+	return e
 }
 
 // keyError says why a record's key cannot be used; column is the index of
@@ -54,8 +63,11 @@ func (e *keyEncoder) encode(raw [][]byte) (key []byte, exact bool, kerr *keyErro
 		}
 		stored := unsafe.String(unsafe.SliceData(v), len(v)) // read only while encoding
 		text := stored
-		if len(c.Normalize) > 0 {
-			text = applyNormalizations(c.Normalize, text)
+		if n := e.norms[i]; n != nil {
+			var err error
+			if text, err = n.apply(text); err != nil {
+				return nil, false, &keyError{column: i}
+			}
 			exact = exact && text == stored
 		}
 		if c.Type == Int {

@@ -1,10 +1,14 @@
 package reconcile
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode"
 
+	"github.com/biter777/countries"
+	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
@@ -25,7 +29,15 @@ const (
 	NFC              Normalization = "nfc"                // Unicode canonical composition (é as one code point)
 	StripLegalSuffix Normalization = "strip_legal_suffix" // "Acme, Inc." becomes "Acme"
 	Multiselect      Normalization = "multiselect"        // ";"-separated picklist values as a sorted set
+	Email            Normalization = "email"              // trimmed and lower-cased, nothing provider-specific
+	Phone            Normalization = "phone"              // E.164 ("+14155552671"); a number without a country code is read in the field's region
+	Country          Normalization = "country"            // ISO 3166-1 alpha-2 ("US") from names and alpha-2/alpha-3 codes
+	Domain           Normalization = "domain"             // a URL's or e-mail address's host, lower case, without "www."
 )
+
+// DefaultRegion is where phone numbers without a country code are read
+// when a field names no region.
+const DefaultRegion = "US"
 
 var normalizers = map[Normalization]func(string) string{
 	Trim:             strings.TrimSpace,
@@ -36,12 +48,24 @@ var normalizers = map[Normalization]func(string) string{
 	NFC:              norm.NFC.String,
 	StripLegalSuffix: stripLegalSuffix,
 	Multiselect:      sortMultiselect,
+	Email:            normalizeEmail,
+	Domain:           normalizeDomain,
+}
+
+// checked are the normalisations that can refuse a value: a value they
+// cannot read makes its record an invalid record rather than a mismatch.
+var checked = map[Normalization]func(s, region string) (string, error){
+	Phone:   normalizePhone,
+	Country: normalizeCountry,
 }
 
 // Normalizations lists the accepted names, for error messages.
 func Normalizations() []string {
-	names := make([]string, 0, len(normalizers))
+	names := make([]string, 0, len(normalizers)+len(checked))
 	for n := range normalizers {
+		names = append(names, string(n))
+	}
+	for n := range checked {
 		names = append(names, string(n))
 	}
 	slices.Sort(names)
@@ -51,15 +75,137 @@ func Normalizations() []string {
 // Valid reports whether n is a known normalisation.
 func (n Normalization) Valid() bool {
 	_, ok := normalizers[n]
-	return ok
+	_, ok2 := checked[n]
+	return ok || ok2
 }
 
-// applyNormalizations runs ns over s in order.
-func applyNormalizations(ns []Normalization, s string) string {
-	for _, n := range ns {
-		s = normalizers[n](s)
+// ValidRegion reports whether region is a region phone numbers can be read
+// in (an ISO 3166-1 alpha-2 code such as US or GB).
+func ValidRegion(region string) bool {
+	return phonenumbers.GetCountryCodeForRegion(region) != 0
+}
+
+// normalizer is one field's or key column's text pipeline: its
+// normalisations in order, then its picklist map, then its allowed values.
+// A nil *normalizer leaves text alone.
+type normalizer struct {
+	steps   []Normalization
+	region  string
+	mapping map[string]string
+	allowed map[string]bool
+}
+
+// errNotAllowed marks a value outside a field's allowed values.
+var errNotAllowed = errors.New("not one of the allowed values")
+
+func newNormalizer(steps []Normalization, region string, mapping map[string]string, allowed []string) *normalizer {
+	if len(steps) == 0 && len(mapping) == 0 && len(allowed) == 0 {
+		return nil
 	}
-	return s
+	n := &normalizer{steps: steps, region: region, mapping: mapping}
+	if n.region == "" {
+		n.region = DefaultRegion
+	}
+	if len(allowed) > 0 {
+		n.allowed = make(map[string]bool, len(allowed))
+		for _, a := range allowed {
+			n.allowed[a] = true
+		}
+	}
+	return n
+}
+
+// apply rewrites s. An empty value is never checked against the allowed
+// values: an unset picklist is no value, as NULL is.
+func (n *normalizer) apply(s string) (string, error) {
+	if n == nil {
+		return s, nil
+	}
+	for _, step := range n.steps {
+		if f, ok := normalizers[step]; ok {
+			s = f(s)
+			continue
+		}
+		var err error
+		if s, err = checked[step](s, n.region); err != nil {
+			return "", err
+		}
+	}
+	if m, ok := n.mapping[s]; ok {
+		s = m
+	}
+	if n.allowed != nil && s != "" && !n.allowed[s] {
+		return "", errNotAllowed
+	}
+	return s, nil
+}
+
+func normalizeEmail(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// normalizeDomain reduces "https://WWW.Acme.com/pricing", "jo@acme.com"
+// and "acme.com." to "acme.com". Text that is no host is only lower-cased.
+func normalizeDomain(s string) string {
+	for { // each pass only shortens s, to the fixed point
+		t := hostOf(s)
+		if t == s {
+			return s
+		}
+		s = t
+	}
+}
+
+func hostOf(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if _, rest, ok := strings.Cut(s, "://"); ok {
+		s = rest
+	}
+	if end := strings.IndexAny(s, "/?#"); end >= 0 {
+		s = s[:end]
+	}
+	if at := strings.LastIndexByte(s, '@'); at >= 0 { // an e-mail address, or a URL's user
+		s = s[at+1:]
+	}
+	if colon := strings.LastIndexByte(s, ':'); colon >= 0 && strings.Trim(s[colon+1:], "0123456789") == "" {
+		s = s[:colon] // a port
+	}
+	return strings.TrimPrefix(strings.TrimSuffix(s, "."), "www.")
+}
+
+// normalizePhone writes a phone number in E.164. A number that is not a
+// possible number of its country (too short, too long, letters) is refused:
+// it cannot be told apart from a typo. Extensions are dropped, as E.164 has
+// none.
+func normalizePhone(s, region string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	n, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return "", fmt.Errorf("not a phone number of region %s", region)
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// normalizeCountry maps a country's name, alpha-2 or alpha-3 code, in the
+// common spellings the countries library knows ("USA", "U.S.",
+// "United States of America", "Deutschland"), to its alpha-2 code.
+func normalizeCountry(s, _ string) (string, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return "", nil
+	}
+	name := t
+	if len(name) > 4 && strings.EqualFold(name[:4], "the ") {
+		name = name[4:]
+	}
+	c := countries.ByName(name)
+	code := c.Alpha2()
+	if c == countries.Unknown || c == countries.None || len(code) != 2 || code == "XX" {
+		return "", fmt.Errorf("not a country")
+	}
+	return code, nil
 }
 
 func collapseSpaces(s string) string {

@@ -24,6 +24,9 @@ type KeyColumn struct {
 	Target    string
 	Type      FieldType // String or Int
 	Normalize []Normalization
+	// Region is where the phone normalisation reads numbers written
+	// without a country code; default DefaultRegion.
+	Region string
 }
 
 // Field is one compared field.
@@ -33,6 +36,15 @@ type Field struct {
 	Target    string
 	Type      FieldType
 	Normalize []Normalization
+	// Region is where the phone normalisation reads numbers written
+	// without a country code; default DefaultRegion.
+	Region string
+	// Map rewrites a value after Normalize (picklist synonyms: "closed won"
+	// and "closedwon" to "won"); values it does not list stay as they are.
+	Map map[string]string
+	// Allowed, when set, lists the only values (after Map) the field may
+	// take; any other makes the record invalid. Empty text is not checked.
+	Allowed []string
 	// Tolerance applies to Int, Decimal, Float, Date (days) and Timestamp fields.
 	Tolerance Tolerance
 	// NullEqualsEmpty makes NULL and the empty string (after normalisation) equal.

@@ -37,13 +37,14 @@ var errEmpty = errors.New("empty text is not a value of this type")
 // comparator parses and compares the values of one field.
 type comparator struct {
 	typ             FieldType
-	normalize       []Normalization
+	norm            *normalizer
 	nullEqualsEmpty bool
 	tol             Tolerance
 }
 
 func newComparator(f Field) comparator {
-	return comparator{typ: f.Type, normalize: f.Normalize, nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance}
+	return comparator{typ: f.Type, norm: newNormalizer(f.Normalize, f.Region, f.Map, f.Allowed),
+		nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance}
 }
 
 // parse reads raw (nil for SQL NULL) as the field's type. loc is the zone
@@ -56,8 +57,11 @@ func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
 	// and the record's bytes do not change meanwhile. Copying every field of
 	// every row was the engine's largest cost.
 	s := unsafe.String(unsafe.SliceData(raw), len(raw))
-	if len(c.normalize) > 0 {
-		s = applyNormalizations(c.normalize, s)
+	if c.norm != nil {
+		var err error
+		if s, err = c.norm.apply(s); err != nil {
+			return value{}, err
+		}
 	}
 	if c.typ == String {
 		if s == "" && c.nullEqualsEmpty {

@@ -201,6 +201,15 @@ func FuzzNormalizations(f *testing.F) {
 				t.Fatalf("%s is not idempotent on %q: %q then %q", n, s, out, fn(out))
 			}
 		}
+		for n, fn := range checked {
+			out, err := fn(s, DefaultRegion)
+			if err != nil {
+				continue
+			}
+			if again, err := fn(out, DefaultRegion); err != nil || again != out {
+				t.Fatalf("%s is not idempotent on %q: %q then %q, %v", n, s, out, again, err)
+			}
+		}
 	})
 }
 

@@ -90,18 +90,22 @@ type keyConfig struct {
 	Target    string   `yaml:"target"`
 	Type      string   `yaml:"type"`
 	Normalize []string `yaml:"normalize"`
+	Region    string   `yaml:"region"`
 }
 
 type fieldConfig struct {
-	Name            string   `yaml:"name"`
-	Source          string   `yaml:"source"`
-	Target          string   `yaml:"target"`
-	Type            string   `yaml:"type"`
-	Tolerance       string   `yaml:"tolerance"`
-	Normalize       []string `yaml:"normalize"`
-	NullEqualsEmpty bool     `yaml:"null_equals_empty"`
-	Owner           string   `yaml:"owner"`
-	Review          bool     `yaml:"review"`
+	Name            string            `yaml:"name"`
+	Source          string            `yaml:"source"`
+	Target          string            `yaml:"target"`
+	Type            string            `yaml:"type"`
+	Tolerance       string            `yaml:"tolerance"`
+	Normalize       []string          `yaml:"normalize"`
+	Region          string            `yaml:"region"`
+	Map             map[string]string `yaml:"map"`
+	Allowed         []string          `yaml:"allowed"`
+	NullEqualsEmpty bool              `yaml:"null_equals_empty"`
+	Owner           string            `yaml:"owner"`
+	Review          bool              `yaml:"review"`
 }
 
 type stampConfig struct {
@@ -538,6 +542,7 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 				kp("type %q: a key is string or int", kc.Type)
 			}
 			key.Normalize = checkNormalize(kc.Normalize, kp)
+			key.Region = checkRegion(kc.Region, key.Normalize, kp)
 			r.Spec.Key = append(r.Spec.Key, key)
 		}
 		names := map[string]bool{}
@@ -654,6 +659,21 @@ func checkNormalize(names []string, p problemFunc) []reconcile.Normalization {
 	return out
 }
 
+// checkRegion checks a phone region: an ISO 3166-1 alpha-2 code, and only
+// where a phone normalisation reads it.
+func checkRegion(region string, norms []reconcile.Normalization, p problemFunc) string {
+	if region == "" {
+		return ""
+	}
+	if !slices.Contains(norms, reconcile.Phone) {
+		p("region %q applies to normalize: [phone], which this column does not have", region)
+	}
+	if !reconcile.ValidRegion(region) {
+		p("region %q is not a country code phone numbers are read in (an ISO 3166-1 alpha-2 code such as US, GB or DE)", region)
+	}
+	return region
+}
+
 func checkField(fc fieldConfig, p problemFunc) reconcile.Field {
 	f := reconcile.Field{
 		Name: fc.Name, Source: orDefault(fc.Source, fc.Name), Target: orDefault(fc.Target, fc.Name),
@@ -667,6 +687,19 @@ func checkField(fc fieldConfig, p problemFunc) reconcile.Field {
 		f.Type = t
 	}
 	f.Normalize = checkNormalize(fc.Normalize, p)
+	f.Region = checkRegion(fc.Region, f.Normalize, p)
+	f.Map, f.Allowed = fc.Map, fc.Allowed
+	if len(fc.Allowed) > 0 {
+		allowed := map[string]bool{}
+		for _, a := range fc.Allowed {
+			allowed[a] = true
+		}
+		for from, to := range fc.Map {
+			if !allowed[to] {
+				p("map sends %q to %q, which is not one of allowed: %s", from, to, strings.Join(fc.Allowed, ", "))
+			}
+		}
+	}
 	tol, err := parseTolerance(f.Type, fc.Tolerance)
 	if err != nil {
 		p("tolerance %q: %v", fc.Tolerance, err)
