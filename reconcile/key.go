@@ -19,13 +19,15 @@ import (
 //
 //	0x01 + 8 bytes big-endian (value XOR 1<<63)  for a canonical int64 text
 //	0x02 + text with 0x00 escaped as 0x00 0xFF, then 0x00 0x01
+//	0x03 + canonical decimal text, then 0x00 0x01      for an int key beyond 64 bits
 //
 // so integers sort numerically (42 before 100) and a text sorts before any
 // longer text it prefixes. "042" is not canonical, so it stays text and does
 // not equal "42" unless the key column is declared `type: int`.
 const (
-	tagInt  = 0x01
-	tagText = 0x02
+	tagInt    = 0x01
+	tagText   = 0x02
+	tagBigInt = 0x03
 )
 
 // keyEncoder builds encoded keys from key columns, reusing one buffer.
@@ -71,11 +73,19 @@ func (e *keyEncoder) encode(raw [][]byte) (key []byte, exact bool, kerr *keyErro
 			exact = exact && text == stored
 		}
 		if c.Type == Int {
-			n, err := parseInt(strings.TrimSpace(text))
+			v, err := parseInteger(strings.TrimSpace(text))
 			if err != nil {
 				return nil, false, &keyError{column: i}
 			}
-			e.buf = appendIntKey(e.buf, n)
+			if v.big {
+				// Beyond 64 bits the canonical text is the key: equal
+				// numbers have one canonical text.
+				canon := v.dec.String()
+				e.buf = append(append(append(e.buf, tagBigInt), canon...), 0, 1)
+				exact = exact && canon == text
+				continue
+			}
+			e.buf = appendIntKey(e.buf, v.num)
 			if exact {
 				_, exact = canonicalInt(text)
 			}
@@ -158,7 +168,7 @@ func decodeKey(k []byte) ([]string, error) {
 			}
 			parts = append(parts, strconv.FormatInt(int64(binary.BigEndian.Uint64(k[1:9])^(1<<63)), 10))
 			k = k[9:]
-		case tagText:
+		case tagText, tagBigInt:
 			var b bytes.Buffer
 			i := 1
 			for ; i+1 < len(k); i++ {

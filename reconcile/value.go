@@ -20,13 +20,13 @@ type value struct {
 	null bool
 	// str is a String, as a view of the record's bytes (see comparator.parse).
 	str string
-	// num is an Int; a Date as days since 1970-01-01; a Timestamp's Unix
+	// num is an Int, unless big; a Date as days since 1970-01-01; a Timestamp's Unix
 	// seconds, with exp its nanoseconds (Unix nanoseconds overflow outside
 	// 1678-2262, and 9999-12-31 is a common "valid until"); a Bool as 0/1; a
 	// Decimal's coefficient, with exp its exponent, unless big.
 	num int64
 	exp int32
-	big bool            // a Decimal too long for num, held in dec
+	big bool            // an Int or Decimal too long for num, held in dec
 	dec decimal.Decimal // Decimal when big
 	flt float64         // Float
 }
@@ -82,8 +82,7 @@ func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
 func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
 	switch typ {
 	case Int:
-		n, err := parseInt(s)
-		return value{num: n}, err
+		return parseInteger(s)
 	case Decimal:
 		if coef, exp, ok := parseSmallDecimal(s); ok {
 			return value{num: coef, exp: exp}, nil
@@ -122,7 +121,12 @@ func (c *comparator) equal(a, b value) bool {
 		return a.str == b.str
 	case Bool:
 		return a.num == b.num
-	case Int, Date:
+	case Int:
+		if !a.big && !b.big && a.num == b.num {
+			return true
+		}
+		return withinDecimal(a.decimal(), b.decimal(), c.tol)
+	case Date:
 		return a.num == b.num || withinDecimal(decimal.NewFromInt(a.num), decimal.NewFromInt(b.num), c.tol)
 	case Decimal:
 		if !a.big && !b.big && equalSmallDecimals(a.num, a.exp, b.num, b.exp) {
@@ -227,17 +231,22 @@ func withinFloat(a, b float64, tol Tolerance) bool {
 	return rel > 0 && diff <= rel*math.Abs(a)
 }
 
-// parseInt accepts an integer, or a decimal whose fraction is zero ("5.00"),
-// as some systems keep whole numbers in decimal columns.
-func parseInt(s string) (int64, error) {
+// parseInteger reads an Int of any size: an integer, or a decimal whose
+// fraction is zero ("5.00"), as some systems keep whole numbers in decimal
+// columns. Beyond 64 bits (BIGINT UNSIGNED, numeric(20,0), 30-digit ids)
+// it is held exactly as a decimal.
+func parseInteger(s string) (value, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
+		return value{num: n}, nil
 	}
 	d, err := decimal.NewFromString(s)
-	if err != nil || !d.IsInteger() || !d.BigInt().IsInt64() {
-		return 0, fmt.Errorf("not a whole number")
+	if err != nil || !d.IsInteger() {
+		return value{}, fmt.Errorf("not a whole number")
 	}
-	return d.IntPart(), nil
+	if b := d.BigInt(); b.IsInt64() {
+		return value{num: b.Int64()}, nil
+	}
+	return value{dec: d.Truncate(0), big: true}, nil
 }
 
 func parseBool(s string) (int64, error) {
@@ -441,10 +450,8 @@ func (f Field) Parse(raw []byte, loc *time.Location) (Value, error) {
 // Null reports whether the value is NULL (or empty, under NullEqualsEmpty).
 func (v Value) Null() bool { return v.v.null }
 
-// Int is an Int value.
-func (v Value) Int() int64 { return v.v.num }
-
-// Decimal is a Decimal value, at the scale it was written with.
+// Decimal is a Decimal value, at the scale it was written with, or an
+// Int value (of any size).
 func (v Value) Decimal() decimal.Decimal { return v.v.decimal() }
 
 // Float is a Float value.

@@ -53,7 +53,7 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 			v.crm = joinPicklist(string(raw))
 		}
 	case f.Type == reconcile.Int:
-		v.crm = strconv.FormatInt(pv.Int(), 10)
+		v.crm = pv.Decimal().String()
 		if numeric {
 			v.text, bare = v.crm, true
 		}

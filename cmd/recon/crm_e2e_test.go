@@ -1,0 +1,150 @@
+package main
+
+import (
+	"database/sql"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/recon-dev/recon/internal/reporttest"
+)
+
+// ddl writes a portable CREATE TABLE's types in a dialect: {DEC} an exact
+// decimal of scale 2, {UBIG} an unsigned 64-bit integer (PostgreSQL has
+// none: numeric(20,0)), {TSTZ} an instant, {TS} a wall clock.
+func ddl(dialect, stmt string) string {
+	types := map[string][]string{
+		"postgres": {"{DEC}", "numeric(14,2)", "{UBIG}", "numeric(20,0)", "{TSTZ}", "timestamptz", "{TS}", "timestamp", "{TEXT}", "text"},
+		"mysql":    {"{DEC}", "DECIMAL(14,2)", "{UBIG}", "BIGINT UNSIGNED", "{TSTZ}", "TIMESTAMP NULL", "{TS}", "DATETIME(6)", "{TEXT}", "VARCHAR(200)"},
+		"sqlite":   {"{DEC}", "TEXT", "{UBIG}", "TEXT", "{TSTZ}", "TEXT", "{TS}", "TEXT", "{TEXT}", "TEXT"},
+	}
+	return strings.NewReplacer(types[dialect]...).Replace(stmt)
+}
+
+// execAll runs statements on a database, their types written for its dialect.
+func execAll(t *testing.T, d database, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open(d.driver, d.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if d.dialect == "mysql" {
+		db.SetMaxOpenConns(1)
+		if _, err := db.Exec("SET time_zone = '+00:00'"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(ddl(string(d.dialect), s)); err != nil {
+			t.Fatalf("%s: %s: %v", d.dialect, s, err)
+		}
+	}
+}
+
+// runScenario writes config (with ${SRC_DSN} and ${TGT_DSN} for the two
+// databases), runs recon on it in-process and returns the run's
+// exceptions as strings, sorted, and its summary.
+func runScenario(t *testing.T, src, tgt database, config string, wantExit int) ([]string, []reporttest.Row, reporttest.Summary) {
+	t.Helper()
+	dir := t.TempDir()
+	path := writeFile(t, dir, "recon.yaml", config)
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runRecon(t, map[string]string{"SRC_DSN": src.dsn, "TGT_DSN": tgt.dsn}, "run", "--config", path, "--out", out)
+	if code != wantExit {
+		t.Fatalf("recon run: exit %d, want %d\n%s\n%s", code, wantExit, stdout, stderr)
+	}
+	run := onlyRunDir(t, out)
+	rows, err := reporttest.ReadExceptions(filepath.Join(run, "exceptions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.String())
+	}
+	slices.Sort(got)
+	sum, err := reporttest.ReadSummary(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, rows, sum
+}
+
+func checkExceptions(t *testing.T, got, want []string) {
+	t.Helper()
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("exceptions differ from what was planted\nmissed: %v\nfalse alarms: %v", minus(want, got), minus(got, want))
+	}
+}
+
+var enginePairs = [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"sqlite", "mysql"}}
+
+// TestCRMValuesInManySpellings plants contacts whose phones, countries,
+// websites, e-mails and stages are written differently in each system
+// but mean the same, plus real drift and unreadable values, and 64-bit
+// unsigned ids at their limit, in keys and fields.
+func TestCRMValuesInManySpellings(t *testing.T) {
+	for _, pair := range enginePairs {
+		t.Run(pair[0]+"_vs_"+pair[1], func(t *testing.T) {
+			src, tgt := openDatabase(t, pair[0]), openDatabase(t, pair[1])
+			execAll(t, src,
+				"CREATE TABLE contacts (id INT PRIMARY KEY, email {TEXT}, phone {TEXT}, uk_phone {TEXT}, country {TEXT}, website {TEXT}, stage {TEXT}, account_id {UBIG})",
+				`INSERT INTO contacts VALUES
+				 (1, ' Jo@Acme.COM', '(415) 555-2671', '020 7946 0958', 'USA', 'https://www.acme.com/pricing', ' Closed Won', '18446744073709551615'),
+				 (2, 'al@b.io', '415-555-2671', NULL, 'Deutschland', 'b.io', 'open', '9223372036854775808'),
+				 (3, 'cy@c.io', '+1 415 555 2671', NULL, 'GB', 'c.io', 'Lost', 1),
+				 (4, 'di@d.io', '212 555 0100', NULL, 'Narnia', 'd.io', 'open', 2),
+				 (5, 'ed@e.io', '212 555 0100', NULL, 'fr', 'e.io', 'Negotiation', 3),
+				 (6, 'fe@f.io', '212 555 0100', NULL, 'France', 'www.F.io', 'open', '18446744073709551615')`,
+				"CREATE TABLE accounts (id {UBIG}, name {TEXT})",
+				`INSERT INTO accounts VALUES ('18446744073709551615', 'Max'), ('9223372036854775808', 'Over'), ('9223372036854775807', 'Edge'), (1, 'One')`)
+			execAll(t, tgt,
+				"CREATE TABLE people (crm_id INT PRIMARY KEY, email_address {TEXT}, mobile {TEXT}, uk_mobile {TEXT}, country_code {TEXT}, domain {TEXT}, deal_stage {TEXT}, account_ref {UBIG})",
+				`INSERT INTO people VALUES
+				 (1, 'jo@acme.com', '+1 415.555.2671', '+44 20 7946 0958', 'US', 'jo@acme.com', 'closedwon', '18446744073709551615'),
+				 (2, 'al@b.io', '+14155552672', NULL, 'DEU', 'http://B.io/', 'Open', '9223372036854775808'),
+				 (3, 'cy@c.io', 'n/a', NULL, 'United Kingdom', 'c.io', 'closed lost', 1),
+				 (4, 'di@d.io', '(212) 555-0100', NULL, 'IT', 'd.io', 'open', 2),
+				 (5, 'ed@e.io', '(212) 555-0100', NULL, 'FRA', 'e.io', 'open', 3),
+				 (6, 'fe@f.io', '+1 212 555 0100', NULL, 'fra', 'f.io', 'open', '18446744073709551614')`,
+				"CREATE TABLE customers (account_id {UBIG}, name {TEXT})",
+				`INSERT INTO customers VALUES ('18446744073709551615', 'Max'), ('9223372036854775808', 'Over'), (1, 'One'), ('18446744073709551614', 'Below max')`)
+			got, _, _ := runScenario(t, src, tgt, `version: 1
+systems:
+  crm: {driver: `+src.driver+`, dsn: "${SRC_DSN}"}
+  marketing: {driver: `+tgt.driver+`, dsn: "${TGT_DSN}"}
+reconciliations:
+  - name: contacts
+    source: {system: crm, table: contacts}
+    target: {system: marketing, table: people}
+    key: [{source: id, target: crm_id, type: int}]
+    fields:
+      - {name: email, target: email_address, normalize: [email]}
+      - {name: phone, target: mobile, normalize: [phone]}
+      - {name: uk_phone, target: uk_mobile, normalize: [phone], region: GB}
+      - {name: country, target: country_code, normalize: [country]}
+      - {name: website, target: domain, normalize: [domain]}
+      - {name: stage, target: deal_stage, normalize: [trim, lower], map: {"closed won": won, closedwon: won, "closed lost": lost}, allowed: [won, lost, open]}
+      - {name: account_id, target: account_ref, type: int}
+  - name: accounts
+    source: {system: crm, table: accounts}
+    target: {system: marketing, table: customers}
+    key: [{source: id, target: account_id, type: int}]
+    fields:
+      - {name: name}
+`, exitOK)
+			checkExceptions(t, got, []string{
+				"contacts|field_mismatch|2|phone|",                 // a different number, however written
+				"contacts|invalid_record|3|phone|target",           // "n/a" is no phone number
+				"contacts|invalid_record|4|country|source",         // Narnia is no country
+				"contacts|invalid_record|5|stage|source",           // "negotiation" is not an allowed stage
+				"contacts|field_mismatch|6|account_id|",            // 2^64-1 vs 2^64-2
+				"accounts|missing_in_target|9223372036854775807||", // int64's maximum, on one side
+				"accounts|missing_in_source|18446744073709551614||",
+			})
+		})
+	}
+}
