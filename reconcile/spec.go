@@ -47,6 +47,10 @@ type Field struct {
 	Allowed []string
 	// Tolerance applies to Int, Decimal, Float, Date (days) and Timestamp fields.
 	Tolerance Tolerance
+	// DateLocation, for a Date field read from timestamps, is the zone
+	// whose calendar gives the date (New York business dates from UTC
+	// columns); nil is the system's zone.
+	DateLocation *time.Location
 	// NullEqualsEmpty makes NULL and the empty string (after normalisation) equal.
 	NullEqualsEmpty bool
 }

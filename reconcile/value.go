@@ -40,11 +40,12 @@ type comparator struct {
 	norm            *normalizer
 	nullEqualsEmpty bool
 	tol             Tolerance
+	dateLoc         *time.Location // Field.DateLocation
 }
 
 func newComparator(f Field) comparator {
 	return comparator{typ: f.Type, norm: newNormalizer(f.Normalize, f.Region, f.Map, f.Allowed),
-		nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance}
+		nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance, dateLoc: f.DateLocation}
 }
 
 // parse reads raw (nil for SQL NULL) as the field's type. loc is the zone
@@ -76,6 +77,10 @@ func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
 		}
 		return value{}, errEmpty
 	}
+	if c.typ == Date {
+		d, err := parseDate(s, loc, c.dateLoc)
+		return value{num: d}, err
+	}
 	return parseTyped(c.typ, s, loc)
 }
 
@@ -102,7 +107,7 @@ func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
 		b, err := parseBool(s)
 		return value{num: b}, err
 	case Date:
-		d, err := parseDate(s, loc)
+		d, err := parseDate(s, loc, nil)
 		return value{num: d}, err
 	case Timestamp:
 		t, err := parseTimestamp(s, loc)
@@ -260,22 +265,26 @@ func parseBool(s string) (int64, error) {
 }
 
 // parseDate reads an ISO date, or a timestamp's date, and returns days since
-// 1970-01-01. A timestamp with an offset is an instant: its date is the one
-// in loc, the system's zone, as a business date is; without an offset, the
-// date is the one written.
-func parseDate(s string, loc *time.Location) (int64, error) {
+// 1970-01-01. A timestamp is an instant (read in loc, the system's zone,
+// when it has no offset) whose date is the one in dateLoc, as a business
+// date is; a nil dateLoc is loc, so a zone-less timestamp's date is the one
+// written.
+func parseDate(s string, loc, dateLoc *time.Location) (int64, error) {
 	bad := fmt.Errorf("not an ISO date (YYYY-MM-DD)")
 	y, m, d, rest, ok := scanDate(s)
 	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != 'T') {
 		return 0, bad
 	}
 	if rest != "" {
-		t, err := parseTimestamp(s, time.UTC)
+		t, err := parseTimestamp(s, loc)
 		if err != nil {
 			return 0, bad
 		}
-		if hasOffset(rest) {
-			t = t.In(loc)
+		if dateLoc == nil {
+			dateLoc = loc
+		}
+		if hasOffset(rest) || dateLoc != loc {
+			t = t.In(dateLoc)
 		}
 		y, m, d = t.Year(), int(t.Month()), t.Day()
 	}

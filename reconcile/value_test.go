@@ -225,9 +225,29 @@ func TestDateOfAnInstantIsTheSystemsBusinessDate(t *testing.T) {
 		{"2024-03-02", "2024-03-02"},
 		{"2024-03-01 23:30:00-05:00", "2024-03-01"},
 	} {
-		days, err := parseDate(tc.in, ny)
+		days, err := parseDate(tc.in, ny, nil)
 		if got := time.Unix(days*86400, 0).UTC().Format(time.DateOnly); err != nil || got != tc.want {
 			t.Errorf("parseDate(%q) in New York = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// A system that keeps UTC wall clocks can still be compared on New York
+// business dates: the field's date zone gives the date of each instant.
+func TestDateInTheFieldsDateZone(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	c := newComparator(Field{Type: Date, DateLocation: ny})
+	for _, tc := range []struct{ in, want string }{
+		{"2024-03-02 02:00:00", "2024-03-01"}, // 02:00 UTC is 21:00 the evening before in New York
+		{"2024-03-02 06:00:00", "2024-03-02"},
+		{"2024-03-02T03:59:59Z", "2024-03-01"},
+		{"2024-07-02T03:59:59Z", "2024-07-01"}, // summer: UTC-4
+		{"2024-07-02T04:00:00Z", "2024-07-02"},
+		{"2024-03-02", "2024-03-02"}, // a date is a date
+	} {
+		v, err := c.parse([]byte(tc.in), time.UTC)
+		if got := time.Unix(v.num*86400, 0).UTC().Format(time.DateOnly); err != nil || got != tc.want {
+			t.Errorf("%q from a UTC system, in New York = %s, %v; want %s", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -86,6 +86,8 @@ func TestConfigErrorsNameFileLineAndWhatToDo(t *testing.T) {
 			[]string{`field "currency"`, `region "ZZ" is not a country code`}},
 		{"picklist map outside allowed", strings.Replace(valid, "normalize: [trim, upper]", `normalize: [trim, upper], map: {"US DOLLAR": USD}, allowed: [EUR, GBP]`, 1),
 			[]string{`field "currency"`, `map sends "US DOLLAR" to "USD", which is not one of allowed: EUR, GBP`}},
+		{"date zone on a string", strings.Replace(valid, "normalize: [trim, upper]", "normalize: [trim, upper], date_timezone: America/New_York", 1),
+			[]string{`field "currency"`, "date_timezone applies to date fields; this one is string"}},
 		{"unknown system", strings.Replace(valid, "target: {system: billing, table: invoices}", "target: {system: biling, table: invoices}", 1),
 			[]string{`reconciliation "opportunities_vs_invoices"`, `target system "biling" is not defined`, "billing, crm"}},
 		{"unknown driver", strings.Replace(valid, "{driver: sqlite, dsn: \"crm.db\"}", "{driver: oracle, dsn: \"x\"}", 1),

@@ -103,6 +103,7 @@ type fieldConfig struct {
 	Region          string            `yaml:"region"`
 	Map             map[string]string `yaml:"map"`
 	Allowed         []string          `yaml:"allowed"`
+	DateTimezone    string            `yaml:"date_timezone"`
 	NullEqualsEmpty bool              `yaml:"null_equals_empty"`
 	Owner           string            `yaml:"owner"`
 	Review          bool              `yaml:"review"`
@@ -689,6 +690,16 @@ func checkField(fc fieldConfig, p problemFunc) reconcile.Field {
 	f.Normalize = checkNormalize(fc.Normalize, p)
 	f.Region = checkRegion(fc.Region, f.Normalize, p)
 	f.Map, f.Allowed = fc.Map, fc.Allowed
+	if fc.DateTimezone != "" {
+		loc, err := time.LoadLocation(fc.DateTimezone)
+		switch {
+		case f.Type != reconcile.Date:
+			p("date_timezone applies to date fields; this one is %s", f.Type)
+		case err != nil:
+			p("date_timezone %q is not an IANA time zone like America/New_York", fc.DateTimezone)
+		}
+		f.DateLocation = loc
+	}
 	if len(fc.Allowed) > 0 {
 		allowed := map[string]bool{}
 		for _, a := range fc.Allowed {
