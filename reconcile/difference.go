@@ -29,15 +29,18 @@ type Record struct {
 	// Location is the zone of the side's timestamps written without one.
 	Location *time.Location
 	// Rows is how many records of the side share the key; more than 1 is a
-	// duplicate key, and this record is the one compared.
+	// duplicate key, and this record is the one compared, unless Grouped.
 	Rows int
+	// Grouped is set for a grouped side's record (group_by): its fields are
+	// the aggregates of its Rows rows, as canonical text.
+	Grouped bool
 	// Invalid lists the columns whose text is not of their type: field
 	// indexes, or len(Fields) for the timestamp. They were not compared.
 	Invalid []int
 }
 
 // Duplicate reports whether the record's key repeats on its side.
-func (r *Record) Duplicate() bool { return r.Rows > 1 }
+func (r *Record) Duplicate() bool { return r.Rows > 1 && !r.Grouped }
 
 // Difference is everything the engine found about one key: a record
 // missing on one side, fields that differ, misaligned timestamps,

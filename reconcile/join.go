@@ -16,7 +16,13 @@ type join struct {
 	sink   Sink
 	res    Result
 	fields []comparator
-	stamp  *comparator // nil without a timestamp spec
+	// parsers are the fields' comparators per side: a grouped side's
+	// records hold folded text, parsed without normalising again.
+	parsers [2][]comparator
+	stamp   *comparator // nil without a timestamp spec
+	groups  [2]*groupIter
+	// records counts each side's records: a grouped side's are its keys.
+	records [2]int64
 	// Per side, the parsed payload of the current record and which of its
 	// columns did not parse.
 	vals    [2][]value
@@ -46,6 +52,15 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 		j.stamp = &comparator{typ: Timestamp, tol: Tolerance{Duration: spec.Timestamp.Tolerance}}
 		n++
 	}
+	for i, s := range sides {
+		j.parsers[i] = j.fields
+		if spec.Grouped(s.name) {
+			j.parsers[i] = make([]comparator, len(j.fields))
+			for f, c := range j.fields {
+				j.parsers[i][f] = c.foldedComparator()
+			}
+		}
+	}
 	j.vals = [2][]value{make([]value, n), make([]value, n)}
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
@@ -56,9 +71,12 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 }
 
 func (j *join) run(ctx context.Context) error {
-	var groups [2]*groupIter
+	groups := &j.groups
 	for i, s := range j.sides {
 		groups[i] = &groupIter{it: s.sorted, stamp: j.stamp, col: len(j.fields), loc: s.input.Location}
+		if j.spec.Grouped(s.name) {
+			groups[i].fold = newFolder(j.spec, j.fields, j.stamp, s.input.Location)
+		}
 	}
 	a, na, err := groups[0].next()
 	if err != nil {
@@ -113,23 +131,39 @@ func (j *join) run(ctx context.Context) error {
 			return err
 		}
 	}
+	// A grouped side has as many records as keys (and unkeyed rows).
+	if j.spec.SourceGroupBy {
+		j.res.SourceCount = j.records[0]
+	}
+	if j.spec.TargetGroupBy {
+		j.res.TargetCount = j.records[1]
+	}
 	return nil
 }
 
 // parse reads side i's record payload into vals and fills the side's
-// Record from it (all but the key, which only a Difference needs).
-func (j *join) parse(i int, r *record, rows int) *Record {
+// Record from it (all but the key, which only a Difference needs). A
+// folded record is one a grouped side's groupIter made.
+func (j *join) parse(i int, r *record, rows int, folded bool) *Record {
 	loc := j.sides[i].input.Location
 	rec := &j.recs[i]
 	nf := len(j.fields)
 	rec.Fields, rec.Timestamp, rec.UpdatedAt = r.cols[:nf], nil, nil
-	rec.Rows, rec.Invalid, rec.Key = rows, rec.Invalid[:0], nil
+	rec.Rows, rec.Invalid, rec.Key, rec.Grouped = rows, rec.Invalid[:0], nil, folded
+	j.records[i]++
+	parsers := j.parsers[i]
+	if !folded {
+		parsers = j.fields
+	}
 	for c := range j.vals[i] {
 		cmp := j.stamp
 		if c < nf {
-			cmp = &j.fields[c]
+			cmp = &parsers[c]
 		}
 		v, err := cmp.parse(r.cols[c], loc)
+		if folded && j.groups[i].fold.bad[c] {
+			err = errFoldedInvalid
+		}
 		j.vals[i][c], j.invalid[i][c] = v, err != nil
 		if err != nil {
 			rec.Invalid = append(rec.Invalid, c)
@@ -151,10 +185,10 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	d := &j.diff
 	d.Source, d.Target, d.Mismatched, d.Misaligned, d.Unkeyed = nil, nil, d.Mismatched[:0], false, false
 	if a != nil {
-		d.Source = j.parse(0, a, na)
+		d.Source = j.parse(0, a, na, j.groups[0].fold != nil)
 	}
 	if b != nil {
-		d.Target = j.parse(1, b, nb)
+		d.Target = j.parse(1, b, nb, j.groups[1].fold != nil)
 	}
 	if j.settling(d.Source) || j.settling(d.Target) {
 		j.res.Settling++
@@ -288,7 +322,7 @@ func (j *join) quarantined(s *sideState) error {
 		d.Source, d.Target, d.Mismatched, d.Misaligned, d.Key = nil, nil, d.Mismatched[:0], false, nil
 		d.Unkeyed, d.BadKey = true, -1
 		row := r.cols[1:]
-		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1)
+		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1, false)
 		rec.Invalid = rec.Invalid[:0] // only the key is reported
 		rec.Key = row[:s.keyCols]
 		if r.cols[0] != nil {
@@ -329,6 +363,9 @@ type groupIter struct {
 	stamp *comparator
 	col   int
 	loc   *time.Location
+	// fold, on a grouped side, folds a key's rows into one record instead
+	// of picking one.
+	fold *folder
 }
 
 func (g *groupIter) next() (*record, int, error) {
@@ -344,6 +381,10 @@ func (g *groupIter) next() (*record, int, error) {
 		return nil, 0, nil
 	}
 	g.copyRecord(g.pending)
+	if g.fold != nil {
+		g.fold.reset()
+		g.fold.add(g.cur.cols)
+	}
 	n := 1
 	for {
 		p, err := g.it.next()
@@ -352,10 +393,16 @@ func (g *groupIter) next() (*record, int, error) {
 		}
 		if p == nil || !bytes.Equal(p.key, g.cur.key) {
 			g.pending = p
+			if g.fold != nil {
+				g.fold.record(g.cur.cols)
+			}
 			return &g.cur, n, nil
 		}
 		n++
-		if g.prefer(p, &g.cur) {
+		switch {
+		case g.fold != nil:
+			g.fold.add(p.cols)
+		case g.prefer(p, &g.cur):
 			g.copyRecord(p)
 		}
 	}

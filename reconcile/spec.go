@@ -15,6 +15,18 @@ type Spec struct {
 	Fields     []Field
 	Timestamp  *TimestampSpec // nil when no last-modified column is compared
 	Thresholds Thresholds
+	// SourceGroupBy and TargetGroupBy mark a side with many rows per key
+	// (config group_by: one opportunity, many invoices): its rows are
+	// folded into one record per key by each field's Aggregate.
+	SourceGroupBy, TargetGroupBy bool
+}
+
+// Grouped reports whether side has many rows per key.
+func (s Spec) Grouped(side Side) bool {
+	if side == SourceSide {
+		return s.SourceGroupBy
+	}
+	return s.TargetGroupBy
 }
 
 // KeyColumn is one column of the match key. Keys are compared as exact text
@@ -47,6 +59,9 @@ type Field struct {
 	Allowed []string
 	// Tolerance applies to Int, Decimal, Float, Date (days) and Timestamp fields.
 	Tolerance Tolerance
+	// Aggregate folds the field's values on a grouped side; it must be set
+	// when either side is grouped.
+	Aggregate Aggregate
 	// DateLocation, for a Date field read from timestamps, is the zone
 	// whose calendar gives the date (New York business dates from UTC
 	// columns); nil is the system's zone.

@@ -41,11 +41,22 @@ type comparator struct {
 	nullEqualsEmpty bool
 	tol             Tolerance
 	dateLoc         *time.Location // Field.DateLocation
+	// set compares a distinct field's values as sets (see setOf).
+	set bool
+	// folded parses a grouped side's folded text: canonical, already
+	// normalised, a distinct field's already a set.
+	folded bool
 }
 
 func newComparator(f Field) comparator {
 	return comparator{typ: f.Type, norm: newNormalizer(f.Normalize, f.Region, f.Map, f.Allowed),
-		nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance, dateLoc: f.DateLocation}
+		nullEqualsEmpty: f.NullEqualsEmpty, tol: f.Tolerance, dateLoc: f.DateLocation, set: f.Aggregate == Distinct}
+}
+
+// foldedComparator is c for a grouped side's folded records.
+func (c comparator) foldedComparator() comparator {
+	c.norm, c.folded = nil, true
+	return c
 }
 
 // parse reads raw (nil for SQL NULL) as the field's type. loc is the zone
@@ -58,6 +69,17 @@ func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
 	// and the record's bytes do not change meanwhile. Copying every field of
 	// every row was the engine's largest cost.
 	s := unsafe.String(unsafe.SliceData(raw), len(raw))
+	if c.folded && c.set {
+		return value{str: s}, nil
+	}
+	v, err := c.parseText(s, loc)
+	if c.set && err == nil {
+		v = setOf(c.typ, v)
+	}
+	return v, err
+}
+
+func (c *comparator) parseText(s string, loc *time.Location) (value, error) {
 	if c.norm != nil {
 		var err error
 		if s, err = c.norm.apply(s); err != nil {
@@ -120,6 +142,9 @@ func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
 func (c *comparator) equal(a, b value) bool {
 	if a.null || b.null {
 		return a.null == b.null
+	}
+	if c.set {
+		return a.str == b.str
 	}
 	switch c.typ {
 	case String:

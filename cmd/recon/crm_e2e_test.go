@@ -148,3 +148,74 @@ reconciliations:
 		})
 	}
 }
+
+// TestInvoicesPerOpportunity plants closed-won opportunities against their
+// invoices (instalments, credit notes, void invoices, two currencies) in
+// real databases and finds exactly the planted drift.
+func TestInvoicesPerOpportunity(t *testing.T) {
+	for _, pair := range enginePairs {
+		t.Run(pair[0]+"_vs_"+pair[1], func(t *testing.T) {
+			crm, billing := openDatabase(t, pair[0]), openDatabase(t, pair[1])
+			execAll(t, crm,
+				"CREATE TABLE opportunities (id INT PRIMARY KEY, stage {TEXT}, amount {DEC}, currency {TEXT}, close_date DATE)",
+				`INSERT INTO opportunities VALUES
+				 (1, 'Closed Won', 1000.00, 'USD', '2026-03-01'),
+				 (2, 'Closed Won', 1000.00, 'USD', '2026-03-01'),
+				 (3, 'Closed Won', 1000.00, 'USD', '2026-03-01'),
+				 (4, 'Closed Won',  500.00, 'EUR', '2026-03-01'),
+				 (5, 'Closed Won',  900.00, 'USD', '2026-03-01'),
+				 (6, 'Closed Won',  100.00, 'USD', '2026-03-01'),
+				 (7, 'Closed Won',  100.00, 'usd', '2026-03-01'),
+				 (8, 'Closed Won',    0.30, 'USD', '2026-03-01'),
+				 (9, 'Negotiation', 100.00, 'USD', '2026-03-01'),
+				 (11, 'Closed Won', 100.00, 'USD', '2026-03-01')`)
+			execAll(t, billing,
+				"CREATE TABLE invoices (id INT PRIMARY KEY, opportunity_id INT, status {TEXT}, subtotal {DEC}, currency {TEXT}, invoiced_at {TSTZ})",
+				`INSERT INTO invoices VALUES
+				 (11, 1, 'paid', 600.00, 'USD', '2026-03-02 03:30:00'),
+				 (12, 1, 'open', 400.00, ' usd', '2026-04-01 12:00:00'),
+				 (21, 2, 'paid', 600.00, 'USD', '2026-03-05 12:00:00'),
+				 (22, 2, 'paid', 400.01, 'USD', '2026-03-06 12:00:00'),
+				 (31, 3, 'paid', 600.00, 'USD', '2026-03-05 12:00:00'),
+				 (32, 3, 'paid', 400.50, 'USD', '2026-03-06 12:00:00'),
+				 (41, 4, 'paid', 250.00, 'EUR', '2026-03-05 12:00:00'),
+				 (42, 4, 'paid', 250.00, 'USD', '2026-03-05 12:00:00'),
+				 (51, 5, 'paid', 1000.00, 'USD', '2026-03-05 12:00:00'),
+				 (52, 5, 'paid', -100.00, 'USD', '2026-03-20 12:00:00'),
+				 (61, 6, 'void', 100.00, 'USD', '2026-03-05 12:00:00'),
+				 (71, 7, 'paid', 100.00, 'USD', '2026-04-16 03:00:00'),
+				 (111, 11, 'paid', 100.00, 'USD', '2026-04-16 12:00:00'),
+				 (81, 8, 'paid', 0.10, 'USD', '2026-03-01 12:00:00'),
+				 (82, 8, 'paid', 0.10, 'USD', '2026-03-01 12:00:00'),
+				 (83, 8, 'paid', 0.10, 'USD', '2026-03-01 12:00:00'),
+				 (91, 10, 'paid', 5.00, 'USD', '2026-03-01 12:00:00')`)
+			got, _, sum := runScenario(t, crm, billing, `version: 1
+systems:
+  crm: {driver: `+crm.driver+`, dsn: "${SRC_DSN}"}
+  billing: {driver: `+billing.driver+`, dsn: "${TGT_DSN}", timezone: UTC}
+reconciliations:
+  - name: opportunities_vs_invoices
+    source: {system: crm, table: opportunities, where: "stage = 'Closed Won'"}
+    target: {system: billing, table: invoices, group_by: [opportunity_id], where: "status <> 'void'"}
+    key: [{source: id, target: opportunity_id, type: int}]
+    fields:
+      - {name: amount, source: amount, target: subtotal, type: decimal, aggregate: sum, tolerance: "0.01"}
+      - {name: currency, type: string, aggregate: distinct, normalize: [trim, upper]}
+      - {name: close_date, target: invoiced_at, type: date, aggregate: min, tolerance: "45", date_timezone: America/New_York}
+`, exitOK)
+			checkExceptions(t, got, []string{
+				"opportunities_vs_invoices|field_mismatch|3|amount|",      // 1000.50 invoiced for 1000.00: 50 cents over
+				"opportunities_vs_invoices|field_mismatch|4|currency|",    // invoiced in EUR and USD
+				"opportunities_vs_invoices|missing_in_target|6||",         // only a void invoice
+				"opportunities_vs_invoices|field_mismatch|11|close_date|", // first invoiced 46 New York days after closing
+				"opportunities_vs_invoices|missing_in_source|10||",        // an invoice for no closed-won deal
+			})
+			// Opportunity 7's invoice is 46 days later in UTC, 45 in New York.
+			// Count parity compares closed-won deals with invoiced deals.
+			r := sum.Reconciliations[0]
+			if r["source_count"] != 9.0 || r["target_count"] != 9.0 || r["duplicate_keys"] != 0.0 || r["matched"] != 8.0 {
+				t.Errorf("summary: %v", r)
+			}
+		})
+	}
+}

@@ -79,10 +79,11 @@ type reconConfig struct {
 }
 
 type sideConfig struct {
-	System string `yaml:"system"`
-	Table  string `yaml:"table"`
-	Where  string `yaml:"where"`
-	Query  string `yaml:"query"`
+	System  string   `yaml:"system"`
+	Table   string   `yaml:"table"`
+	Where   string   `yaml:"where"`
+	Query   string   `yaml:"query"`
+	GroupBy []string `yaml:"group_by"`
 }
 
 type keyConfig struct {
@@ -105,6 +106,7 @@ type fieldConfig struct {
 	Allowed         []string          `yaml:"allowed"`
 	DateTimezone    string            `yaml:"date_timezone"`
 	NullEqualsEmpty bool              `yaml:"null_equals_empty"`
+	Aggregate       string            `yaml:"aggregate"`
 	Owner           string            `yaml:"owner"`
 	Review          bool              `yaml:"review"`
 }
@@ -546,6 +548,9 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 			key.Region = checkRegion(kc.Region, key.Normalize, kp)
 			r.Spec.Key = append(r.Spec.Key, key)
 		}
+		r.Spec.SourceGroupBy = checkGroupBy("source", rc.Source.GroupBy, r.Spec.Key, p)
+		r.Spec.TargetGroupBy = checkGroupBy("target", rc.Target.GroupBy, r.Spec.Key, p)
+		grouped := r.Spec.SourceGroupBy || r.Spec.TargetGroupBy
 		names := map[string]bool{}
 		var rules []repairs.FieldRule
 		for f, fcf := range rc.Fields {
@@ -558,7 +563,9 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 				fp("the name is used twice")
 			}
 			names[fcf.Name] = true
-			r.Spec.Fields = append(r.Spec.Fields, checkField(fcf, fp))
+			field := checkField(fcf, fp)
+			field.Aggregate = checkAggregate(fcf, field, grouped, fp)
+			r.Spec.Fields = append(r.Spec.Fields, field)
 			rule := repairs.FieldRule{Review: fcf.Review}
 			if fcf.Owner != "" {
 				o, ok := repairs.ParseOwner(fcf.Owner)
@@ -592,6 +599,9 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 		r.Repair = checkRepair(rc, rules, &r.Spec, func(format string, args ...any) {
 			problem(lineOf(root, "reconciliations", i, "repair"), "reconciliation %q, repair: %s", rc.Name, fmt.Sprintf(format, args...))
 		})
+		if r.Repair != nil && grouped {
+			p("repairs are not planned where a side has group_by: an aggregate has no one row to write; remove repair:, owner: and review:")
+		}
 		if r.Repair != nil {
 			for _, stem := range repairs.FileStems(rc.Name, r.Repair.Direction) {
 				folded := strings.ToLower(stem)
@@ -658,6 +668,69 @@ func checkNormalize(names []string, p problemFunc) []reconcile.Normalization {
 		out = append(out, norm)
 	}
 	return out
+}
+
+// checkGroupBy checks a side's group_by: the side's key columns, which
+// its rows share many to a key.
+func checkGroupBy(which string, groupBy []string, key []reconcile.KeyColumn, p problemFunc) bool {
+	if len(groupBy) == 0 {
+		return false
+	}
+	var keyCols []string
+	for _, k := range key {
+		keyCols = append(keyCols, pick(which, k.Source, k.Target))
+	}
+	if !sameColumns(groupBy, keyCols) {
+		p("%s group_by [%s] must name the %s's key columns, [%s]: records are grouped by the key they are matched on",
+			which, strings.Join(groupBy, ", "), which, strings.Join(keyCols, ", "))
+	}
+	return true
+}
+
+func pick(which, source, target string) string {
+	if which == "source" {
+		return source
+	}
+	return target
+}
+
+// sameColumns reports whether a and b name the same columns, in any order
+// and ignoring case, as column names resolve.
+func sameColumns(a, b []string) bool {
+	fold := func(s []string) []string {
+		out := make([]string, len(s))
+		for i, c := range s {
+			out[i] = strings.ToLower(c)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return len(a) == len(b) && slices.Equal(fold(a), fold(b))
+}
+
+// checkAggregate checks a field's aggregate: required where a side has
+// group_by, meaningless elsewhere, and one the field's type can fold.
+func checkAggregate(fc fieldConfig, f reconcile.Field, grouped bool, p problemFunc) reconcile.Aggregate {
+	if fc.Aggregate == "" {
+		if grouped {
+			p("a side has group_by, so say how this field folds that side's rows with aggregate: (%s)", strings.Join(reconcile.AggregateNames(), ", "))
+		}
+		return reconcile.NoAggregate
+	}
+	a, ok := reconcile.ParseAggregate(fc.Aggregate)
+	switch {
+	case !ok:
+		p("aggregate %q is not one of %s", fc.Aggregate, strings.Join(reconcile.AggregateNames(), ", "))
+	case !grouped:
+		p("aggregate: %s applies to a side with group_by, and neither side has one", fc.Aggregate)
+	case a == reconcile.Sum && f.Type != reconcile.Int && f.Type != reconcile.Decimal && f.Type != reconcile.Float:
+		p("aggregate: sum adds numbers; give the field type: decimal (or int)")
+	case a == reconcile.Count && f.Type != reconcile.Int:
+		p("aggregate: count counts rows; give the field type: int")
+	case a == reconcile.Distinct && fc.Tolerance != "":
+		p("aggregate: distinct compares sets of values, which take no tolerance")
+	}
+	return a
 }
 
 // checkRegion checks a phone region: an ISO 3166-1 alpha-2 code, and only
