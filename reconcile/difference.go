@@ -62,6 +62,9 @@ type Difference struct {
 	// index of the bad key column, or -1 when a key column is NULL.
 	Unkeyed bool
 	BadKey  int
+	// Period, in a counts_by reconciliation, is a period whose counts
+	// differ; the Difference has nothing else.
+	Period *PeriodCount
 }
 
 // Side returns the record of side s.
@@ -100,6 +103,10 @@ func KeyText(parts [][]byte) string {
 // and the misaligned timestamps.
 func (d *Difference) AppendExceptions(dst []Exception) []Exception {
 	spec := d.Spec
+	if p := d.Period; p != nil {
+		return append(dst, Exception{Reconciliation: spec.Name, Kind: CountMismatch, RecordKey: &p.Period,
+			SourceValue: countText(p.Source), TargetValue: countText(p.Target)})
+	}
 	base := Exception{Reconciliation: spec.Name, RecordKey: d.Key}
 	for _, s := range []Side{SourceSide, TargetSide} {
 		if r := d.Side(s); r != nil {

@@ -34,6 +34,9 @@ type Options struct {
 	// either side: they are still in flight (a sync that has not caught up
 	// yet), counted as settling, not compared or reported.
 	SettleAfter time.Time
+	// Now is the run's time, which ends a counts_by reconciliation's last
+	// period; zero is time.Now().
+	Now time.Time
 }
 
 // Progress counts rows read, then keys compared; safe to read while a run
@@ -64,6 +67,9 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	progress := opts.Progress
 	if progress == nil {
 		progress = &Progress{}
+	}
+	if spec.CountsBy != nil {
+		return countPeriods(ctx, spec, source, target, sink, opts, progress)
 	}
 	dir, err := os.MkdirTemp(opts.TempDir, "recon-spill-")
 	if err != nil {
@@ -220,7 +226,8 @@ func (r *Result) evaluate(t Thresholds) {
 		r.SyncSuccessRate = float64(r.InAgreement) / float64(expected)
 	}
 	r.Breaches = []string{}
-	if t.CountVariance != nil && (r.CountVariance == nil || *r.CountVariance > *t.CountVariance) {
+	if t.CountVariance != nil && (r.CountVariance == nil || *r.CountVariance > *t.CountVariance ||
+		(r.PeriodsBreached != nil && *r.PeriodsBreached > 0)) {
 		r.Breaches = append(r.Breaches, "count_variance")
 	}
 	if t.DriftRate != nil && r.DriftRate > *t.DriftRate {

@@ -13,6 +13,7 @@ const (
 	TimestampMisaligned Kind = "timestamp_misaligned"
 	DuplicateKey        Kind = "duplicate_key"
 	InvalidRecord       Kind = "invalid_record"
+	CountMismatch       Kind = "count_mismatch" // a period whose row counts differ (counts_by)
 )
 
 // Side names the system an exception concerns when only one does.
@@ -88,6 +89,12 @@ type Result struct {
 	SyncLagP50 *float64 `json:"sync_lag_p50_seconds"`
 	SyncLagP95 *float64 `json:"sync_lag_p95_seconds"`
 	SyncLagMax *float64 `json:"sync_lag_max_seconds"`
-	Breaches   []string `json:"breaches"`
+	// Periods and PeriodsBreached count a counts_by reconciliation's
+	// periods and those whose counts differ beyond count_variance; nil for
+	// others. PeriodCounts has each period's counts, oldest first.
+	Periods         *int64        `json:"periods"`
+	PeriodsBreached *int64        `json:"periods_breached"`
+	PeriodCounts    []PeriodCount `json:"period_counts,omitempty"`
+	Breaches        []string      `json:"breaches"`
 	Error      *string  `json:"error"`
 }

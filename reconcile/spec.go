@@ -19,6 +19,9 @@ type Spec struct {
 	// (config group_by: one opportunity, many invoices): its rows are
 	// folded into one record per key by each field's Aggregate.
 	SourceGroupBy, TargetGroupBy bool
+	// CountsBy, when set, makes the reconciliation count rows per period
+	// instead of matching records: it then has no Key, Fields or Timestamp.
+	CountsBy *CountsBy
 }
 
 // Grouped reports whether side has many rows per key.
@@ -80,6 +83,9 @@ type Column struct {
 // Columns lists the columns side reads, in the order its rows hold them:
 // the key columns, the fields, then the timestamp.
 func (s Spec) Columns(side Side) []Column {
+	if cb := s.CountsBy; cb != nil {
+		return []Column{{pick(side, cb.Source, cb.Target), "counts_by", Timestamp}}
+	}
 	var cols []Column
 	for i, k := range s.Key {
 		cols = append(cols, Column{pick(side, k.Source, k.Target), fmt.Sprintf("key #%d", i+1), k.Type})

@@ -101,3 +101,38 @@ func TestReportPageInBrowser(t *testing.T) {
 		t.Errorf("screenshot: %d bytes, %v", len(png), err)
 	}
 }
+
+// TestPeriodChartInBrowser opens a counts_by reconciliation's page: a bar
+// per side and period, the breached period banded, the counts listed.
+func TestPeriodChartInBrowser(t *testing.T) {
+	c := goldenCases["periods"]
+	w, err := Create(t.TempDir(), c.run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range c.exceptions {
+		if err := w.write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := w.Close(c.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, htmlFile)
+	dom := string(chromium(t, page, "--dump-dom"))
+	for _, want := range []string{"<h3>Counts per period</h3>", "4 periods, 2026-11-27 to 2026-11-30", "2026-11-28: source 380, target 369 (-2.89%)",
+		`<tr class="breached"><td>2026-11-28</td><td class="num">380</td><td class="num">369</td><td class="num">-2.89% (breached)</td></tr>`,
+		"count mismatch", `fill="#f6d5d3"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	// Two bars per period and one band for the breached day.
+	if n := strings.Count(dom, "<rect "); n != 4*2+1 {
+		t.Errorf("the chart has %d rects, want 9", n)
+	}
+	if shot := os.Getenv("RECON_SCREENSHOT"); shot != "" {
+		chromium(t, page, "--screenshot="+shot)
+	}
+}

@@ -55,6 +55,18 @@ func renderMarkdown(p page) []byte {
 			fmt.Fprintf(&b, "### Trend\n\nThe last %s runs, oldest first: exceptions %s; drift rate %s.\n\n", c.Runs,
 				strings.Join(c.Exceptions, ", "), strings.Join(c.DriftRates, ", "))
 		}
+		if c := s.Periods; c != nil {
+			fmt.Fprintf(&b, "### Counts per period\n\n%s of %s periods, %s to %s.\n\n| Period | Source | Target | Variance |\n| --- | ---: | ---: | ---: |\n",
+				c.Shown, c.Periods, c.First, c.Last)
+			for _, r := range c.Rows {
+				mark := ""
+				if r.Breached {
+					mark = " **(breached)**"
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %s%s |\n", r.Period, r.Source, r.Target, r.Variance, mark)
+			}
+			b.WriteString("\n")
+		}
 		if r := s.Repairs; r != nil {
 			fmt.Fprintf(&b, "### Repairs\n\nDirection %s; %s sent to review (`repairs/review.parquet`); max changes %s.\n\n", r.Direction, r.Review, r.MaxChanges)
 			if len(r.Plans) > 0 {

@@ -23,6 +23,7 @@ var kindOrder = []reconcile.Kind{
 	reconcile.TimestampMisaligned,
 	reconcile.DuplicateKey,
 	reconcile.InvalidRecord,
+	reconcile.CountMismatch,
 }
 
 // maxValueRunes bounds a value shown on a page; longer ones are cut.
@@ -61,6 +62,72 @@ type section struct {
 	Samples     []sampleRow
 	Repairs     *repairSection // nil where no repair is configured
 	Trend       *trendChart    // nil without at least two runs
+	Periods     *periodChart   // nil but for a counts_by reconciliation
+}
+
+// periodChart draws a counts_by reconciliation's periods as inline SVG:
+// per period a source bar and a target bar side by side, the period's
+// slot tinted red where its counts breach.
+type periodChart struct {
+	Width, Height  int
+	Slots          []periodSlot
+	Max            string
+	First, Last    string
+	Shown, Periods string
+	Rows           []periodRow // for report.md, and the table under the chart
+}
+
+// maxChartPeriods bounds the periods a page draws and lists: the latest.
+const maxChartPeriods = 120
+
+type periodSlot struct {
+	X, Width, Height int
+	Source, Target   trendBar
+	Breached         bool
+	Title            string
+}
+
+type periodRow struct {
+	Period, Source, Target, Variance string
+	Breached                         bool
+}
+
+func newPeriodChart(counts []reconcile.PeriodCount) *periodChart {
+	if len(counts) == 0 {
+		return nil
+	}
+	all := len(counts)
+	counts = counts[max(0, all-maxChartPeriods):]
+	var top int64
+	for _, c := range counts {
+		top = max(top, c.Source, c.Target)
+	}
+	width := max(chartWidth, min(len(counts)*12, 960))
+	c := &periodChart{Width: width, Height: chartHeight, Max: humanize.Comma(top), Shown: fmt.Sprint(len(counts)), Periods: fmt.Sprint(all),
+		First: counts[0].Period, Last: counts[len(counts)-1].Period}
+	slot := width / len(counts)
+	bar := max((slot-2)/2, 1)
+	height := func(n int64) int {
+		if top == 0 {
+			return 0
+		}
+		return int(float64(n) / float64(top) * (chartHeight - 10))
+	}
+	for i, pc := range counts {
+		variance := "n/a"
+		if pc.Source > 0 {
+			variance = percent(float64(pc.Target-pc.Source) / float64(pc.Source))
+		}
+		title := fmt.Sprintf("%s: source %s, target %s (%s)", pc.Period, humanize.Comma(pc.Source), humanize.Comma(pc.Target), variance)
+		x := i * slot
+		hs, ht := height(pc.Source), height(pc.Target)
+		c.Slots = append(c.Slots, periodSlot{X: x, Width: slot, Height: chartHeight, Breached: pc.Breached, Title: title,
+			Source: trendBar{X: x + 1, Y: chartHeight - hs, Width: bar, Height: hs, Fill: "#4c6ea8", Title: title},
+			Target: trendBar{X: x + 1 + bar, Y: chartHeight - ht, Width: bar, Height: ht, Fill: "#e0a040", Title: title}})
+		c.Rows = append(c.Rows, periodRow{Period: pc.Period, Source: humanize.Comma(pc.Source), Target: humanize.Comma(pc.Target),
+			Variance: variance, Breached: pc.Breached})
+	}
+	return c
 }
 
 // trendChart draws a reconciliation's last runs as inline SVG, no script:
@@ -188,7 +255,7 @@ func newPage(run Run, samples map[sampleKey]*sample) page {
 		}
 		p.Figures = append(p.Figures, newFigures(r))
 		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches), Repairs: newRepairSection(r.Repairs),
-			Trend: newTrendChart(r.Trend)}
+			Trend: newTrendChart(r.Trend), Periods: newPeriodChart(r.PeriodCounts)}
 		if r.Error != nil {
 			s.Error = *r.Error
 		}

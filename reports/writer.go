@@ -354,7 +354,7 @@ func (w *Writer) exceptionsPath() string {
 func knownKind(k reconcile.Kind) bool {
 	switch k {
 	case reconcile.MissingInTarget, reconcile.MissingInSource, reconcile.FieldMismatch,
-		reconcile.TimestampMisaligned, reconcile.DuplicateKey, reconcile.InvalidRecord:
+		reconcile.TimestampMisaligned, reconcile.DuplicateKey, reconcile.InvalidRecord, reconcile.CountMismatch:
 		return true
 	}
 	return false

@@ -51,6 +51,21 @@ var goldenCases = map[string]struct {
 	"empty":             {nil, goldenRun("ok", []Result{{Result: reconcile.Result{Name: "contacts", SourceCount: 120, TargetCount: 120, CountVariance: ptr(0.0), Matched: 120}, ConfigHash: "00000000000000aa"}})},
 	"no_reconciliation": {nil, goldenRun("ok", nil)},
 	"errored":           {erroredExceptions(), goldenRun("error", erroredResults())},
+	"periods":           {periodExceptions(), goldenRun("breached", periodResults())},
+}
+
+// periodResults is a counts_by reconciliation: daily lead counts, one day
+// 3% short.
+func periodResults() []Result {
+	counts := []reconcile.PeriodCount{{Period: "2026-11-27", Source: 412, Target: 412}, {Period: "2026-11-28", Source: 380, Target: 369, Breached: true},
+		{Period: "2026-11-29", Source: 95, Target: 95}, {Period: "2026-11-30", Source: 40, Target: 41}}
+	return results([]reconcile.Result{{Name: "leads_daily", SourceCount: 927, TargetCount: 917, CountDelta: -10, CountVariance: ptr(10.0 / 927),
+		InAgreement: 916, SyncSuccessRate: 916.0 / 927, Periods: ptr(int64(4)), PeriodsBreached: ptr(int64(1)), PeriodCounts: counts,
+		Breaches: []string{"count_variance"}}})
+}
+
+func periodExceptions() []reconcile.Exception {
+	return []reconcile.Exception{{Reconciliation: "leads_daily", Kind: reconcile.CountMismatch, RecordKey: ptr("2026-11-28"), SourceValue: ptr("380"), TargetValue: ptr("369")}}
 }
 
 func goldenRun(status string, results []Result) Run {

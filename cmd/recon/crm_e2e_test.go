@@ -51,7 +51,11 @@ func runScenario(t *testing.T, src, tgt database, config string, wantExit int) (
 	dir := t.TempDir()
 	path := writeFile(t, dir, "recon.yaml", config)
 	out := filepath.Join(dir, "out")
-	code, stdout, stderr := runRecon(t, map[string]string{"SRC_DSN": src.dsn, "TGT_DSN": tgt.dsn}, "run", "--config", path, "--out", out)
+	env := map[string]string{"SRC_DSN": src.dsn, "TGT_DSN": tgt.dsn}
+	if code, stdout, stderr := runRecon(t, env, "validate", "--config", path); code != exitOK {
+		t.Fatalf("recon validate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := runRecon(t, env, "run", "--config", path, "--out", out)
 	if code != wantExit {
 		t.Fatalf("recon run: exit %d, want %d\n%s\n%s", code, wantExit, stdout, stderr)
 	}
@@ -214,6 +218,68 @@ reconciliations:
 			// Count parity compares closed-won deals with invoiced deals.
 			r := sum.Reconciliations[0]
 			if r["source_count"] != 9.0 || r["target_count"] != 9.0 || r["duplicate_keys"] != 0.0 || r["matched"] != 8.0 {
+				t.Errorf("summary: %v", r)
+			}
+		})
+	}
+}
+
+// insertRows inserts n rows of the same values, in batches.
+func insertRows(t *testing.T, d database, table string, n int, values string) {
+	t.Helper()
+	var stmts []string
+	for n > 0 {
+		batch := min(n, 100)
+		rows := make([]string, batch)
+		for i := range rows {
+			rows[i] = "(" + values + ")"
+		}
+		stmts = append(stmts, "INSERT INTO "+table+" VALUES "+strings.Join(rows, ", "))
+		n -= batch
+	}
+	execAll(t, d, stmts...)
+}
+
+// TestDailyLeadCountsAcrossDST plants daily lead counts in the marketing
+// platform (UTC instants) and the CRM (New York wall clocks) around the
+// end of daylight saving time: the day 3% short is found, and the day only
+// one side has, and nothing else.
+func TestDailyLeadCountsAcrossDST(t *testing.T) {
+	for _, pair := range enginePairs {
+		t.Run(pair[0]+"_vs_"+pair[1], func(t *testing.T) {
+			marketing, crm := openDatabase(t, pair[0]), openDatabase(t, pair[1])
+			execAll(t, marketing, "CREATE TABLE leads (email {TEXT}, created_at {TSTZ})")
+			execAll(t, crm, "CREATE TABLE leads (email {TEXT}, created_date {TS}, is_deleted BOOLEAN)")
+			utc := func(ts string) string {
+				if marketing.dialect == "postgres" {
+					return "'" + ts + "+00'"
+				}
+				return "'" + ts + "'"
+			}
+			insertRows(t, marketing, "leads", 100, "'a@x.io', "+utc("2026-10-31 12:00:00"))
+			insertRows(t, crm, "leads", 100, "'a@x.io', '2026-10-31 08:00:00', false")
+			insertRows(t, marketing, "leads", 100, "'b@x.io', "+utc("2026-11-01 04:30:00")) // 00:30 EDT, November 1
+			insertRows(t, marketing, "leads", 100, "'c@x.io', "+utc("2026-11-02 04:30:00")) // 23:30 EST, still November 1
+			insertRows(t, crm, "leads", 97, "'b@x.io', '2026-11-01 00:30:00', false")
+			insertRows(t, crm, "leads", 97, "'c@x.io', '2026-11-01 23:30:00', false")
+			insertRows(t, crm, "leads", 5, "'d@x.io', '2026-11-01 12:00:00', true") // deleted: not counted
+			insertRows(t, marketing, "leads", 50, "'e@x.io', "+utc("2026-11-02 15:00:00"))
+			insertRows(t, crm, "leads", 49, "'e@x.io', '2026-11-02 10:00:00', false") // 2% short: within the limit
+			insertRows(t, crm, "leads", 1, "'f@x.io', '2026-11-03 10:00:00', false")  // a day the platform has none of
+			got, _, sum := runScenario(t, marketing, crm, `version: 1
+systems:
+  marketing: {driver: `+marketing.driver+`, dsn: "${SRC_DSN}"}
+  crm: {driver: `+crm.driver+`, dsn: "${TGT_DSN}", timezone: America/New_York}
+reconciliations:
+  - name: leads_daily
+    source: {system: marketing, table: leads}
+    target: {system: crm, table: leads, where: "is_deleted = false"}
+    counts_by: {source: created_at, target: created_date, period: day, timezone: America/New_York}
+    thresholds: {count_variance: "2%"}
+`, exitBreached)
+			checkExceptions(t, got, []string{"leads_daily|count_mismatch|2026-11-01||", "leads_daily|count_mismatch|2026-11-03||"})
+			r := sum.Reconciliations[0]
+			if r["periods"] != 4.0 || r["periods_breached"] != 2.0 || r["source_count"] != 350.0 || r["target_count"] != 344.0 {
 				t.Errorf("summary: %v", r)
 			}
 		})

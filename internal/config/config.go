@@ -74,6 +74,7 @@ type reconConfig struct {
 	Key          []keyConfig     `yaml:"key"`
 	Fields       []fieldConfig   `yaml:"fields"`
 	Timestamp    *stampConfig    `yaml:"timestamp"`
+	CountsBy     *countsByConfig `yaml:"counts_by"`
 	Thresholds   thresholdConfig `yaml:"thresholds"`
 	Repair       *repairConfig   `yaml:"repair"`
 }
@@ -109,6 +110,14 @@ type fieldConfig struct {
 	Aggregate       string            `yaml:"aggregate"`
 	Owner           string            `yaml:"owner"`
 	Review          bool              `yaml:"review"`
+}
+
+type countsByConfig struct {
+	Source   string `yaml:"source"`
+	Target   string `yaml:"target"`
+	Period   string `yaml:"period"`
+	Timezone string `yaml:"timezone"`
+	Last     int    `yaml:"last"`
 }
 
 type stampConfig struct {
@@ -526,7 +535,11 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 		r := Reconciliation{Spec: reconcile.Spec{Name: rc.Name}}
 		r.Source = checkSide("source", rc.Source, fc.Systems, dir, p)
 		r.Target = checkSide("target", rc.Target, fc.Systems, dir, p)
-		if len(rc.Key) == 0 {
+		if rc.CountsBy != nil {
+			r.Spec.CountsBy = checkCountsBy(rc, cfg.Systems, func(format string, args ...any) {
+				problem(lineOf(root, "reconciliations", i, "counts_by"), "reconciliation %q, counts_by: %s", rc.Name, fmt.Sprintf(format, args...))
+			})
+		} else if len(rc.Key) == 0 {
 			p("no key: say which columns match records, e.g. key: [{source: id, target: opportunity_id}]")
 		}
 		for k, kc := range rc.Key {
@@ -668,6 +681,42 @@ func checkNormalize(names []string, p problemFunc) []reconcile.Normalization {
 		out = append(out, norm)
 	}
 	return out
+}
+
+// checkCountsBy checks a count-parity reconciliation, which counts rows
+// per period and so matches no records: it has no key, fields, timestamp,
+// group_by or repairs.
+func checkCountsBy(rc reconConfig, systems map[string]System, p problemFunc) *reconcile.CountsBy {
+	c := rc.CountsBy
+	cb := &reconcile.CountsBy{Source: orDefault(c.Source, c.Target), Target: orDefault(c.Target, c.Source), Last: c.Last}
+	if cb.Source == "" {
+		p("name the columns whose time puts a row in a period with source: and target:")
+	}
+	var ok bool
+	if cb.Period, ok = reconcile.ParsePeriod(c.Period); !ok {
+		p("period %q is not one of %s", c.Period, strings.Join(reconcile.PeriodNames(), ", "))
+	}
+	cb.Location = time.UTC
+	if sys, found := systems[rc.Source.System]; found && sys.Location != nil {
+		cb.Location = sys.Location // the source system's zone, unless told
+	}
+	if c.Timezone != "" {
+		loc, err := time.LoadLocation(c.Timezone)
+		if err != nil {
+			p("timezone %q is not an IANA zone name (like UTC or America/New_York)", c.Timezone)
+		}
+		cb.Location = loc
+	}
+	if c.Last < 0 {
+		p("last must be a number of periods, at least 1 (leave it out for all)")
+	}
+	if len(rc.Key) > 0 || len(rc.Fields) > 0 || rc.Timestamp != nil {
+		p("a count-parity reconciliation counts rows, so it takes no key:, fields: or timestamp:")
+	}
+	if len(rc.Source.GroupBy) > 0 || len(rc.Target.GroupBy) > 0 || rc.Repair != nil {
+		p("a count-parity reconciliation takes no group_by: and no repair:")
+	}
+	return cb
 }
 
 // checkGroupBy checks a side's group_by: the side's key columns, which

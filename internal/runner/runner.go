@@ -352,6 +352,9 @@ func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, lo
 	h.SourceCount, h.TargetCount, h.Matched, h.InAgreement = res.SourceCount, res.TargetCount, res.Matched, res.InAgreement
 	h.RecordsWithFieldMismatch = res.RecordsWithFieldMismatch
 	h.Exceptions = res.MissingInTarget + res.MissingInSource + res.TimestampMisaligned + res.DuplicateKeys + res.InvalidRecords
+	if res.PeriodsBreached != nil {
+		h.Exceptions += *res.PeriodsBreached
+	}
 	for _, n := range res.FieldMismatches {
 		h.Exceptions += n
 	}
@@ -435,7 +438,7 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 		defer stop()
 	}
 	start := time.Now()
-	opts := reconcile.Options{MemoryBudget: r.MemoryMiB << 20, TempDir: r.TempDir, Logger: logger, Progress: progress}
+	opts := reconcile.Options{MemoryBudget: r.MemoryMiB << 20, TempDir: r.TempDir, Logger: logger, Progress: progress, Now: r.now()}
 	if rc.Settle > 0 {
 		opts.SettleAfter = r.now().Add(-rc.Settle)
 	}

@@ -112,6 +112,9 @@ func (m *Metrics) Finished(run reports.Run, _ string) {
 			"invalid_record": r.InvalidRecords} {
 			m.exceptions.WithLabelValues(name, kind).Set(float64(n))
 		}
+		if r.PeriodsBreached != nil {
+			m.exceptions.WithLabelValues(name, "count_mismatch").Set(float64(*r.PeriodsBreached))
+		}
 		for state, n := range map[string]*int64{"new": r.ExceptionsNew, "open": r.ExceptionsOpen, "resolved": r.ExceptionsResolved} {
 			if n != nil {
 				m.exceptionsNew.WithLabelValues(name, state).Set(float64(*n))
