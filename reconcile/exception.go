@@ -96,5 +96,5 @@ type Result struct {
 	PeriodsBreached *int64        `json:"periods_breached"`
 	PeriodCounts    []PeriodCount `json:"period_counts,omitempty"`
 	Breaches        []string      `json:"breaches"`
-	Error      *string  `json:"error"`
+	Error           *string       `json:"error"`
 }
