@@ -95,6 +95,9 @@ type Result struct {
 	Periods         *int64        `json:"periods"`
 	PeriodsBreached *int64        `json:"periods_breached"`
 	PeriodCounts    []PeriodCount `json:"period_counts,omitempty"`
-	Breaches        []string      `json:"breaches"`
-	Error           *string       `json:"error"`
+	// ValueAtStake is, for a reconciliation with money fields, what their
+	// differences put at stake per field and currency; nil without one.
+	ValueAtStake []Stake  `json:"value_at_stake"`
+	Breaches     []string `json:"breaches"`
+	Error        *string  `json:"error"`
 }

@@ -36,6 +36,7 @@ type join struct {
 	lag      lagHistogram
 	// settleAfter leaves out records modified after it (zero: none).
 	settleAfter time.Time
+	stakes      *stakes // nil without money fields
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -64,6 +65,7 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 	j.vals = [2][]value{make([]value, n), make([]value, n)}
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
+	j.stakes = newStakes(spec)
 	for i, s := range sides {
 		j.recs[i].Location = s.input.Location
 	}
@@ -130,6 +132,9 @@ func (j *join) run(ctx context.Context) error {
 		if err := j.quarantined(s); err != nil {
 			return err
 		}
+	}
+	if j.stakes != nil {
+		j.res.ValueAtStake = j.stakes.result()
 	}
 	// A grouped side has as many records as keys (and unkeyed rows).
 	if j.spec.SourceGroupBy {
@@ -211,11 +216,17 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	switch {
 	case b == nil:
 		j.res.MissingInTarget++
+		if j.stakes != nil {
+			j.stakes.add(&j.spec, j.vals[0], nil, j.invalid[0], nil)
+		}
 	case a == nil:
 		j.res.MissingInSource++
 	default:
 		j.res.Matched++
 		j.compareFields()
+		if j.stakes != nil && len(d.Mismatched) > 0 {
+			j.stakes.add(&j.spec, j.vals[0], j.vals[1], j.invalid[0], d.Mismatched)
+		}
 		d.Misaligned = j.compareStamps()
 		if len(d.Mismatched) == 0 && len(d.Source.Invalid) == 0 && len(d.Target.Invalid) == 0 {
 			j.res.InAgreement++

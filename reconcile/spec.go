@@ -62,6 +62,9 @@ type Field struct {
 	Allowed []string
 	// Tolerance applies to Int, Decimal, Float, Date (days) and Timestamp fields.
 	Tolerance Tolerance
+	// Money marks a Decimal field whose differences are money at stake
+	// (Result.ValueAtStake).
+	Money bool
 	// Aggregate folds the field's values on a grouped side; it must be set
 	// when either side is grouped.
 	Aggregate Aggregate

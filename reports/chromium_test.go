@@ -102,10 +102,10 @@ func TestReportPageInBrowser(t *testing.T) {
 	}
 }
 
-// TestPeriodChartInBrowser opens a counts_by reconciliation's page: a bar
-// per side and period, the breached period banded, the counts listed.
-func TestPeriodChartInBrowser(t *testing.T) {
-	c := goldenCases["periods"]
+// goldenPage writes a golden case's report and returns its report.html.
+func goldenPage(t *testing.T, name string) string {
+	t.Helper()
+	c := goldenCases[name]
 	w, err := Create(t.TempDir(), c.run.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,13 @@ func TestPeriodChartInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := filepath.Join(dir, htmlFile)
+	return filepath.Join(dir, htmlFile)
+}
+
+// TestPeriodChartInBrowser opens a counts_by reconciliation's page: a bar
+// per side and period, the breached period banded, the counts listed.
+func TestPeriodChartInBrowser(t *testing.T) {
+	page := goldenPage(t, "periods")
 	dom := string(chromium(t, page, "--dump-dom"))
 	for _, want := range []string{"<h3>Counts per period</h3>", "4 periods, 2026-11-27 to 2026-11-30", "2026-11-28: source 380, target 369 (-2.89%)",
 		`<tr class="breached"><td>2026-11-28</td><td class="num">380</td><td class="num">369</td><td class="num">-2.89% (breached)</td></tr>`,
@@ -134,5 +140,18 @@ func TestPeriodChartInBrowser(t *testing.T) {
 	}
 	if shot := os.Getenv("RECON_SCREENSHOT"); shot != "" {
 		chromium(t, page, "--screenshot="+shot)
+	}
+}
+
+// TestValueAtStakeInBrowser: finance reads the money at stake per
+// currency, exact to the cent however large.
+func TestValueAtStakeInBrowser(t *testing.T) {
+	dom := string(chromium(t, goldenPage(t, "normal"), "--dump-dom"))
+	for _, want := range []string{"<h3>Value at stake</h3>",
+		`<tr><td>amount</td><td>EUR</td><td class="num">1,234,567.50</td><td class="num">0.01</td><td class="num">1,234,567.51</td></tr>`,
+		`<td class="num">9,999,999,999,999,999,999.99</td>`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }

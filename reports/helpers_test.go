@@ -86,3 +86,12 @@ func writeExceptions(t *testing.T, n int, gen func(int) reconcile.Exception) str
 	}
 	return filepath.Join(dir, exceptionsFile)
 }
+
+func TestCommaDecimal(t *testing.T) {
+	for in, want := range map[string]string{"0": "0", "999": "999", "1000": "1,000", "-1234567.50": "-1,234,567.50",
+		"123456": "123,456", "0.001": "0.001", "9999999999999999999.99": "9,999,999,999,999,999,999.99"} {
+		if got := commaDecimal(in); got != want {
+			t.Errorf("commaDecimal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

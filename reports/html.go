@@ -20,7 +20,8 @@ func renderHTML(p page) ([]byte, error) {
 		page
 		Heads       []string
 		RepairHeads []string
+		StakeHeads  []string
 		SummaryFile string
-	}{p, figureHeads, repairHeads, summaryFile})
+	}{p, figureHeads, repairHeads, stakeHeads, summaryFile})
 	return b.Bytes(), err
 }

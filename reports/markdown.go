@@ -55,6 +55,13 @@ func renderMarkdown(p page) []byte {
 			fmt.Fprintf(&b, "### Trend\n\nThe last %s runs, oldest first: exceptions %s; drift rate %s.\n\n", c.Runs,
 				strings.Join(c.Exceptions, ", "), strings.Join(c.DriftRates, ", "))
 		}
+		if len(s.Stakes) > 0 {
+			b.WriteString("### Value at stake\n\n| " + strings.Join(stakeHeads, " | ") + " |\n| --- | --- | ---: | ---: | ---: |\n")
+			for _, r := range s.Stakes {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", escape(r.Field), escape(r.Currency), r.Mismatched, r.MissingInTarget, r.Total)
+			}
+			b.WriteString("\n")
+		}
 		if c := s.Periods; c != nil {
 			fmt.Fprintf(&b, "### Counts per period\n\n%s of %s periods, %s to %s.\n\n| Period | Source | Target | Variance |\n| --- | ---: | ---: | ---: |\n",
 				c.Shown, c.Periods, c.First, c.Last)

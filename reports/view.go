@@ -63,6 +63,50 @@ type section struct {
 	Repairs     *repairSection // nil where no repair is configured
 	Trend       *trendChart    // nil without at least two runs
 	Periods     *periodChart   // nil but for a counts_by reconciliation
+	Stakes      []stakeRow     // money at stake, per money field and currency
+}
+
+// stakeRow is one money field's value at stake in one currency.
+type stakeRow struct {
+	Field, Currency, Mismatched, MissingInTarget, Total string
+}
+
+// stakeHeads name stakeRow's columns.
+var stakeHeads = []string{"Field", "Currency", "Mismatches", "Missing in target", "At stake"}
+
+func newStakeRows(stakes []reconcile.Stake) []stakeRow {
+	var rows []stakeRow
+	for _, s := range stakes {
+		currency := "(none)"
+		if s.Currency != nil {
+			currency = *s.Currency
+		}
+		mismatched, missing, total := s.Amounts()
+		rows = append(rows, stakeRow{Field: s.Field, Currency: currency, Mismatched: commaDecimal(mismatched),
+			MissingInTarget: commaDecimal(missing), Total: commaDecimal(total)})
+	}
+	return rows
+}
+
+// commaDecimal groups an exact decimal's integer digits by thousands:
+// 1234567.5 becomes 1,234,567.5, digit for digit.
+func commaDecimal(s string) string {
+	sign, digits := "", s
+	if strings.HasPrefix(s, "-") {
+		sign, digits = "-", s[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(digits, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		return sign + b.String() + "." + frac
+	}
+	return sign + b.String()
 }
 
 // periodChart draws a counts_by reconciliation's periods as inline SVG:
@@ -255,7 +299,7 @@ func newPage(run Run, samples map[sampleKey]*sample) page {
 		}
 		p.Figures = append(p.Figures, newFigures(r))
 		s := section{Name: r.Name, Breaches: r.Breaches, WorstFields: worstFields(r.FieldMismatches), Repairs: newRepairSection(r.Repairs),
-			Trend: newTrendChart(r.Trend), Periods: newPeriodChart(r.PeriodCounts)}
+			Trend: newTrendChart(r.Trend), Periods: newPeriodChart(r.PeriodCounts), Stakes: newStakeRows(r.ValueAtStake)}
 		if r.Error != nil {
 			s.Error = *r.Error
 		}

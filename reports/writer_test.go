@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"github.com/shopspring/decimal"
+
 	"bytes"
 	"encoding/hex"
 	"errors"
@@ -112,6 +114,9 @@ func normalResults() []Result {
 		{Name: "deals", SourceCount: 400, TargetCount: 390, CountDelta: 10, CountVariance: ptr(0.025),
 			Matched: 377, MissingInTarget: 10, FieldMismatches: map[string]int64{"amount": 12, "stage": 1, "close_date": 1},
 			RecordsWithFieldMismatch: 13, DriftRate: 0.0575,
+			ValueAtStake: []reconcile.Stake{
+				{Field: "amount", Currency: ptr("EUR"), Mismatched: decimal.RequireFromString("1234567.50"), MissingInTarget: decimal.RequireFromString("0.01"), Total: decimal.RequireFromString("1234567.51")},
+				{Field: "amount", Currency: ptr("USD"), Mismatched: decimal.RequireFromString("0.00"), MissingInTarget: decimal.RequireFromString("9999999999999999999.99"), Total: decimal.RequireFromString("9999999999999999999.99")}},
 			Breaches: []string{"count_variance 2.50% > 2.00%", "drift_rate 5.75% > 1.00%"}},
 		{Name: "invoices | EU", CountVariance: nil},
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -203,7 +204,7 @@ reconciliations:
     target: {system: billing, table: invoices, group_by: [opportunity_id], where: "status <> 'void'"}
     key: [{source: id, target: opportunity_id, type: int}]
     fields:
-      - {name: amount, source: amount, target: subtotal, type: decimal, aggregate: sum, tolerance: "0.01"}
+      - {name: amount, source: amount, target: subtotal, type: decimal, aggregate: sum, tolerance: "0.01", money: true}
       - {name: currency, type: string, aggregate: distinct, normalize: [trim, upper]}
       - {name: close_date, target: invoiced_at, type: date, aggregate: min, tolerance: "45", date_timezone: America/New_York}
 `, exitOK)
@@ -219,6 +220,12 @@ reconciliations:
 			r := sum.Reconciliations[0]
 			if r["source_count"] != 9.0 || r["target_count"] != 9.0 || r["duplicate_keys"] != 0.0 || r["matched"] != 8.0 {
 				t.Errorf("summary: %v", r)
+			}
+			// 50 cents over on deal 3, and deal 6's 100.00 never invoiced;
+			// deal 2's cent is within the tolerance, so nothing at stake.
+			stakes, _ := json.Marshal(r["value_at_stake"])
+			if want := `[{"currency":"USD","field":"amount","mismatched":"0.50","missing_in_target":"100.00","total":"100.50"}]`; string(stakes) != want {
+				t.Errorf("value_at_stake %s, want %s", stakes, want)
 			}
 		})
 	}

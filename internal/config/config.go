@@ -108,6 +108,7 @@ type fieldConfig struct {
 	DateTimezone    string            `yaml:"date_timezone"`
 	NullEqualsEmpty bool              `yaml:"null_equals_empty"`
 	Aggregate       string            `yaml:"aggregate"`
+	Money           bool              `yaml:"money"`
 	Owner           string            `yaml:"owner"`
 	Review          bool              `yaml:"review"`
 }
@@ -811,7 +812,10 @@ func checkField(fc fieldConfig, p problemFunc) reconcile.Field {
 	}
 	f.Normalize = checkNormalize(fc.Normalize, p)
 	f.Region = checkRegion(fc.Region, f.Normalize, p)
-	f.Map, f.Allowed = fc.Map, fc.Allowed
+	f.Map, f.Allowed, f.Money = fc.Map, fc.Allowed, fc.Money
+	if fc.Money && f.Type != reconcile.Decimal {
+		p("money: true marks a decimal field (exact amounts); this one is %s", f.Type)
+	}
 	if fc.DateTimezone != "" {
 		loc, err := time.LoadLocation(fc.DateTimezone)
 		switch {
