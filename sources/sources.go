@@ -1,9 +1,23 @@
-// Package sources reads the records a reconciliation compares from SQL
-// databases, and tells repairs how to write to them. Each kind of database
-// is an adapter in its own folder that registers a Dialect under its driver
-// name ("postgres", "mysql", "sqlite"); sources/all imports them all.
+// Package sources reads the records a reconciliation compares from the
+// systems it names, and tells repairs how to write to SQL ones.
 //
-// Invariants:
+// The seam is a registry of Drivers (system.go): each kind of system is a
+// folder that registers one under its name, and a System opened by it
+// yields Tables that list their columns and stream their rows as text.
+// SQL databases share one Driver built from their Dialect ("postgres",
+// "mysql", "sqlite": Register), and only they can be written (DB); files
+// ("csv", "parquet", under sources/file) register their own. sources/all
+// imports them all.
+//
+// Invariants of every source:
+//   - Values are delivered as text, NULL as nil and distinct from the
+//     empty string, so that the engine parses every system's values the
+//     same way.
+//   - A column name from config that differs from the real one only in
+//     case resolves to the real one (Resolve).
+//   - Errors name the system and never show a password.
+//
+// Invariants of SQL sources:
 //   - Every snapshot runs in one read-only transaction, with the strongest
 //     consistent-snapshot isolation the database offers. Only a DB opened
 //     with OpenWritable (recon apply) ever writes.
@@ -23,7 +37,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -54,30 +67,22 @@ var (
 	dialects   = map[string]Dialect{}
 )
 
-// Register makes a dialect available under a driver name. Adapters call it
-// from init; registering a name twice is a programming error and panics.
+// Register makes an SQL dialect available under a driver name, as a
+// Driver and for repairs. Adapters call it from init; registering a name
+// twice is a programming error and panics.
 func Register(name string, d Dialect) {
 	dialectsMu.Lock()
-	defer dialectsMu.Unlock()
 	if _, dup := dialects[name]; dup {
+		dialectsMu.Unlock()
 		panic("sources: Register called twice for driver " + name)
 	}
 	dialects[name] = d
+	dialectsMu.Unlock()
+	RegisterDriver(name, sqlDriver{d})
 }
 
-// Drivers lists the registered driver names.
-func Drivers() []string {
-	dialectsMu.RLock()
-	defer dialectsMu.RUnlock()
-	names := make([]string, 0, len(dialects))
-	for n := range dialects {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// Lookup returns the dialect registered under a driver name.
+// Lookup returns the SQL dialect registered under a driver name: an error
+// for an unknown name and for a kind of system that is not SQL.
 func Lookup(name string) (Dialect, error) { return lookup(name) }
 
 func lookup(name string) (Dialect, error) {
@@ -85,11 +90,20 @@ func lookup(name string) (Dialect, error) {
 	d, ok := dialects[name]
 	dialectsMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown driver %q (known: %s; forgotten import of its sources/ package?)",
-			name, strings.Join(Drivers(), ", "))
+		if _, err := lookupDriver(name); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("driver %q is not an SQL database: recon cannot write to it", name)
 	}
 	return d, nil
 }
+
+// sqlDriver opens SQL systems of one dialect.
+type sqlDriver struct{ dialect Dialect }
+
+func (d sqlDriver) Open(ctx context.Context, cfg Config) (System, error) { return OpenDB(ctx, cfg) }
+func (d sqlDriver) Secrets(dsn string) []string                         { return d.dialect.Secrets(dsn) }
+func (d sqlDriver) CheckSelection(queries.Selection) error               { return nil }
 
 // Config names one system to read from.
 type Config struct {
@@ -124,8 +138,9 @@ type WritableDialect interface {
 	ConfigureWrites(dsn, baseDir string) (string, error)
 }
 
-// Open connects to a system for snapshots and checks that it answers.
-func Open(ctx context.Context, cfg Config) (*DB, error) {
+// OpenDB connects to an SQL system for snapshots and checks that it
+// answers.
+func OpenDB(ctx context.Context, cfg Config) (*DB, error) {
 	return open(ctx, cfg, false)
 }
 
@@ -199,7 +214,7 @@ func (db *DB) Wrap(what string, err error) error {
 // Scrub returns dsn with the driver's secrets in it (passwords) replaced,
 // for what may be shown or hashed.
 func Scrub(driver, dsn string) string {
-	d, err := lookup(driver)
+	d, err := lookupDriver(driver)
 	if err != nil {
 		return dsn
 	}
@@ -230,6 +245,9 @@ type Relation struct {
 func (db *DB) Relation(sel queries.Selection) *Relation {
 	return &Relation{db: db, sel: sel}
 }
+
+// Table is Relation, as a System.
+func (db *DB) Table(sel queries.Selection) Table { return db.Relation(sel) }
 
 // Columns reads the relation's columns without reading any row. It fails
 // where the table, the filter or the query is wrong.

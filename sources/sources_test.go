@@ -130,7 +130,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			db, err := sources.Open(ctx, c.cfg)
+			db, err := sources.OpenDB(ctx, c.cfg)
 			if err == nil {
 				db.Close()
 				t.Fatal("Open succeeded, want an error")

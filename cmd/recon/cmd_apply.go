@@ -245,7 +245,7 @@ func checkPlan(runDir string, cfg *config.Config, rc config.Reconciliation, ps r
 }
 
 func applyPlan(ctx context.Context, sys *runner.Systems, p sqlPlan, e *apply.Entry, journal *apply.Journal) error {
-	db, err := sys.Get(ctx, p.plan.System)
+	db, err := sys.SQL(ctx, p.plan.System)
 	if err != nil {
 		return err
 	}

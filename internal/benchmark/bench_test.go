@@ -125,7 +125,7 @@ func exec1(driver, dsn, script string) error {
 }
 
 func open(b *testing.B, driver, dsn string) *sources.DB {
-	db, err := sources.Open(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
+	db, err := sources.OpenDB(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -613,6 +613,12 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 		r.Repair = checkRepair(rc, rules, &r.Spec, func(format string, args ...any) {
 			problem(lineOf(root, "reconciliations", i, "repair"), "reconciliation %q, repair: %s", rc.Name, fmt.Sprintf(format, args...))
 		})
+		for _, side := range []reconcile.Side{reconcile.SourceSide, reconcile.TargetSide} {
+			if sys, ok := fc.Systems[r.Side(side).System]; ok && r.Repair != nil && r.Repair.Direction.Writes(side) &&
+				slices.Contains(sources.Drivers(), sys.Driver) && !sources.Writable(sys.Driver) {
+				p("repair: the %s, system %q, is a %s source, which recon cannot write; repair toward an SQL database (direction:) or leave repair: out", side, r.Side(side).System, sys.Driver)
+			}
+		}
 		if r.Repair != nil && grouped {
 			p("repairs are not planned where a side has group_by: an aggregate has no one row to write; remove repair:, owner: and review:")
 		}
@@ -668,6 +674,11 @@ func checkSide(which string, sc sideConfig, systems map[string]systemConfig, dir
 		sel.Query, sel.QueryFile = string(text), sc.Query
 	case sc.Table == "":
 		p("%s: name a table (table: invoices) or a query file (query: queries/invoices.sql)", which)
+	}
+	if sys, ok := systems[sc.System]; ok && slices.Contains(sources.Drivers(), sys.Driver) {
+		if err := sources.CheckSelection(sys.Driver, sel); err != nil {
+			p("%s: %v", which, err)
+		}
 	}
 	return SideSelection{System: sc.System, Selection: sel}
 }

@@ -20,25 +20,38 @@ type Systems struct {
 	mu      sync.Mutex // Abort comes from a reconciliation's timeout, in another goroutine
 	cfg     *config.Config
 	logger  *slog.Logger
-	connect func(context.Context, sources.Config) (*sources.DB, error)
-	open    map[string]*sources.DB
+	connect func(context.Context, sources.Config) (sources.System, error)
+	open    map[string]sources.System
 	failed  map[string]error
 }
 
 // NewSystems opens systems for snapshots.
 func NewSystems(cfg *config.Config, logger *slog.Logger) *Systems {
-	return &Systems{cfg: cfg, logger: logger, connect: sources.Open, open: map[string]*sources.DB{}, failed: map[string]error{}}
+	return &Systems{cfg: cfg, logger: logger, connect: sources.Open, open: map[string]sources.System{}, failed: map[string]error{}}
 }
 
-// NewWritableSystems opens systems to write repairs to.
+// NewWritableSystems opens SQL systems to write repairs to.
 func NewWritableSystems(cfg *config.Config, logger *slog.Logger) *Systems {
 	s := NewSystems(cfg, logger)
-	s.connect = sources.OpenWritable
+	s.connect = func(ctx context.Context, c sources.Config) (sources.System, error) { return sources.OpenWritable(ctx, c) }
 	return s
 }
 
+// SQL returns the open SQL system name, which repairs are written to.
+func (s *Systems) SQL(ctx context.Context, name string) (*sources.DB, error) {
+	sys, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	db, ok := sys.(*sources.DB)
+	if !ok {
+		return nil, fmt.Errorf("system %q (%s) is not an SQL database: recon writes repairs only to those", name, s.cfg.Systems[name].Source.Driver)
+	}
+	return db, nil
+}
+
 // Get returns the open system name, connecting on first use.
-func (s *Systems) Get(ctx context.Context, name string) (*sources.DB, error) {
+func (s *Systems) Get(ctx context.Context, name string) (sources.System, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if db, ok := s.open[name]; ok {
@@ -59,19 +72,19 @@ func (s *Systems) Get(ctx context.Context, name string) (*sources.DB, error) {
 }
 
 // Input returns one side of a reconciliation.
-func (s *Systems) Input(ctx context.Context, side config.SideSelection) (reconcile.Input, *sources.Relation, error) {
-	db, err := s.Get(ctx, side.System)
+func (s *Systems) Input(ctx context.Context, side config.SideSelection) (reconcile.Input, sources.Table, error) {
+	sys, err := s.Get(ctx, side.System)
 	if err != nil {
 		return reconcile.Input{}, nil, err
 	}
-	rel := db.Relation(side.Selection)
-	return reconcile.Input{Snapshot: rel, Location: s.cfg.Systems[side.System].Location}, rel, nil
+	table := sys.Table(side.Selection)
+	return reconcile.Input{Snapshot: table, Location: s.cfg.Systems[side.System].Location}, table, nil
 }
 
 // RepairTable checks the table rc writes on side and returns it.
 func (s *Systems) RepairTable(ctx context.Context, rc config.Reconciliation, side reconcile.Side) (*repairs.Table, error) {
 	name := rc.Side(side).System
-	db, err := s.Get(ctx, name)
+	db, err := s.SQL(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +107,11 @@ func (s *Systems) Abort(names ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, name := range names {
-		if db, ok := s.open[name]; ok {
-			db.Abort()
-			db.Close()
+		if sys, ok := s.open[name]; ok {
+			if a, ok := sys.(sources.Aborter); ok {
+				a.Abort()
+			}
+			sys.Close()
 			delete(s.open, name)
 		}
 	}

@@ -137,7 +137,7 @@ func TestPasswordsHidden(t *testing.T) {
 	if !strings.Contains(wrong, sourcetest.Secret) {
 		t.Fatalf("DSN %q does not hold the password", wrong)
 	}
-	db, err := sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: wrong})
+	db, err := sources.OpenDB(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: wrong})
 	if err == nil {
 		db.Close()
 		t.Fatal("Open with a wrong password succeeded")
@@ -146,7 +146,7 @@ func TestPasswordsHidden(t *testing.T) {
 		t.Errorf("Open with a wrong password: error %q, want it to name %q, say access was denied, and not show the password", msg, sourcetest.SystemName)
 	}
 
-	db, err = sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: withUser(t, dsn, user, right, nil)})
+	db, err = sources.OpenDB(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: withUser(t, dsn, user, right, nil)})
 	if err != nil {
 		t.Fatalf("Open with the right password: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestPasswordsHidden(t *testing.T) {
 		t.Errorf("Columns: error %q, want MySQL's unknown column error with the password hidden", msg)
 	}
 	// The DSN's password hidden in a malformed DSN too.
-	_, err = sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: user + ":" + right + "@tcp(127.0.0.1:1/db"})
+	_, err = sources.OpenDB(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "mysql", DSN: user + ":" + right + "@tcp(127.0.0.1:1/db"})
 	if err == nil || strings.Contains(err.Error(), right) {
 		t.Errorf("Open of a malformed DSN: error %v, want one without the password", err)
 	}
@@ -193,7 +193,7 @@ func TestSessionForced(t *testing.T) {
 	}
 	cfg.ParseTime = true
 	cfg.Params = map[string]string{"time_zone": "'+09:00'"}
-	db, err := sources.Open(context.Background(), sources.Config{Name: "my", Driver: "mysql", DSN: cfg.FormatDSN()})
+	db, err := sources.OpenDB(context.Background(), sources.Config{Name: "my", Driver: "mysql", DSN: cfg.FormatDSN()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,7 +224,7 @@ func TestBadDSNHidesPassword(t *testing.T) {
 		t.Run(c.dsn, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			db, err := sources.Open(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "postgres", DSN: c.dsn})
+			db, err := sources.OpenDB(ctx, sources.Config{Name: sourcetest.SystemName, Driver: "postgres", DSN: c.dsn})
 			if err == nil {
 				db.Close()
 				t.Fatal("Open succeeded, want an error")

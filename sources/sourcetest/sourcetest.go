@@ -186,7 +186,7 @@ func (e *env) create(name string, cols ...string) {
 func (e *env) open() *sources.DB {
 	e.t.Helper()
 	if e.db == nil {
-		db, err := sources.Open(e.ctx(), sources.Config{Name: SystemName, Driver: e.h.Driver, DSN: e.dsn})
+		db, err := sources.OpenDB(e.ctx(), sources.Config{Name: SystemName, Driver: e.h.Driver, DSN: e.dsn})
 		if err != nil {
 			e.t.Fatalf("sources.Open: %v", err)
 		}
@@ -966,7 +966,7 @@ func testUnreachable(t *testing.T, h Harness) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	db, err := sources.Open(ctx, sources.Config{Name: SystemName, Driver: h.Driver, DSN: dsn, BaseDir: t.TempDir()})
+	db, err := sources.OpenDB(ctx, sources.Config{Name: SystemName, Driver: h.Driver, DSN: dsn, BaseDir: t.TempDir()})
 	took := time.Since(start)
 	if err == nil {
 		db.Close()
@@ -1036,7 +1036,7 @@ func CheckTypes(t *testing.T, driver, dsn string, setup *sql.DB, cases []TypeCas
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	db, err := sources.Open(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
+	db, err := sources.OpenDB(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}

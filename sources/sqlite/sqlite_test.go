@@ -95,7 +95,7 @@ func TestMissingFile(t *testing.T) {
 			if c.baseDir {
 				cfg.BaseDir = dir
 			}
-			db, err := sources.Open(context.Background(), cfg)
+			db, err := sources.OpenDB(context.Background(), cfg)
 			if err == nil {
 				db.Close()
 				t.Errorf("Open(%q) of a missing file succeeded", cfg.DSN)
@@ -143,7 +143,7 @@ func TestRelativePath(t *testing.T) {
 		filepath.Join(base, "data dir", "crm #1.db"),
 	} {
 		t.Run(dsn, func(t *testing.T) {
-			db, err := sources.Open(context.Background(), sources.Config{Name: "crm", Driver: "sqlite", DSN: dsn, BaseDir: base})
+			db, err := sources.OpenDB(context.Background(), sources.Config{Name: "crm", Driver: "sqlite", DSN: dsn, BaseDir: base})
 			if err != nil {
 				t.Fatalf("Open(%q) with BaseDir %s: %v", dsn, base, err)
 			}
