@@ -113,6 +113,9 @@ type Config struct {
 	// BaseDir is what relative file paths in the DSN are relative to
 	// (the config file's directory).
 	BaseDir string
+	// Options are the kind of system's own settings (a CSV delimiter);
+	// a driver refuses ones it does not know.
+	Options map[string]string
 }
 
 // DB is an open connection pool to one system.
@@ -153,6 +156,9 @@ func open(ctx context.Context, cfg Config, writes bool) (*DB, error) {
 	d, err := lookup(cfg.Driver)
 	if err != nil {
 		return nil, fmt.Errorf("system %q: %w", cfg.Name, err)
+	}
+	if len(cfg.Options) > 0 {
+		return nil, fmt.Errorf("system %q: a %s database takes no options: (its settings go in the dsn)", cfg.Name, cfg.Driver)
 	}
 	secrets := d.Secrets(cfg.DSN)
 	configure := d.Configure

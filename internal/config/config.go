@@ -58,9 +58,10 @@ type webhookConfig struct {
 }
 
 type systemConfig struct {
-	Driver   string `yaml:"driver"`
-	DSN      string `yaml:"dsn"`
-	Timezone string `yaml:"timezone"`
+	Driver   string            `yaml:"driver"`
+	DSN      string            `yaml:"dsn"`
+	Timezone string            `yaml:"timezone"`
+	Options  map[string]string `yaml:"options"`
 }
 
 type reconConfig struct {
@@ -515,7 +516,7 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 				loc = l
 			}
 		}
-		cfg.Systems[name] = System{Source: sources.Config{Name: name, Driver: sc.Driver, DSN: sc.DSN, BaseDir: dir}, Location: loc}
+		cfg.Systems[name] = System{Source: sources.Config{Name: name, Driver: sc.Driver, DSN: sc.DSN, BaseDir: dir, Options: sc.Options}, Location: loc}
 	}
 	if len(fc.Reconciliations) == 0 {
 		problem(lineOf(root, "reconciliations"), "no reconciliations: add at least one under reconciliations:")

@@ -3,7 +3,9 @@
 package all
 
 import (
-	_ "github.com/recon-dev/recon/sources/mysql"    // driver "mysql"
-	_ "github.com/recon-dev/recon/sources/postgres" // driver "postgres"
-	_ "github.com/recon-dev/recon/sources/sqlite"   // driver "sqlite"
+	_ "github.com/recon-dev/recon/sources/file/csv"     // driver "csv"
+	_ "github.com/recon-dev/recon/sources/file/parquet" // driver "parquet"
+	_ "github.com/recon-dev/recon/sources/mysql"        // driver "mysql"
+	_ "github.com/recon-dev/recon/sources/postgres"     // driver "postgres"
+	_ "github.com/recon-dev/recon/sources/sqlite"       // driver "sqlite"
 )

@@ -1,5 +1,7 @@
-// Package sourcetest is the conformance suite every source adapter must pass,
-// run against a real database of the adapter's kind. An adapter's test calls
+// Package sourcetest is the conformance suite of sources, in two parts:
+// RunGeneric, which every kind of source passes (files too), and Run, the
+// SQL part, which every SQL adapter passes against a real database of its
+// kind, and which runs the generic part on it as well. An adapter's test calls
 // Run with a Harness describing how to get a fresh database and which column
 // types to create:
 //
@@ -129,6 +131,7 @@ func Run(t *testing.T, h Harness) {
 		{"Cancel", testCancel},
 		{"Unreachable", testUnreachable},
 		{"RepairText", testRepairText},
+		{"Generic", testGeneric},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +139,41 @@ func Run(t *testing.T, h Harness) {
 			tc.run(t, h)
 		})
 	}
+}
+
+// testGeneric runs the suite every source passes, on tables of h's text
+// type.
+func testGeneric(t *testing.T, h Harness) {
+	RunGeneric(t, Fixture{Driver: h.Driver, Table: func(t *testing.T, name string, cols []string, rows [][]*string) (sources.Config, string) {
+		e := newEnv(t, h)
+		defs := make([]string, 0, 2*len(cols))
+		for _, c := range cols {
+			defs = append(defs, c, h.Types.Text.DDL)
+		}
+		e.create(name, defs...)
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = e.q(c)
+		}
+		marks := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+		for len(rows) > 0 {
+			batch := rows[:min(len(rows), 500)]
+			rows = rows[len(batch):]
+			var args []any
+			for _, r := range batch {
+				for _, v := range r {
+					if v == nil {
+						args = append(args, nil)
+					} else {
+						args = append(args, *v)
+					}
+				}
+			}
+			e.exec(fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", e.q(name), strings.Join(quoted, ", "),
+				strings.TrimSuffix(strings.Repeat(marks+", ", len(batch)), ", ")), args...)
+		}
+		return sources.Config{Name: SystemName, Driver: h.Driver, DSN: e.dsn}, name
+	}})
 }
 
 // env is one fresh database of a test.
