@@ -102,7 +102,7 @@ func lookup(name string) (Dialect, error) {
 type sqlDriver struct{ dialect Dialect }
 
 func (d sqlDriver) Open(ctx context.Context, cfg Config) (System, error) { return OpenDB(ctx, cfg) }
-func (d sqlDriver) Secrets(dsn string) []string                         { return d.dialect.Secrets(dsn) }
+func (d sqlDriver) Secrets(dsn string) []string                          { return d.dialect.Secrets(dsn) }
 func (d sqlDriver) CheckSelection(queries.Selection) error               { return nil }
 
 // Config names one system to read from.

@@ -33,7 +33,9 @@ func NewSystems(cfg *config.Config, logger *slog.Logger) *Systems {
 // NewWritableSystems opens SQL systems to write repairs to.
 func NewWritableSystems(cfg *config.Config, logger *slog.Logger) *Systems {
 	s := NewSystems(cfg, logger)
-	s.connect = func(ctx context.Context, c sources.Config) (sources.System, error) { return sources.OpenWritable(ctx, c) }
+	s.connect = func(ctx context.Context, c sources.Config) (sources.System, error) {
+		return sources.OpenWritable(ctx, c)
+	}
 	return s
 }
 
