@@ -65,6 +65,20 @@ type Difference struct {
 	// Period, in a counts_by reconciliation, is a period whose counts
 	// differ; the Difference has nothing else.
 	Period *PeriodCount
+	// Tier is the match tier that paired the records (or found the one
+	// record ambiguous); 0 where none applies.
+	Tier int
+	// KeyMismatch is set on a pair a later tier matched whose tier-1 keys
+	// differ or are missing; Ambiguous on a record (one side only) that a
+	// tier could not pair because its tier value is not unique.
+	KeyMismatch, Ambiguous bool
+	// TierValue is the ambiguous record's tier value, as stored.
+	TierValue [][]byte
+}
+
+// reset clears d for the next key, keeping its memory.
+func (d *Difference) reset() {
+	*d = Difference{Spec: d.Spec, Mismatched: d.Mismatched[:0]}
 }
 
 // Side returns the record of side s.
@@ -117,8 +131,26 @@ func (d *Difference) AppendExceptions(dst []Exception) []Exception {
 			setUpdatedAt(&base, s, r.UpdatedAt)
 		}
 	}
+	if d.Tier > 0 {
+		tier := d.Tier
+		base.MatchTier = &tier
+	}
 	if d.Unkeyed {
 		return append(dst, d.unkeyed(base))
+	}
+	if d.Ambiguous {
+		return append(dst, d.ambiguous(base))
+	}
+	if d.KeyMismatch {
+		e := base
+		e.Kind = KeyMismatch
+		e.Field = &spec.Key[0].Source
+		for _, s := range []Side{SourceSide, TargetSide} {
+			if k := d.Side(s).Key; k != nil {
+				setValue(&e, s, text([]byte(KeyText(k))))
+			}
+		}
+		dst = append(dst, e)
 	}
 	for _, s := range []Side{SourceSide, TargetSide} {
 		r := d.Side(s)
@@ -164,6 +196,23 @@ func (d *Difference) AppendExceptions(dst []Exception) []Exception {
 		dst = append(dst, e)
 	}
 	return dst
+}
+
+// ambiguous is the ambiguous_match row of a record a tier could not pair.
+func (d *Difference) ambiguous(base Exception) Exception {
+	e := base
+	e.Kind = AmbiguousMatch
+	s := SourceSide
+	if d.Source == nil {
+		s = TargetSide
+	}
+	e.Side = s
+	col := d.Spec.Match[d.Tier-2][0]
+	name := pick(s, col.Source, col.Target)
+	e.Field = &name
+	v := KeyText(d.TierValue)
+	setValue(&e, s, &v)
+	return e
 }
 
 // unkeyed is the invalid_record row of a record whose key cannot be used.

@@ -115,6 +115,7 @@ type sideState struct {
 	storedKey  []byte
 	sorter     *sorter
 	quarantine *sorter // records whose key is NULL or unparsable, in arrival order
+	tiers      *sideTiers // nil without further match tiers
 	count      int64
 	progress   *atomic.Int64
 	// sorted yields the side's records in key order once ingest is done.
@@ -127,7 +128,10 @@ func newSideState(name Side, spec Spec, input Input, dir string, budget int, pro
 		cols = append(cols, c.Name)
 	}
 	payload := len(cols) - len(spec.Key) + 1
-	return &sideState{
+	if len(spec.Match) > 0 {
+		payload += 2 // the tier-1 key and the duplicate count, for the tiers
+	}
+	s := &sideState{
 		input: input, name: name, columns: cols, keyCols: len(spec.Key),
 		keys:       newKeyEncoder(spec.Key),
 		payload:    make([][]byte, payload),
@@ -135,6 +139,10 @@ func newSideState(name Side, spec Spec, input Input, dir string, budget int, pro
 		quarantine: newSorter(dir, string(name)+"-quarantine", budget/8, len(cols)+1),
 		progress:   progress,
 	}
+	if len(spec.Match) > 0 {
+		s.tiers = newSideTiers(spec, name, dir, budget/8, payload)
+	}
+	return s
 }
 
 func pick(side Side, source, target string) string {
@@ -164,6 +172,16 @@ func (s *sideState) ingest(ctx context.Context) error {
 			}
 		}
 		key, exact, kerr := s.keys.encode(row[:s.keyCols])
+		if kerr != nil && s.tiers != nil {
+			// No usable tier-1 key: the further tiers may still match it.
+			clear(s.payload)
+			copy(s.payload, row[s.keyCols:])
+			s.payload[len(s.payload)-1] = appendStoredKey(s.storedKey[:0], row[:s.keyCols])
+			if err := s.tiers.forward(s.payload, 1); err != nil {
+				return err
+			}
+			continue
+		}
 		if kerr == nil {
 			copy(s.payload, row[s.keyCols:])
 			s.payload[len(s.payload)-1] = nil

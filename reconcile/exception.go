@@ -14,6 +14,12 @@ const (
 	DuplicateKey        Kind = "duplicate_key"
 	InvalidRecord       Kind = "invalid_record"
 	CountMismatch       Kind = "count_mismatch" // a period whose row counts differ (counts_by)
+	// AmbiguousMatch is a record a match tier could not pair: its tier
+	// value is shared by several records of a side. Never guessed.
+	AmbiguousMatch Kind = "ambiguous_match"
+	// KeyMismatch is a pair matched by a later tier whose tier-1 keys
+	// differ or are missing: the link between the systems is broken.
+	KeyMismatch Kind = "key_mismatch"
 )
 
 // Side names the system an exception concerns when only one does.
@@ -51,6 +57,10 @@ type Exception struct {
 	// instants in UTC, where known.
 	SourceUpdatedAt *time.Time
 	TargetUpdatedAt *time.Time
+	// MatchTier is the tier (1 the key, 2 the first of Spec.Match…) that
+	// paired the records, or found the record ambiguous; nil where no
+	// tier applies (no further tiers, or an unmatched record).
+	MatchTier *int
 }
 
 // Result holds the figures of one reconciliation. The JSON names are part of
@@ -95,6 +105,13 @@ type Result struct {
 	Periods         *int64        `json:"periods"`
 	PeriodsBreached *int64        `json:"periods_breached"`
 	PeriodCounts    []PeriodCount `json:"period_counts,omitempty"`
+	// MatchedByTier counts the pairs each match tier made, tier 1 first;
+	// nil without further tiers. AmbiguousMatches counts the records a
+	// tier found ambiguous, KeyMismatches the later-tier pairs whose tier-1
+	// keys differ or are missing.
+	MatchedByTier    []int64 `json:"matched_by_tier"`
+	AmbiguousMatches int64   `json:"ambiguous_matches"`
+	KeyMismatches    int64   `json:"key_mismatches"`
 	// ValueAtStake is, for a reconciliation with money fields, what their
 	// differences put at stake per field and currency; nil without one.
 	ValueAtStake []Stake  `json:"value_at_stake"`

@@ -37,6 +37,12 @@ type join struct {
 	// settleAfter leaves out records modified after it (zero: none).
 	settleAfter time.Time
 	stakes      *stakes // nil without money fields
+	// stage is the match tier being joined: 1 the key, 2… the further
+	// tiers, 0 the records no tier paired.
+	stage int
+	// keyMismatch is set while comparing a later tier's pair whose tier-1
+	// keys differ or are missing.
+	keyMismatch bool
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -66,6 +72,10 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
 	j.stakes = newStakes(spec)
+	j.stage = 1
+	if len(spec.Match) > 0 {
+		j.res.MatchedByTier = make([]int64, len(spec.Match)+1)
+	}
 	for i, s := range sides {
 		j.recs[i].Location = s.input.Location
 	}
@@ -128,6 +138,11 @@ func (j *join) run(ctx context.Context) error {
 		}
 	}
 	j.compared.Store(steps)
+	if len(j.spec.Match) > 0 {
+		if err := j.runTiers(ctx); err != nil {
+			return err
+		}
+	}
 	for _, s := range j.sides {
 		if err := j.quarantined(s); err != nil {
 			return err
@@ -187,8 +202,17 @@ func (j *join) parse(i int, r *record, rows int, folded bool) *Record {
 // compare compares the records of one key (either may be nil: the key is
 // on one side only), counts what it finds and emits it as one Difference.
 func (j *join) compare(a *record, na int, b *record, nb int) error {
+	if j.stage == 1 && len(j.spec.Match) > 0 && (a == nil || b == nil) {
+		if a != nil {
+			return j.forwardUnmatched(0, a, na)
+		}
+		return j.forwardUnmatched(1, b, nb)
+	}
 	d := &j.diff
-	d.Source, d.Target, d.Mismatched, d.Misaligned, d.Unkeyed = nil, nil, d.Mismatched[:0], false, false
+	d.reset()
+	if a != nil && b != nil && len(j.spec.Match) > 0 {
+		d.Tier, d.KeyMismatch = j.stage, j.stage > 1 && j.keyMismatch
+	}
 	if a != nil {
 		d.Source = j.parse(0, a, na, j.groups[0].fold != nil)
 	}
@@ -223,6 +247,12 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 		j.res.MissingInSource++
 	default:
 		j.res.Matched++
+		if d.Tier > 0 {
+			j.res.MatchedByTier[d.Tier-1]++
+		}
+		if d.KeyMismatch {
+			j.res.KeyMismatches++
+		}
 		j.compareFields()
 		if j.stakes != nil && len(d.Mismatched) > 0 {
 			j.stakes.add(&j.spec, j.vals[0], j.vals[1], j.invalid[0], d.Mismatched)
@@ -235,9 +265,19 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 			j.lag.add(max(t.Sub(*s), 0))
 		}
 	}
-	if d.Source != nil && d.Target != nil && len(d.Mismatched) == 0 && !d.Misaligned &&
+	if d.Source != nil && d.Target != nil && len(d.Mismatched) == 0 && !d.Misaligned && !d.KeyMismatch &&
 		!d.Source.Duplicate() && !d.Target.Duplicate() && len(d.Source.Invalid) == 0 && len(d.Target.Invalid) == 0 {
 		return nil
+	}
+	if j.stage != 1 {
+		for s, r := range []*record{a, b} {
+			if r != nil {
+				if err := j.setTierKeys(r, s); err != nil {
+					return err
+				}
+			}
+		}
+		return j.sink.Write(d)
 	}
 	key := a
 	if key == nil {
@@ -330,7 +370,7 @@ func (j *join) quarantined(s *sideState) error {
 		}
 		j.res.InvalidRecords++
 		d := &j.diff
-		d.Source, d.Target, d.Mismatched, d.Misaligned, d.Key = nil, nil, d.Mismatched[:0], false, nil
+		d.reset()
 		d.Unkeyed, d.BadKey = true, -1
 		row := r.cols[1:]
 		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1, false)

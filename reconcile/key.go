@@ -35,6 +35,9 @@ type keyEncoder struct {
 	cols  []KeyColumn
 	norms []*normalizer
 	buf   []byte
+	// skipEmpty makes an empty component (after normalisation) unusable,
+	// as NULL is: a match tier skips records with no value.
+	skipEmpty bool
 }
 
 func newKeyEncoder(cols []KeyColumn) keyEncoder {
@@ -71,6 +74,9 @@ func (e *keyEncoder) encode(raw [][]byte) (key []byte, exact bool, kerr *keyErro
 				return nil, false, &keyError{column: i}
 			}
 			exact = exact && text == stored
+		}
+		if e.skipEmpty && strings.TrimSpace(text) == "" {
+			return nil, false, &keyError{column: i, null: true}
 		}
 		if c.Type == Int {
 			v, err := parseInteger(strings.TrimSpace(text))

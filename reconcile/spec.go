@@ -19,6 +19,11 @@ type Spec struct {
 	// (config group_by: one opportunity, many invoices): its rows are
 	// folded into one record per key by each field's Aggregate.
 	SourceGroupBy, TargetGroupBy bool
+	// Match lists further match tiers, tried in order on the records the
+	// Key (tier 1) left unmatched: e-mail, then an external id, then a
+	// composite of names. A tier matches only records unique on both sides
+	// by it; a record whose tier value is NULL or empty skips the tier.
+	Match [][]KeyColumn
 	// CountsBy, when set, makes the reconciliation count rows per period
 	// instead of matching records: it then has no Key, Fields or Timestamp.
 	CountsBy *CountsBy
@@ -84,7 +89,8 @@ type Column struct {
 }
 
 // Columns lists the columns side reads, in the order its rows hold them:
-// the key columns, the fields, then the timestamp.
+// the key columns, the fields, the timestamp, then the further match
+// tiers' columns.
 func (s Spec) Columns(side Side) []Column {
 	if cb := s.CountsBy; cb != nil {
 		return []Column{{pick(side, cb.Source, cb.Target), "counts_by", Timestamp}}
@@ -98,6 +104,11 @@ func (s Spec) Columns(side Side) []Column {
 	}
 	if ts := s.Timestamp; ts != nil {
 		cols = append(cols, Column{pick(side, ts.Source, ts.Target), "timestamp", Timestamp})
+	}
+	for t, tier := range s.Match {
+		for i, k := range tier {
+			cols = append(cols, Column{pick(side, k.Source, k.Target), fmt.Sprintf("match tier %d key #%d", t+2, i+1), k.Type})
+		}
 	}
 	return cols
 }

@@ -35,7 +35,11 @@ func genException(i int) reconcile.Exception {
 	if i%3 != 0 {
 		e.Field = ptr([]string{"amount", "stage", "émail", "名前"}[i%4])
 	}
-	if kind == reconcile.DuplicateKey || kind == reconcile.InvalidRecord {
+	if i%6 != 0 {
+		tier := i%3 + 1
+		e.MatchTier = &tier
+	}
+	if kind == reconcile.DuplicateKey || kind == reconcile.InvalidRecord || kind == reconcile.AmbiguousMatch {
 		e.Side = []reconcile.Side{reconcile.SourceSide, reconcile.TargetSide}[i/6%2]
 	}
 	if i%7 != 0 {

@@ -24,6 +24,7 @@ type exceptionRow struct {
 	TargetKey       *string `parquet:"name=target_key, type=BYTE_ARRAY, convertedtype=UTF8, logicaltype=STRING, repetitiontype=OPTIONAL, encoding=PLAIN, omitstats=true"`
 	FirstSeenRun    string  `parquet:"name=first_seen_run, type=BYTE_ARRAY, convertedtype=UTF8, logicaltype=STRING, repetitiontype=REQUIRED, encoding=PLAIN_DICTIONARY"`
 	FirstSeenAt     int64   `parquet:"name=first_seen_at, type=INT64, convertedtype=TIMESTAMP_MICROS, logicaltype=TIMESTAMP, logicaltype.isadjustedtoutc=true, logicaltype.unit=MICROS, repetitiontype=REQUIRED, encoding=PLAIN"`
+	MatchTier       *int32  `parquet:"name=match_tier, type=INT32, repetitiontype=OPTIONAL, encoding=PLAIN, omitstats=true"`
 }
 
 func newExceptionRow(runID string, e reconcile.Exception, fs FirstSeen) exceptionRow {
@@ -45,6 +46,10 @@ func newExceptionRow(runID string, e reconcile.Exception, fs FirstSeen) exceptio
 	if e.Side != "" {
 		side := string(e.Side)
 		row.Side = &side
+	}
+	if e.MatchTier != nil {
+		tier := int32(*e.MatchTier)
+		row.MatchTier = &tier
 	}
 	return row
 }

@@ -37,11 +37,14 @@ func openParquet(t *testing.T, path string) *file.Reader {
 var columnNames = []string{
 	"run_id", "reconciliation", "kind", "record_key", "field", "side",
 	"source_value", "target_value", "source_updated_at", "target_updated_at", "source_key", "target_key",
-	"first_seen_run", "first_seen_at",
+	"first_seen_run", "first_seen_at", "match_tier",
 }
 
 // required reports whether column i of exceptions.parquet is required.
-func required(i int) bool { return i < 3 || i >= 12 }
+func required(i int) bool { return i < 3 || i == 12 || i == 13 }
+
+// isInt reports whether column i of exceptions.parquet is an integer.
+func isInt(i int) bool { return i == 14 }
 
 // isTimestamp reports whether column i of exceptions.parquet is a timestamp.
 func isTimestamp(i int) bool { return i == 8 || i == 9 || i == 13 }
@@ -74,6 +77,9 @@ func TestParquetSchema(t *testing.T) {
 				if isTimestamp(i) {
 					want = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 				}
+				if isInt(i) {
+					want = arrow.PrimitiveTypes.Int32
+				}
 				if f.Name != columnNames[i] || !arrow.TypeEqual(f.Type, want) || f.Nullable == required(i) {
 					t.Errorf("arrow field %d = %s, want %s: %s nullable=%t", i, f, columnNames[i], want, !required(i))
 				}
@@ -90,6 +96,12 @@ func checkColumn(t *testing.T, c *schema.Column, name string, required bool) {
 	}
 	if c.Name() != name || c.SchemaNode().RepetitionType() != rep {
 		t.Errorf("column %s %s, want %s %s", c.Name(), c.SchemaNode().RepetitionType(), name, rep)
+	}
+	if name == "match_tier" {
+		if c.PhysicalType() != parquet.Types.Int32 {
+			t.Errorf("column %s: %s, want INT32", name, c.PhysicalType())
+		}
+		return
 	}
 	if strings.HasSuffix(name, "_at") {
 		ts, ok := c.LogicalType().(schema.TimestampLogicalType)
@@ -228,6 +240,8 @@ func rowValues(rec arrow.RecordBatch, j int) []any {
 			row[c] = col.(*array.String).Value(j)
 		case col.DataType().ID() == arrow.TIMESTAMP:
 			row[c] = int64(col.(*array.Timestamp).Value(j))
+		case col.DataType().ID() == arrow.INT32:
+			row[c] = int(col.(*array.Int32).Value(j))
 		default:
 			row[c] = fmt.Sprintf("unexpected type %s", col.DataType())
 		}
@@ -239,7 +253,10 @@ func rowValues(rec arrow.RecordBatch, j int) []any {
 func wantValues(e reconcile.Exception) []any {
 	row := []any{"20261123T090633Z-000000", e.Reconciliation, string(e.Kind),
 		text(e.RecordKey), text(e.Field), nil, text(e.SourceValue), text(e.TargetValue), nil, nil,
-		text(e.SourceKey), text(e.TargetKey), "20261123T090633Z-000000", testStart.UnixMicro()}
+		text(e.SourceKey), text(e.TargetKey), "20261123T090633Z-000000", testStart.UnixMicro(), nil}
+	if e.MatchTier != nil {
+		row[14] = *e.MatchTier
+	}
 	if e.Side != "" {
 		row[5] = string(e.Side)
 	}

@@ -24,6 +24,8 @@ var kindOrder = []reconcile.Kind{
 	reconcile.DuplicateKey,
 	reconcile.InvalidRecord,
 	reconcile.CountMismatch,
+	reconcile.KeyMismatch,
+	reconcile.AmbiguousMatch,
 }
 
 // maxValueRunes bounds a value shown on a page; longer ones are cut.

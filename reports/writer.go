@@ -354,7 +354,8 @@ func (w *Writer) exceptionsPath() string {
 func knownKind(k reconcile.Kind) bool {
 	switch k {
 	case reconcile.MissingInTarget, reconcile.MissingInSource, reconcile.FieldMismatch,
-		reconcile.TimestampMisaligned, reconcile.DuplicateKey, reconcile.InvalidRecord, reconcile.CountMismatch:
+		reconcile.TimestampMisaligned, reconcile.DuplicateKey, reconcile.InvalidRecord, reconcile.CountMismatch,
+		reconcile.AmbiguousMatch, reconcile.KeyMismatch:
 		return true
 	}
 	return false

@@ -374,8 +374,8 @@ func TestWriteKeepsWhatItWasGiven(t *testing.T) {
 	}
 	rec := rr.RecordBatch()
 	for j, want := range [][]any{
-		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil, "k\uFFFD", nil, id, testStart.UnixMicro()},
-		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil, "k2", nil, id, testStart.UnixMicro()},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "first", nil, testStart.UnixMicro(), nil, "k\uFFFD", nil, id, testStart.UnixMicro(), nil},
+		{id, "bad\uFFFDname", "field_mismatch", nil, nil, nil, "second \uFFFD", nil, testStart.Add(time.Hour).UnixMicro(), nil, "k2", nil, id, testStart.UnixMicro(), nil},
 	} {
 		if got := rowValues(rec, j); !slices.Equal(got, want) {
 			t.Errorf("row %d:\n got %q\nwant %q", j, got, want)

@@ -73,6 +73,7 @@ type reconConfig struct {
 	Source       sideConfig      `yaml:"source"`
 	Target       sideConfig      `yaml:"target"`
 	Key          []keyConfig     `yaml:"key"`
+	Match        [][]keyConfig   `yaml:"match"`
 	Fields       []fieldConfig   `yaml:"fields"`
 	Timestamp    *stampConfig    `yaml:"timestamp"`
 	CountsBy     *countsByConfig `yaml:"counts_by"`
@@ -548,20 +549,23 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 			kp := func(format string, args ...any) {
 				problem(lineOf(root, "reconciliations", i, "key", k), "reconciliation %q, key #%d: %s", rc.Name, k+1, fmt.Sprintf(format, args...))
 			}
-			key := reconcile.KeyColumn{Source: orDefault(kc.Source, kc.Target), Target: orDefault(kc.Target, kc.Source), Type: reconcile.String}
-			if key.Source == "" {
-				kp("name the key column with source: and target:")
+			r.Spec.Key = append(r.Spec.Key, checkKeyColumn(kc, kp))
+		}
+		for t, tier := range rc.Match {
+			tp := func(format string, args ...any) {
+				problem(lineOf(root, "reconciliations", i, "match", t), "reconciliation %q, match tier %d: %s", rc.Name, t+2, fmt.Sprintf(format, args...))
 			}
-			switch kc.Type {
-			case "", "string":
-			case "int":
-				key.Type = reconcile.Int
-			default:
-				kp("type %q: a key is string or int", kc.Type)
+			if len(tier) == 0 {
+				tp("a tier needs at least one column, like [{source: email, target: email_address, normalize: [email]}]")
 			}
-			key.Normalize = checkNormalize(kc.Normalize, kp)
-			key.Region = checkRegion(kc.Region, key.Normalize, kp)
-			r.Spec.Key = append(r.Spec.Key, key)
+			var cols []reconcile.KeyColumn
+			for _, kc := range tier {
+				cols = append(cols, checkKeyColumn(kc, tp))
+			}
+			r.Spec.Match = append(r.Spec.Match, cols)
+		}
+		if len(rc.Match) > 0 && (len(rc.Source.GroupBy) > 0 || len(rc.Target.GroupBy) > 0 || rc.CountsBy != nil) {
+			p("match: tiers pair single records; they do not combine with group_by: or counts_by:")
 		}
 		r.Spec.SourceGroupBy = checkGroupBy("source", rc.Source.GroupBy, r.Spec.Key, p)
 		r.Spec.TargetGroupBy = checkGroupBy("target", rc.Target.GroupBy, r.Spec.Key, p)
@@ -694,6 +698,24 @@ func checkNormalize(names []string, p problemFunc) []reconcile.Normalization {
 		out = append(out, norm)
 	}
 	return out
+}
+
+// checkKeyColumn checks one column of a key or a match tier.
+func checkKeyColumn(kc keyConfig, p problemFunc) reconcile.KeyColumn {
+	key := reconcile.KeyColumn{Source: orDefault(kc.Source, kc.Target), Target: orDefault(kc.Target, kc.Source), Type: reconcile.String}
+	if key.Source == "" {
+		p("name the key column with source: and target:")
+	}
+	switch kc.Type {
+	case "", "string":
+	case "int":
+		key.Type = reconcile.Int
+	default:
+		p("type %q: a key is string or int", kc.Type)
+	}
+	key.Normalize = checkNormalize(kc.Normalize, p)
+	key.Region = checkRegion(kc.Region, key.Normalize, p)
+	return key
 }
 
 // checkCountsBy checks a count-parity reconciliation, which counts rows

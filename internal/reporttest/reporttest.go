@@ -27,6 +27,7 @@ type Row struct {
 	FirstSeenAt                      time.Time
 	SourceValue, TargetValue         *string
 	SourceUpdatedAt, TargetUpdatedAt *time.Time
+	MatchTier                        *int
 }
 
 // String renders the row as drift.Exception.String does: reconciliation,
@@ -88,6 +89,13 @@ func eachValue(tbl arrow.Table, f func(i int, name string, chunk arrow.Array, j 
 }
 
 func set(r *Row, name string, chunk arrow.Array, j int) error {
+	if n, ok := chunk.(*array.Int32); ok && name == "match_tier" {
+		if !n.IsNull(j) {
+			v := int(n.Value(j))
+			r.MatchTier = &v
+		}
+		return nil
+	}
 	if ts, ok := chunk.(*array.Timestamp); ok {
 		var t *time.Time
 		if !ts.IsNull(j) {
@@ -171,9 +179,9 @@ func ReadSummary(dir string) (Summary, error) {
 	return s, json.Unmarshal(b, &s)
 }
 
-// ReadRows reads every row of a Parquet file of string and timestamp
-// columns, such as review.parquet: column name → string or time.Time (UTC),
-// nil for a null.
+// ReadRows reads every row of a Parquet file of string, timestamp and
+// int32 columns, such as review.parquet: column name → string, time.Time
+// (UTC) or int, nil for a null.
 func ReadRows(path string) ([]map[string]any, error) {
 	tbl, err := readTable(path)
 	if err != nil {
@@ -194,6 +202,10 @@ func ReadRows(path string) ([]map[string]any, error) {
 		case *array.Timestamp:
 			if !a.IsNull(j) {
 				v = a.Value(j).ToTime(a.DataType().(*arrow.TimestampType).Unit).UTC()
+			}
+		case *array.Int32:
+			if !a.IsNull(j) {
+				v = int(a.Value(j))
 			}
 		default:
 			return fmt.Errorf("%s: column %s is %s, want string or timestamp", path, name, chunk.DataType())

@@ -355,6 +355,7 @@ func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, lo
 	if res.PeriodsBreached != nil {
 		h.Exceptions += *res.PeriodsBreached
 	}
+	h.Exceptions += res.AmbiguousMatches + res.KeyMismatches
 	for _, n := range res.FieldMismatches {
 		h.Exceptions += n
 	}

@@ -109,7 +109,7 @@ func (m *Metrics) Finished(run reports.Run, _ string) {
 		}
 		for kind, n := range map[string]int64{"missing_in_target": r.MissingInTarget, "missing_in_source": r.MissingInSource,
 			"field_mismatch": mismatches, "timestamp_misaligned": r.TimestampMisaligned, "duplicate_key": r.DuplicateKeys,
-			"invalid_record": r.InvalidRecords} {
+			"invalid_record": r.InvalidRecords, "ambiguous_match": r.AmbiguousMatches, "key_mismatch": r.KeyMismatches} {
 			m.exceptions.WithLabelValues(name, kind).Set(float64(n))
 		}
 		if r.PeriodsBreached != nil {
