@@ -114,7 +114,7 @@ type sideState struct {
 	payload    [][]byte // a record as sorted: fields, timestamp, stored key (see appendStoredKey)
 	storedKey  []byte
 	sorter     *sorter
-	quarantine *sorter // records whose key is NULL or unparsable, in arrival order
+	quarantine *sorter    // records whose key is NULL or unparsable, in arrival order
 	tiers      *sideTiers // nil without further match tiers
 	count      int64
 	progress   *atomic.Int64

@@ -348,9 +348,9 @@ reconciliations:
       - {name: stage, target: Lifecycle Stage, normalize: [trim, lower], allowed: [lead, customer]}
 `, exitOK)
 			checkExceptions(t, got, []string{
-				"contacts|key_mismatch|C2|id|",      // matched by e-mail; HubSpot has no Salesforce id
-				"contacts|key_mismatch|C3|id|",      // matched by e-mail; HubSpot's id points elsewhere
-				"contacts|field_mismatch|C3|phone|", // and the phone differs
+				"contacts|key_mismatch|C2|id|",             // matched by e-mail; HubSpot has no Salesforce id
+				"contacts|key_mismatch|C3|id|",             // matched by e-mail; HubSpot's id points elsewhere
+				"contacts|field_mismatch|C3|phone|",        // and the phone differs
 				"contacts|ambiguous_match|C4|email|source", // team@ is two HubSpot contacts: never guessed
 				"contacts|ambiguous_match||Email|target",
 				"contacts|ambiguous_match||Email|target",
