@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recon-dev/recon/internal/drift"
 	"github.com/recon-dev/recon/internal/reporttest"
 )
 
@@ -383,4 +385,32 @@ func orEmpty(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// TestDemoFindsExactlyWhatIsPlanted runs make demo's config on freshly
+// planted systems: every planted exception is found, nothing else.
+func TestDemoFindsExactlyWhatIsPlanted(t *testing.T) {
+	dir := demoConfig(t) // the drift scenario in crm.db and billing.db
+	if err := drift.PlantCRM(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	config, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo", "recon.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, dir, "recon.yaml", string(config))
+	out := filepath.Join(dir, "out")
+	if code, stdout, stderr := runRecon(t, nil, "run", "--config", path, "--out", out); code != exitBreached {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	rows, err := reporttest.ReadExceptions(filepath.Join(onlyRunDir(t, out), "exceptions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.String())
+	}
+	slices.Sort(got)
+	checkExceptions(t, got, append(drift.Expected(), drift.CRMExpected()...))
 }

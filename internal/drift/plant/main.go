@@ -1,6 +1,7 @@
-// Command plant writes the demo's two SQLite databases, a CRM (crm.db) and a
-// billing system (billing.db), with the drift scenario of package drift
-// planted in them.
+// Command plant writes the demo's systems: SQLite databases for a CRM
+// (crm.db), a billing system (billing.db) and a marketing platform
+// (marketing.db), and a HubSpot-style CSV export (hubspot/), with the
+// scenarios of package drift planted in them.
 package main
 
 import (
@@ -43,6 +44,15 @@ func plant(dir string, filler int) error {
 	if err := drift.Plant(context.Background(), dbs[0], "sqlite", dbs[1], "sqlite", filler); err != nil {
 		return err
 	}
-	fmt.Printf("planted %d clean pairs and the drift scenario in %s/crm.db and %s/billing.db\n", filler, dir, dir)
+	for _, db := range dbs {
+		if err := db.Close(); err != nil {
+			return err
+		}
+	}
+	if err := drift.PlantCRM(context.Background(), dir); err != nil {
+		return err
+	}
+	fmt.Printf("planted %d clean pairs and the drift scenario in %s/crm.db and %s/billing.db,\n", filler, dir, dir)
+	fmt.Printf("and deals, leads and contacts in %s/crm.db, billing.db, marketing.db and hubspot/\n", dir)
 	return nil
 }
