@@ -214,17 +214,29 @@ func reconcileInProcess(b *testing.B, f fixture, src, tgt *sources.Relation) {
 // binary runs the built binary and reports its peak resident memory.
 func binary(b *testing.B, f fixture) {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "recon")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/recon").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(b, dir)
 	cfg := filepath.Join(dir, "recon.yaml")
 	if err := os.WriteFile(cfg, []byte(binaryConfig), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	runBinary(b, f, bin, "run", "--config", cfg, "--out", filepath.Join(dir, "reports"))
+}
+
+// buildBinary builds recon into dir.
+func buildBinary(b *testing.B, dir string) string {
+	bin := filepath.Join(dir, "recon")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/recon").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runBinary runs bin with args against f's databases and reports its peak
+// resident memory and the rows a second it read on both sides.
+func runBinary(b *testing.B, f fixture, bin string, args ...string) {
 	var peakKiB int64
 	for b.Loop() {
-		cmd := exec.Command(bin, "run", "--config", cfg, "--out", filepath.Join(dir, "reports"))
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "CRM_DSN="+f.pgDSN, "BILLING_DSN="+f.myDSN)
 		out, err := cmd.CombinedOutput()
 		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > 1 {
