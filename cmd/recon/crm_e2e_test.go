@@ -10,6 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
 	"github.com/recon-dev/recon/internal/drift"
 	"github.com/recon-dev/recon/internal/reporttest"
 )
@@ -413,4 +420,82 @@ func TestDemoFindsExactlyWhatIsPlanted(t *testing.T) {
 	}
 	slices.Sort(got)
 	checkExceptions(t, got, append(drift.Expected(), drift.CRMExpected()...))
+}
+
+// TestInvoicesFromAParquetDump reconciles deals in a database against a
+// billing system's Parquet dump of invoices (typed columns: decimals,
+// instants, an unsigned id): the planted drift and nothing else.
+func TestInvoicesFromAParquetDump(t *testing.T) {
+	for _, kind := range []string{"postgres", "mysql", "sqlite"} {
+		t.Run(kind, func(t *testing.T) {
+			crm := openDatabase(t, kind)
+			execAll(t, crm,
+				"CREATE TABLE deals (id INT PRIMARY KEY, amount {DEC}, currency {TEXT})",
+				"INSERT INTO deals VALUES (1, 1000.00, 'USD'), (2, 250.00, 'EUR'), (3, 99.99, 'USD'), (4, 10.00, 'USD')")
+			dump := t.TempDir()
+			writeInvoicesParquet(t, filepath.Join(dump, "invoices-0001.parquet"), []invoice{
+				{1, 1, "600.00", "USD"}, {2, 1, "400.00", "USD"}, // adds up
+				{3, 2, "250.00", "EUR"}, {4, 2, "-0.01", "EUR"}, // a credit note of a cent: over the tolerance of none
+			})
+			writeInvoicesParquet(t, filepath.Join(dump, "invoices-0002.parquet"), []invoice{
+				{5, 3, "99.99", "usd"}, {6, 5, "1.00", "USD"}, // deal 4 never invoiced, 5 is no deal
+			})
+			got, _, _ := runScenario(t, crm, database{dsn: dump}, `version: 1
+systems:
+  crm: {driver: `+crm.driver+`, dsn: "${SRC_DSN}"}
+  lake: {driver: parquet, dsn: "${TGT_DSN}"}
+reconciliations:
+  - name: deals_vs_invoices
+    source: {system: crm, table: deals}
+    target: {system: lake, table: "invoices-*.parquet", group_by: [deal_id]}
+    key: [{source: id, target: deal_id, type: int}]
+    fields:
+      - {name: amount, target: subtotal, type: decimal, aggregate: sum}
+      - {name: currency, aggregate: distinct, normalize: [upper]}
+`, exitOK)
+			checkExceptions(t, got, []string{
+				"deals_vs_invoices|field_mismatch|2|amount|",
+				"deals_vs_invoices|missing_in_target|4||",
+				"deals_vs_invoices|missing_in_source|5||",
+			})
+		})
+	}
+}
+
+type invoice struct {
+	id, deal           uint64
+	subtotal, currency string
+}
+
+// writeInvoicesParquet writes invoices as a billing system's dump would:
+// unsigned ids, decimal(12,2) subtotals.
+func writeInvoicesParquet(t *testing.T, path string, invoices []invoice) {
+	t.Helper()
+	dec := &arrow.Decimal128Type{Precision: 12, Scale: 2}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Uint64}, {Name: "deal_id", Type: arrow.PrimitiveTypes.Uint64},
+		{Name: "subtotal", Type: dec}, {Name: "currency", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for _, inv := range invoices {
+		b.Field(0).(*array.Uint64Builder).Append(inv.id)
+		b.Field(1).(*array.Uint64Builder).Append(inv.deal)
+		n, err := decimal128.FromString(inv.subtotal, dec.Precision, dec.Scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Field(2).(*array.Decimal128Builder).Append(n)
+		b.Field(3).(*array.StringBuilder).Append(inv.currency)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
+	defer tbl.Release()
+	if err := pqarrow.WriteTable(tbl, f, 1024, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps()); err != nil {
+		t.Fatal(err)
+	}
 }
