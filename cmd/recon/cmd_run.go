@@ -117,8 +117,17 @@ func printSummary(w io.Writer, run reports.Run, dir string) {
 		if r.Breached() {
 			state = "BREACHED " + strings.Join(r.Breaches, ",")
 		}
-		fmt.Fprintf(w, "%-30s %s  source=%d target=%d matched=%d missing_in_target=%d missing_in_source=%d field_mismatch_records=%d drift_rate=%.2f%% timestamp_misaligned=%d duplicates=%d invalid=%d\n",
-			r.Name, state, r.SourceCount, r.TargetCount, r.Matched, r.MissingInTarget, r.MissingInSource,
+		if r.Periods != nil {
+			fmt.Fprintf(w, "%-30s %s  source=%d target=%d periods=%d periods_breached=%d invalid=%d\n",
+				r.Name, state, r.SourceCount, r.TargetCount, *r.Periods, *r.PeriodsBreached, r.InvalidRecords)
+			continue
+		}
+		tiers := ""
+		if r.MatchedByTier != nil {
+			tiers = fmt.Sprintf(" matched_by_tier=%v ambiguous=%d key_mismatches=%d", r.MatchedByTier, r.AmbiguousMatches, r.KeyMismatches)
+		}
+		fmt.Fprintf(w, "%-30s %s  source=%d target=%d matched=%d%s missing_in_target=%d missing_in_source=%d field_mismatch_records=%d drift_rate=%.2f%% timestamp_misaligned=%d duplicates=%d invalid=%d\n",
+			r.Name, state, r.SourceCount, r.TargetCount, r.Matched, tiers, r.MissingInTarget, r.MissingInSource,
 			r.RecordsWithFieldMismatch, r.DriftRate*100, r.TimestampMisaligned, r.DuplicateKeys, r.InvalidRecords)
 	}
 	fmt.Fprintf(w, "report: %s\n", dir)
