@@ -53,7 +53,10 @@ type folder struct {
 	loc    *time.Location
 	acc    []accumulator
 	bad    []bool // per column, for the record last folded
-	buf    []byte
+	// pregrouped: the rows are the database's own groups (Grouper), so a
+	// Count column holds a count to add, not a value to count.
+	pregrouped bool
+	buf        []byte
 	starts []int
 	nulls  []bool
 }
@@ -119,6 +122,10 @@ func (f *folder) add(cols [][]byte) {
 		if a.badRaw {
 			continue
 		}
+		if f.aggs[c] == Count {
+			a.addCount(cols[c], f.pregrouped)
+			continue
+		}
 		cmp := f.comparator(c)
 		v, err := cmp.parse(cols[c], f.loc)
 		if err != nil {
@@ -160,6 +167,23 @@ func (f *folder) add(cols [][]byte) {
 				a.set[string(f.buf)] = struct{}{}
 			}
 		}
+	}
+}
+
+// addCount counts a non-NULL value of any type, or adds a database's
+// count.
+func (a *accumulator) addCount(raw []byte, pregrouped bool) {
+	switch {
+	case raw == nil:
+	case pregrouped:
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			a.badRaw, a.text = true, append(a.text[:0], raw...)
+			return
+		}
+		a.n += n
+	default:
+		a.n++
 	}
 }
 

@@ -90,6 +90,11 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
+	for _, s := range sides {
+		if s.pregrouped {
+			logger.Debug("grouped in the database", "side", s.name, "groups", s.count)
+		}
+	}
 	logger.Debug("snapshots read", "source_rows", sides[0].count, "target_rows", sides[1].count,
 		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
 
@@ -116,6 +121,12 @@ type sideState struct {
 	sorter     *sorter
 	quarantine *sorter    // records whose key is NULL or unparsable, in arrival order
 	tiers      *sideTiers // nil without further match tiers
+	// grouped sides (group_by) keep in the payload how many rows a record
+	// folds (rowsSlot; nil for one), which is more than one where the
+	// database grouped them (pregrouped).
+	spec       *Spec
+	rowsSlot   int
+	pregrouped bool
 	count      int64
 	progress   *atomic.Int64
 	// sorted yields the side's records in key order once ingest is done.
@@ -131,7 +142,12 @@ func newSideState(name Side, spec Spec, input Input, dir string, budget int, pro
 	if len(spec.Match) > 0 {
 		payload += 2 // the tier-1 key and the duplicate count, for the tiers
 	}
-	s := &sideState{
+	rowsSlot := -1
+	if spec.Grouped(name) {
+		payload++
+		rowsSlot = payload - 2
+	}
+	s := &sideState{spec: &spec, rowsSlot: rowsSlot,
 		input: input, name: name, columns: cols, keyCols: len(spec.Key),
 		keys:       newKeyEncoder(spec.Key),
 		payload:    make([][]byte, payload),
@@ -152,17 +168,38 @@ func pick(side Side, source, target string) string {
 	return target
 }
 
+// scan starts the side's read: for a grouped side, grouped in the
+// database where it can do so exactly.
+func (s *sideState) scan(ctx context.Context) (Rows, error) {
+	if s.rowsSlot >= 0 {
+		if gr, ok := s.input.Snapshot.(Grouper); ok {
+			if g, ok := s.spec.grouping(s.name); ok {
+				rows, ok, err := gr.ScanGrouped(ctx, g)
+				if err != nil || ok {
+					s.pregrouped = ok
+					return rows, err
+				}
+			}
+		}
+	}
+	return s.input.Snapshot.Scan(ctx, s.columns)
+}
+
 func (s *sideState) ingest(ctx context.Context) error {
-	rows, err := s.input.Snapshot.Scan(ctx, s.columns)
+	rows, err := s.scan(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	defer rows.Close()
+	width := len(s.columns)
+	if s.pregrouped {
+		width++ // the group's row count
+	}
 	var seq []byte
 	for rows.Next() {
 		row := rows.Row()
-		if len(row) != len(s.columns) {
-			return fmt.Errorf("%s: read %d columns, want %d", s.name, len(row), len(s.columns))
+		if len(row) != width {
+			return fmt.Errorf("%s: read %d columns, want %d", s.name, len(row), width)
 		}
 		s.count++
 		if s.count%4096 == 0 {
@@ -183,7 +220,10 @@ func (s *sideState) ingest(ctx context.Context) error {
 			continue
 		}
 		if kerr == nil {
-			copy(s.payload, row[s.keyCols:])
+			copy(s.payload, row[s.keyCols:len(s.columns)])
+			if s.pregrouped {
+				s.payload[s.rowsSlot] = row[len(s.columns)]
+			}
 			s.payload[len(s.payload)-1] = nil
 			if !exact {
 				s.storedKey = appendStoredKey(s.storedKey[:0], row[:s.keyCols])
@@ -194,14 +234,22 @@ func (s *sideState) ingest(ctx context.Context) error {
 			}
 			continue
 		}
-		// Quarantined records keep arrival order: the sequence number is the key.
-		seq = appendIntKey(seq[:0], s.count)
+		// Quarantined records keep arrival order: the sequence number is the
+		// key. A database's group of them is one invalid record per row, as
+		// the rows would have been.
 		bad := strconv.AppendInt(nil, int64(kerr.column), 10)
 		if kerr.null {
 			bad = nil
 		}
-		if err := s.quarantine.add(seq, append([][]byte{bad}, row...)); err != nil {
-			return err
+		n := 1
+		if s.pregrouped {
+			n, _ = strconv.Atoi(string(row[len(s.columns)]))
+		}
+		for i := range n {
+			seq = appendIntKey(seq[:0], s.count*1_000_000+int64(i))
+			if err := s.quarantine.add(seq, append([][]byte{bad}, row[:len(s.columns)]...)); err != nil {
+				return err
+			}
 		}
 	}
 	s.progress.Store(s.count)

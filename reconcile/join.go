@@ -88,6 +88,7 @@ func (j *join) run(ctx context.Context) error {
 		groups[i] = &groupIter{it: s.sorted, stamp: j.stamp, col: len(j.fields), loc: s.input.Location}
 		if j.spec.Grouped(s.name) {
 			groups[i].fold = newFolder(j.spec, j.fields, j.stamp, s.input.Location)
+			groups[i].fold.pregrouped, groups[i].rowsSlot = s.pregrouped, s.rowsSlot
 		}
 	}
 	a, na, err := groups[0].next()
@@ -415,8 +416,9 @@ type groupIter struct {
 	col   int
 	loc   *time.Location
 	// fold, on a grouped side, folds a key's rows into one record instead
-	// of picking one.
-	fold *folder
+	// of picking one; rowsSlot is where a row says how many it stands for.
+	fold     *folder
+	rowsSlot int
 }
 
 func (g *groupIter) next() (*record, int, error) {
@@ -432,11 +434,12 @@ func (g *groupIter) next() (*record, int, error) {
 		return nil, 0, nil
 	}
 	g.copyRecord(g.pending)
+	n := 1
 	if g.fold != nil {
 		g.fold.reset()
 		g.fold.add(g.cur.cols)
+		n = g.rowsOf(g.cur.cols)
 	}
-	n := 1
 	for {
 		p, err := g.it.next()
 		if err != nil {
@@ -453,10 +456,22 @@ func (g *groupIter) next() (*record, int, error) {
 		switch {
 		case g.fold != nil:
 			g.fold.add(p.cols)
+			n += g.rowsOf(p.cols) - 1
 		case g.prefer(p, &g.cur):
 			g.copyRecord(p)
 		}
 	}
+}
+
+// rowsOf is how many rows a grouped side's row stands for: more than one
+// where the database grouped them.
+func (g *groupIter) rowsOf(cols [][]byte) int {
+	if v := cols[g.rowsSlot]; v != nil {
+		if n, err := strconv.Atoi(string(v)); err == nil {
+			return n
+		}
+	}
+	return 1
 }
 
 // prefer reports whether duplicate p is to be compared rather than cur.

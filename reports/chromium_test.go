@@ -105,21 +105,7 @@ func TestReportPageInBrowser(t *testing.T) {
 // goldenPage writes a golden case's report and returns its report.html.
 func goldenPage(t *testing.T, name string) string {
 	t.Helper()
-	c := goldenCases[name]
-	w, err := Create(t.TempDir(), c.run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range c.exceptions {
-		if err := w.write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir, err := w.Close(c.run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, htmlFile)
+	return filepath.Join(writeGolden(t, t.TempDir(), name), htmlFile)
 }
 
 // TestPeriodChartInBrowser opens a counts_by reconciliation's page: a bar

@@ -162,23 +162,32 @@ func erroredResults() []Result {
 	})
 }
 
+// writeGolden writes a golden case's report under out and returns its
+// directory.
+func writeGolden(t *testing.T, out, name string) string {
+	t.Helper()
+	c := goldenCases[name]
+	w, err := Create(out, c.run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range c.exceptions {
+		if err := w.write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := w.Close(c.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestGolden(t *testing.T) {
 	for name, c := range goldenCases {
 		t.Run(name, func(t *testing.T) {
 			out := t.TempDir()
-			w, err := Create(out, c.run.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range c.exceptions {
-				if err := w.write(e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			dir, err := w.Close(c.run)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir := writeGolden(t, out, name)
 			if dir != filepath.Join(out, c.run.ID) {
 				t.Errorf("Close = %s, want %s", dir, filepath.Join(out, c.run.ID))
 			}

@@ -37,6 +37,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -349,6 +350,89 @@ func (r *Relation) Scan(ctx context.Context, columns []string) (reconcile.Rows, 
 		return nil, r.wrap("read", err)
 	}
 	return newRows(tx, rows, len(cols), r), nil
+}
+
+// GroupingDialect is a Dialect that can group rows by a key's exact
+// bytes, whatever its collation says is equal ('a' and 'A', 'a' and
+// 'a '), so that the database's groups are the engine's.
+type GroupingDialect interface {
+	// ExactGroupKey wraps a SelectExpr so that grouping by it is by bytes.
+	ExactGroupKey(expr string) string
+}
+
+var _ reconcile.Grouper = (*Relation)(nil)
+
+// ScanGrouped reads one row per key, aggregated in the database, where
+// that is exactly what the engine would compute: the dialect groups by
+// bytes, sums are over integer or decimal columns, minimums and maximums
+// over integer, decimal, date or timestamp columns of the field's kind.
+// Otherwise it reads nothing and says ok false.
+func (r *Relation) ScanGrouped(ctx context.Context, g reconcile.Grouping) (reconcile.Rows, bool, error) {
+	gd, ok := r.db.dialect.(GroupingDialect)
+	if !ok {
+		return nil, false, nil
+	}
+	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	if err != nil {
+		return nil, false, r.wrap("begin snapshot", err)
+	}
+	cols, err := r.probe(ctx, tx)
+	if err != nil {
+		tx.Rollback()
+		return nil, false, err
+	}
+	names := slices.Clone(g.Keys)
+	for _, c := range g.Columns {
+		names = append(names, c.Name)
+	}
+	found, err := Resolve(cols, names)
+	if err != nil {
+		tx.Rollback()
+		return nil, false, r.wrap("check columns", err)
+	}
+	d := r.db.dialect
+	var keys, exprs []string
+	for _, c := range found[:len(g.Keys)] {
+		keys = append(keys, gd.ExactGroupKey(d.SelectExpr(queries.Column(d, c.Name), c.DatabaseType)))
+	}
+	exprs = append(exprs, keys...)
+	for i, c := range g.Columns {
+		col := found[len(g.Keys)+i]
+		expr, ok := aggregateExpr(d, c, col)
+		if !ok {
+			tx.Rollback()
+			return nil, false, nil
+		}
+		exprs = append(exprs, expr)
+	}
+	exprs = append(exprs, d.SelectExpr("COUNT(*)", "BIGINT"))
+	rows, err := tx.QueryContext(ctx, queries.Select(d, r.sel, exprs)+" GROUP BY "+strings.Join(keys, ", "))
+	if err != nil {
+		tx.Rollback()
+		return nil, false, r.wrap("read grouped", err)
+	}
+	return newRows(tx, rows, len(exprs), r), true, nil
+}
+
+// aggregateExpr is the SQL of one grouped column, where the database
+// computes it exactly as the engine would.
+func aggregateExpr(d Dialect, c reconcile.GroupedColumn, col Column) (string, bool) {
+	ref := queries.Column(d, col.Name)
+	fam := FamilyOf(col.DatabaseType)
+	numeric := fam == Integer || fam == Decimal
+	switch {
+	case c.Aggregate == reconcile.Count:
+		return d.SelectExpr("COUNT("+ref+")", "BIGINT"), true
+	case c.Aggregate == reconcile.Sum && numeric:
+		return d.SelectExpr("SUM("+ref+")", "DECIMAL"), true
+	case c.Aggregate != reconcile.Min && c.Aggregate != reconcile.Max:
+		return "", false
+	case (c.Type == reconcile.Int || c.Type == reconcile.Decimal) && numeric,
+		c.Type == reconcile.Date && (fam == Date || fam == Timestamp),
+		c.Type == reconcile.Timestamp && fam == Timestamp:
+		return d.SelectExpr(strings.ToUpper(c.Aggregate.String())+"("+ref+")", col.DatabaseType), true
+	}
+	return "", false
 }
 
 func (r *Relation) wrap(what string, err error) error {

@@ -34,16 +34,7 @@ func PlantCRM(ctx context.Context, dir string) error {
 			 (11, 'Closed Won', '100.00', 'USD', '2026-03-01')`,
 			"CREATE TABLE crm_leads (id INTEGER PRIMARY KEY, created_date TEXT, is_deleted INTEGER)",
 			"CREATE TABLE contacts (id TEXT, email TEXT, first_name TEXT, last_name TEXT, company TEXT, phone TEXT, country TEXT, stage TEXT)",
-			`INSERT INTO contacts VALUES
-			 ('C1', 'ann@acme.com', 'Ann', 'Lee', 'Acme', '(415) 555-0101', 'USA', 'Customer'),
-			 ('C2', 'Bob@Acme.com', 'Bob', 'Ray', 'Acme', '415-555-0102', 'US', 'Lead'),
-			 ('C3', 'cy@acme.com', 'Cy', 'Fox', 'Acme', '415 555 0103', 'GB', 'Lead'),
-			 ('C4', 'team@acme.com', 'Di', 'Orr', 'Acme', '415 555 0104', 'DE', 'Lead'),
-			 ('C5', NULL, 'Ed', 'Kim', 'Initech, Inc.', '415 555 0105', 'France', 'Customer'),
-			 ('C6', 'flo@acme.com', 'Flo', 'Ng', 'Acme', '415 555 0106', 'US', 'Customer'),
-			 ('C7', 'gus@acme.com', 'Gus', 'Poe', 'Acme', '415 555 0107', 'US', 'Customer'),
-			 ('C8', 'hal@acme.com', 'Hal', 'Ito', 'Acme', '415 555 0108', 'US', 'Lead'),
-			 ('C9', 'ida@acme.com', 'Ida', 'Bo', 'Acme', '415 555 0109', 'US', 'Lead')`,
+			"INSERT INTO contacts VALUES " + ContactRows,
 		}},
 		{"billing.db", []string{
 			"CREATE TABLE deal_invoices (id INTEGER PRIMARY KEY, deal_id INTEGER, status TEXT, subtotal TEXT, currency TEXT, invoiced_at TEXT)",
@@ -82,7 +73,7 @@ func PlantCRM(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(export, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(export, "contacts-2026-11-29.csv"), []byte(hubspotExport), 0o644)
+	return os.WriteFile(filepath.Join(export, "contacts-2026-11-29.csv"), []byte(HubSpotExport), 0o644)
 }
 
 // leadBatch is n leads created at the same time.
@@ -125,7 +116,21 @@ func plantLeads(ctx context.Context, db *sql.DB, file string) error {
 	return nil
 }
 
-const hubspotExport = "\ufeff" + `"Record ID","Salesforce Contact ID","Email","First Name","Last Name","Company Name","Phone Number","Country/Region","Lifecycle Stage"` + "\r\n" +
+// ContactRows are the CRM's contacts of the scenario, as SQL VALUES rows
+// (id, email, first_name, last_name, company, phone, country, stage),
+// and HubSpotExport the HubSpot export they are reconciled against.
+const ContactRows = `
+			 ('C1', 'ann@acme.com', 'Ann', 'Lee', 'Acme', '(415) 555-0101', 'USA', 'Customer'),
+			 ('C2', 'Bob@Acme.com', 'Bob', 'Ray', 'Acme', '415-555-0102', 'US', 'Lead'),
+			 ('C3', 'cy@acme.com', 'Cy', 'Fox', 'Acme', '415 555 0103', 'GB', 'Lead'),
+			 ('C4', 'team@acme.com', 'Di', 'Orr', 'Acme', '415 555 0104', 'DE', 'Lead'),
+			 ('C5', NULL, 'Ed', 'Kim', 'Initech, Inc.', '415 555 0105', 'France', 'Customer'),
+			 ('C6', 'flo@acme.com', 'Flo', 'Ng', 'Acme', '415 555 0106', 'US', 'Customer'),
+			 ('C7', 'gus@acme.com', 'Gus', 'Poe', 'Acme', '415 555 0107', 'US', 'Customer'),
+			 ('C8', 'hal@acme.com', 'Hal', 'Ito', 'Acme', '415 555 0108', 'US', 'Lead'),
+			 ('C9', 'ida@acme.com', 'Ida', 'Bo', 'Acme', '415 555 0109', 'US', 'Lead')`
+
+const HubSpotExport = "\ufeff" + `"Record ID","Salesforce Contact ID","Email","First Name","Last Name","Company Name","Phone Number","Country/Region","Lifecycle Stage"` + "\r\n" +
 	`"101","C1","ann@acme.com","Ann","Lee","Acme","+1 415.555.0101","United States of America","customer"` + "\r\n" +
 	`"102",,"bob@acme.com","Bob","Ray","Acme","+14155550102","United States","lead"` + "\r\n" +
 	`"103","C999","cy@acme.com","Cy","Fox","Acme","+44 20 7946 0958","United Kingdom","lead"` + "\r\n" +

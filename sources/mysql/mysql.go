@@ -125,6 +125,10 @@ func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) str
 	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
+// ExactGroupKey implements sources.GroupingDialect: the key's bytes, as
+// collations fold case and pad spaces.
+func (Dialect) ExactGroupKey(expr string) string { return "CAST((" + expr + ") AS BINARY)" }
+
 // SelectExpr implements sources.Dialect.
 func (Dialect) SelectExpr(ref, databaseType string) string {
 	switch databaseType {

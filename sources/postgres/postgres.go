@@ -166,6 +166,10 @@ func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) str
 	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
+// ExactGroupKey implements sources.GroupingDialect: the key's text under
+// the "C" collation, which compares bytes.
+func (Dialect) ExactGroupKey(expr string) string { return "(" + expr + ") COLLATE \"C\"" }
+
 // SelectExpr implements sources.Dialect: the text form of every type is
 // exact, except that real is widened to float8 first, as every dialect
 // delivers 4-byte floats, and money is read as a number, not "$1,234.50".
