@@ -57,8 +57,8 @@ type folder struct {
 	// Count column holds a count to add, not a value to count.
 	pregrouped bool
 	buf        []byte
-	starts []int
-	nulls  []bool
+	starts     []int
+	nulls      []bool
 }
 
 // errFoldedInvalid marks a folded column that held a value that does not
