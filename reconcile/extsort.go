@@ -72,6 +72,8 @@ type sorter struct {
 	prefix  string
 	budget  int
 	ncols   int
+	fanIn   int // the most runs merged at once
+	passes  int // merge passes done, for run file names
 	arena   []byte
 	entries []entry
 	runs    []string
@@ -113,8 +115,16 @@ func compareEntries(arena []byte, a, b entry) int {
 	return int(a.start) - int(b.start)
 }
 
+// maxFanIn bounds the runs merged at once. Each run being merged holds an
+// open file and a 64 KiB buffer outside the memory budget, and a side
+// spills a run per budget's worth of records (about 8 per million rows at
+// the default budget), so more runs than this are first merged in passes,
+// maxFanIn at a time, into longer runs: at most maxFanIn files and 4 MiB
+// of buffers per side at any size.
+const maxFanIn = 64
+
 func newSorter(dir, prefix string, budget, ncols int) *sorter {
-	return &sorter{dir: dir, prefix: prefix, budget: budget, ncols: ncols}
+	return &sorter{dir: dir, prefix: prefix, budget: budget, ncols: ncols, fanIn: maxFanIn}
 }
 
 func (s *sorter) add(key []byte, cols [][]byte) error {
@@ -208,8 +218,78 @@ func (s *sorter) finish() (recordIter, error) {
 		}
 	}
 	s.arena, s.entries = nil, nil // the merge needs none of it
+	for len(s.runs) > s.fanIn {
+		if err := s.mergePass(); err != nil {
+			return nil, err
+		}
+	}
+	return s.openMerge(s.runs)
+}
+
+// mergePass merges the runs fanIn at a time into longer ones, keeping
+// their order, so that ties still come out in arrival order.
+func (s *sorter) mergePass() error {
+	s.passes++
+	var next []string
+	for i := 0; i < len(s.runs); i += s.fanIn {
+		group := s.runs[i:min(i+s.fanIn, len(s.runs))]
+		if len(group) == 1 {
+			next = append(next, group[0])
+			continue
+		}
+		path := filepath.Join(s.dir, fmt.Sprintf("%s-pass%d-%04d.run", s.prefix, s.passes, len(next)))
+		if err := s.mergeInto(path, group); err != nil {
+			return err
+		}
+		for _, p := range group {
+			os.Remove(p)
+		}
+		next = append(next, path)
+	}
+	s.runs = next
+	return nil
+}
+
+// mergeInto merges runs into one run file at path.
+func (s *sorter) mergeInto(path string, runs []string) error {
+	m, err := s.openMerge(runs)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<18)
+	var b []byte
+	for {
+		r, err := m.next()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if r == nil {
+			break
+		}
+		b = appendRecord(b[:0], r.key, r.cols)
+		w.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		w.Write(b)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("spill %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("spill %s: %w", path, err)
+	}
+	return nil
+}
+
+// openMerge opens runs for a merge, earlier runs winning ties.
+func (s *sorter) openMerge(runs []string) (*mergeIter, error) {
 	m := &mergeIter{}
-	for i, path := range s.runs {
+	for i, path := range runs {
 		f, err := os.Open(path)
 		if err != nil {
 			m.close()
