@@ -56,6 +56,7 @@ var nullableColumns = []struct {
 	{"target_updated_at", func(e reconcile.Exception) bool { return e.TargetUpdatedAt == nil }},
 	{"source_key", func(e reconcile.Exception) bool { return e.SourceKey == nil }},
 	{"target_key", func(e reconcile.Exception) bool { return e.TargetKey == nil }},
+	{"match_tier", func(e reconcile.Exception) bool { return e.MatchTier == nil }},
 }
 
 func TestDuckDBReadsExceptions(t *testing.T) {
@@ -108,6 +109,7 @@ func TestDuckDBReadsExceptions(t *testing.T) {
 			"side VARCHAR", "source_value VARCHAR", "target_value VARCHAR",
 			"source_updated_at TIMESTAMP WITH TIME ZONE", "target_updated_at TIMESTAMP WITH TIME ZONE",
 			"source_key VARCHAR", "target_key VARCHAR", "first_seen_run VARCHAR", "first_seen_at TIMESTAMP WITH TIME ZONE",
+			"match_tier INTEGER",
 		}
 		var got []string
 		for _, r := range rows {
@@ -209,7 +211,7 @@ func TestDuckDBReadsEmptyRun(t *testing.T) {
 	rows := duckdb(t, "SELECT string_agg(column_name || ' ' || column_type, ', ') AS cols FROM (DESCRIBE SELECT * "+from+")")
 	want := "run_id VARCHAR, reconciliation VARCHAR, kind VARCHAR, record_key VARCHAR, field VARCHAR, side VARCHAR, " +
 		"source_value VARCHAR, target_value VARCHAR, source_updated_at TIMESTAMP WITH TIME ZONE, target_updated_at TIMESTAMP WITH TIME ZONE, " +
-		"source_key VARCHAR, target_key VARCHAR, first_seen_run VARCHAR, first_seen_at TIMESTAMP WITH TIME ZONE"
+		"source_key VARCHAR, target_key VARCHAR, first_seen_run VARCHAR, first_seen_at TIMESTAMP WITH TIME ZONE, match_tier INTEGER"
 	if rows[0]["cols"] != want {
 		t.Errorf("columns:\n got %v\nwant %s", rows[0]["cols"], want)
 	}

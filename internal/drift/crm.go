@@ -142,6 +142,50 @@ const HubSpotExport = "\ufeff" + `"Record ID","Salesforce Contact ID","Email","F
 	`"109","C9","ida@acme.com","Ida","Bo","Acme","+14155550109","US","Evangelist"` + "\r\n" +
 	`"110",,"zed@acme.com","Zed","Oz","Acme","+14155550110","US","lead"` + "\r\n"
 
+// DemoConfig is make demo's config: the drift scenario's reconciliations
+// over SQLite files, then the finance and CRM ones over what PlantCRM
+// writes beside them.
+func DemoConfig() string {
+	cfg := Config(System{Driver: "sqlite", DSN: "crm.db"}, System{Driver: "sqlite", DSN: "billing.db"})
+	systems := `  billing: {driver: sqlite, dsn: "billing.db", timezone: ` + BillingZone + `}
+`
+	return strings.Replace(cfg, systems, systems+crmSystems, 1) + crmReconciliations
+}
+
+const crmSystems = `  marketing: {driver: sqlite, dsn: "marketing.db"}
+  crm_local: {driver: sqlite, dsn: "crm.db", timezone: America/New_York}
+  hubspot: {driver: csv, dsn: "hubspot"}
+`
+
+const crmReconciliations = `  # Finance: one deal against its invoices (instalments, credit notes).
+  - name: deals_vs_invoices
+    source: {system: crm, table: deals, where: "stage = 'Closed Won'"}
+    target: {system: billing, table: deal_invoices, group_by: [deal_id], where: "status <> 'void'"}
+    key: [{source: id, target: deal_id, type: int}]
+    fields:
+      - {name: amount, source: amount, target: subtotal, type: decimal, aggregate: sum, tolerance: "0.01", money: true}
+      - {name: currency, type: string, aggregate: distinct, normalize: [trim, upper]}
+      - {name: close_date, target: invoiced_at, type: date, aggregate: min, tolerance: "45", date_timezone: America/New_York}
+  # Marketing ops: daily lead counts, New York days, across the end of DST.
+  - name: leads_daily
+    source: {system: marketing, table: leads}
+    target: {system: crm_local, table: crm_leads, where: "is_deleted = 0"}
+    counts_by: {source: created_at, target: created_date, period: day, timezone: America/New_York}
+    thresholds: {count_variance: "2%"}
+  # Contacts against a HubSpot export: by Salesforce id, then e-mail, then name and company.
+  - name: contacts_vs_hubspot
+    source: {system: crm, table: contacts}
+    target: {system: hubspot, table: "contacts-*.csv"}
+    key: [{source: id, target: Salesforce Contact ID}]
+    match:
+      - [{source: email, target: Email, normalize: [email]}]
+      - [{source: first_name, target: First Name, normalize: [trim, casefold]}, {source: last_name, target: Last Name, normalize: [trim, casefold]}, {source: company, target: Company Name, normalize: [strip_legal_suffix, casefold]}]
+    fields:
+      - {name: phone, target: Phone Number, normalize: [phone]}
+      - {name: country, target: Country/Region, normalize: [country]}
+      - {name: stage, target: Lifecycle Stage, normalize: [trim, lower], allowed: [lead, customer]}
+`
+
 // CRMExpected lists the exceptions PlantCRM's scenario must give, as
 // reconciliation|kind|record_key|field|side, under the demo config.
 func CRMExpected() []string {

@@ -13,11 +13,11 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // scenario generates.
 func TestDemoConfigIsCurrent(t *testing.T) {
 	path := filepath.Join("..", "..", "testdata", "demo", "recon.yaml")
-	want := "# The demo: a CRM and a billing system in SQLite files beside this config\n" +
-		"# (make demo writes them). Paths are relative to this file. The CRM is the\n" +
-		"# system of record for the deals' terms; finance reviews amounts; billing\n" +
-		"# owns the customers' tier.\n" +
-		Config(System{Driver: "sqlite", DSN: "crm.db"}, System{Driver: "sqlite", DSN: "billing.db"})
+	want := "# The demo: a CRM, a billing system and a marketing platform in SQLite files\n" +
+		"# and a HubSpot export beside this config (make demo writes them). Paths are\n" +
+		"# relative to this file. The CRM is the system of record for the deals'\n" +
+		"# terms; finance reviews amounts; billing owns the customers' tier.\n" +
+		DemoConfig()
 	if *update {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
