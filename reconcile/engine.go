@@ -68,8 +68,11 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	if progress == nil {
 		progress = &Progress{}
 	}
+	began := time.Now()
 	if spec.CountsBy != nil {
-		return countPeriods(ctx, spec, source, target, sink, opts, progress)
+		res, err := countPeriods(ctx, spec, source, target, sink, opts, progress)
+		res.DurationSeconds = time.Since(began).Seconds()
+		return res, err
 	}
 	dir, err := os.MkdirTemp(opts.TempDir, "recon-spill-")
 	if err != nil {
@@ -105,6 +108,8 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	}
 	j.lag.setResult(&j.res)
 	j.res.evaluate(spec.Thresholds)
+	j.res.SourceRowsRead, j.res.TargetRowsRead = sides[0].count, sides[1].count
+	j.res.DurationSeconds = time.Since(began).Seconds()
 	return j.res, nil
 }
 

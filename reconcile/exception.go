@@ -112,6 +112,12 @@ type Result struct {
 	MatchedByTier    []int64 `json:"matched_by_tier"`
 	AmbiguousMatches int64   `json:"ambiguous_matches"`
 	KeyMismatches    int64   `json:"key_mismatches"`
+	// DurationSeconds is how long the reconciliation took, reads included;
+	// SourceRowsRead and TargetRowsRead how many rows each side sent (a
+	// side grouped in the database sends one a group).
+	DurationSeconds float64 `json:"duration_seconds"`
+	SourceRowsRead  int64   `json:"source_rows_read"`
+	TargetRowsRead  int64   `json:"target_rows_read"`
 	// ValueAtStake is, for a reconciliation with money fields, what their
 	// differences put at stake per field and currency; nil without one.
 	ValueAtStake []Stake  `json:"value_at_stake"`

@@ -135,7 +135,7 @@ func countPeriods(ctx context.Context, spec Spec, source, target Input, sink Sin
 		inWindow = func(k periodKey) bool { return k >= first && k <= last }
 	}
 	var counts [2]map[periodKey]int64
-	var invalid [2]int64
+	var invalid, read [2]int64
 	g, gctx := errgroup.WithContext(ctx)
 	for i, in := range []Input{source, target} {
 		side := []Side{SourceSide, TargetSide}[i]
@@ -143,6 +143,7 @@ func countPeriods(ctx context.Context, spec Spec, source, target Input, sink Sin
 		g.Go(func() error {
 			var err error
 			counts[i], invalid[i], err = countSide(gctx, spec, side, in, inWindow, rows)
+			read[i] = rows.Load()
 			return err
 		})
 	}
@@ -158,7 +159,8 @@ func countPeriods(ctx context.Context, spec Spec, source, target Input, sink Sin
 		}
 		slices.Sort(periods)
 	}
-	res := Result{Name: spec.Name, FieldMismatches: map[string]int64{}, InvalidRecords: invalid[0] + invalid[1]}
+	res := Result{Name: spec.Name, FieldMismatches: map[string]int64{}, InvalidRecords: invalid[0] + invalid[1],
+		SourceRowsRead: read[0], TargetRowsRead: read[1]}
 	var breached int64
 	d := Difference{Spec: &spec}
 	for _, k := range periods {
