@@ -44,8 +44,15 @@ Flags:
 	for _, rc := range cfg.Reconciliations {
 		errs := validateReconciliation(ctx, sys, rc)
 		if len(errs) == 0 {
-			fmt.Fprintf(stdout, "ok  %s: %s.%s vs %s.%s, %d key column(s), %d field(s)\n", rc.Spec.Name,
-				rc.Source.System, rc.Source.Selection, rc.Target.System, rc.Target.Selection, len(rc.Spec.Key), len(rc.Spec.Fields))
+			what := fmt.Sprintf("%d key column(s), %d field(s)", len(rc.Spec.Key), len(rc.Spec.Fields))
+			if n := len(rc.Spec.Match); n > 0 {
+				what = fmt.Sprintf("%d key column(s) and %d further match tier(s), %d field(s)", len(rc.Spec.Key), n, len(rc.Spec.Fields))
+			}
+			if cb := rc.Spec.CountsBy; cb != nil {
+				what = fmt.Sprintf("rows counted per %s in %s", cb.Period, cb.Location)
+			}
+			fmt.Fprintf(stdout, "ok  %s: %s.%s vs %s.%s, %s\n", rc.Spec.Name,
+				rc.Source.System, rc.Source.Selection, rc.Target.System, rc.Target.Selection, what)
 			continue
 		}
 		for _, e := range errs {
