@@ -2,6 +2,7 @@
 GO      ?= go
 BIN     := bin/recon
 ROWS    ?= 1000000
+SIM_ROWS ?= 10000000,100000000
 
 .PHONY: help build demo test test-short test-deps bench vet fmt clean duckdb
 
@@ -30,9 +31,10 @@ test-deps: ## install what make test needs when missing (as root, with apt-get),
 test-short: ## unit tests only, no database servers
 	$(GO) test -short -count=1 ./...
 
-bench: ## measure the read floor and a full reconciliation of $(ROWS) rows, PostgreSQL vs MariaDB
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./reconcile/
+bench: ## measure the read floor and full reconciliations of $(ROWS) rows (PostgreSQL vs MariaDB), and the engine at $(SIM_ROWS) generated rows
+	$(GO) test -run '^$$' -bench '^BenchmarkRun$$' -benchmem -count 1 ./reconcile/
 	RECON_BENCH_ROWS=$(ROWS) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./internal/benchmark/
+	RECON_SIM_ROWS=$(SIM_ROWS) $(GO) test -run '^$$' -bench Scale -benchtime 1x -count 1 -timeout 60m ./reconcile/
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...

@@ -25,9 +25,22 @@
 //     one key are adjacent, which finds duplicates; a key on one side only is
 //     a missing record; a key on both sides is compared field by field.
 //
-// Memory is bounded by the budget, the heap of run readers and one record
-// group per side, never by table size. Disk use is about the size of both
-// tables' compared columns, and only when they exceed the budget.
+// Memory is bounded by the budget, the heap of at most maxFanIn run readers
+// (more runs are first merged in passes) and one record group per side,
+// never by table size. Disk use is about the size of both tables' compared
+// columns, and only when they exceed the budget.
+//
+// # Shapes beyond one to one
+//
+//   - Grouped sides (Spec.SourceGroupBy, TargetGroupBy; aggregate.go): a
+//     key's rows are folded into one record by each field's Aggregate as
+//     they leave the sort, or grouped by the database (grouping.go) where
+//     the source says it can do so exactly.
+//   - Match tiers (Spec.Match; tiers.go): records the key leaves unmatched
+//     go through further sorts by each tier's key; a tier pairs only values
+//     unique on both sides.
+//   - Counts per period (Spec.CountsBy; periods.go): no records are
+//     matched; each side's rows are counted per period of a zone.
 //
 // # Comparison
 //
