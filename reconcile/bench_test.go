@@ -121,3 +121,99 @@ func BenchmarkRun(b *testing.B) {
 		})
 	}
 }
+
+// The hot paths one at a time, per value or per record, with allocations
+// (make bench runs them with -benchmem).
+
+func BenchmarkParse(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		f    Field
+		text string
+	}{
+		{"decimal", Field{Type: Decimal}, "12345.67"},
+		{"int", Field{Type: Int}, "1234567"},
+		{"date", Field{Type: Date}, "2024-03-01"},
+		{"timestamp", Field{Type: Timestamp}, "2024-03-01 12:34:56.123456+00"},
+		{"string/trim,lower", Field{Type: String, Normalize: []Normalization{Trim, Lower}}, " Rep7@Example.com "},
+		{"string/email", Field{Type: String, Normalize: []Normalization{Email}}, " Rep7@Example.com "},
+		{"string/phone", Field{Type: String, Normalize: []Normalization{Phone}}, "(415) 555-2671"},
+		{"string/country", Field{Type: String, Normalize: []Normalization{Country}}, "United States of America"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cmp := newComparator(c.f)
+			raw := []byte(c.text)
+			for b.Loop() {
+				if _, err := cmp.parse(raw, time.UTC); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkKeyEncode(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		cols []KeyColumn
+		raw  [][]byte
+	}{
+		{"int", []KeyColumn{{Type: Int}}, [][]byte{[]byte("1234567")}},
+		{"text", []KeyColumn{{Type: String}}, [][]byte{[]byte("0065e00000AbCdE")}},
+		{"composite", []KeyColumn{{Type: String}, {Type: Int}}, [][]byte{[]byte("EU"), []byte("42")}},
+		{"email", []KeyColumn{{Type: String, Normalize: []Normalization{Email}}}, [][]byte{[]byte(" Jo@Acme.com")}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newKeyEncoder(c.cols)
+			for b.Loop() {
+				if _, _, kerr := e.encode(c.raw); kerr != nil {
+					b.Fatal(kerr)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCompare(b *testing.B) {
+	cmp := newComparator(Field{Type: Decimal, Tolerance: Tolerance{Absolute: decimal.RequireFromString("0.01")}})
+	x, _ := cmp.parse([]byte("12345.67"), time.UTC)
+	y, _ := cmp.parse([]byte("12345.6700"), time.UTC)
+	for b.Loop() {
+		if !cmp.equal(x, y) {
+			b.Fatal("not equal")
+		}
+	}
+}
+
+// BenchmarkSpill sorts and spills records through a small budget, then
+// merges the runs: the external sort alone, per record.
+func BenchmarkSpill(b *testing.B) {
+	const n = 200_000
+	payload := [][]byte{[]byte("Account 123456"), []byte("12345.67"), []byte("USD"), []byte("2024-03-01")}
+	for b.Loop() {
+		s := newSorter(b.TempDir(), "bench", 4<<20, len(payload))
+		for i := range n {
+			if err := s.add(appendIntKey(nil, int64((i*7919)%n)), payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+		it, err := s.finish()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for got := 0; ; got++ {
+			r, err := it.next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r == nil {
+				if got != n {
+					b.Fatalf("merged %d records, want %d", got, n)
+				}
+				break
+			}
+		}
+		it.close()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}

@@ -153,14 +153,19 @@ func appendIntKey(b []byte, n int64) []byte {
 // canonicalInt reports whether s is an int64 written the one way
 // strconv.FormatInt writes it: no sign but '-', no leading zeros, no spaces.
 func canonicalInt(s string) (int64, bool) {
-	if s == "" || len(s) > 20 {
+	digits := strings.TrimPrefix(s, "-")
+	// The checks ParseInt and FormatInt would make, without their
+	// allocations: this runs for every key.
+	if digits == "" || len(digits) > 19 || (digits[0] == '0' && (len(digits) > 1 || len(s) > 1)) {
 		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || strconv.FormatInt(n, 10) != s {
-		return 0, false
-	}
-	return n, true
+	return n, err == nil
 }
 
 // decodeKey turns an encoded key back into its components' text.

@@ -34,6 +34,13 @@ type value struct {
 // errEmpty marks a non-string field whose text is empty: no number, no date.
 var errEmpty = errors.New("empty text is not a value of this type")
 
+// Made once: parsing runs per value, and an error made per call is an
+// allocation per value.
+var (
+	errNotDate      = errors.New("not an ISO date (YYYY-MM-DD)")
+	errNotTimestamp = errors.New("not an ISO timestamp (YYYY-MM-DD hh:mm:ss[.ffffff][Z|±hh:mm])")
+)
+
 // comparator parses and compares the values of one field.
 type comparator struct {
 	typ             FieldType
@@ -295,7 +302,7 @@ func parseBool(s string) (int64, error) {
 // date is; a nil dateLoc is loc, so a zone-less timestamp's date is the one
 // written.
 func parseDate(s string, loc, dateLoc *time.Location) (int64, error) {
-	bad := fmt.Errorf("not an ISO date (YYYY-MM-DD)")
+	bad := errNotDate
 	y, m, d, rest, ok := scanDate(s)
 	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != 'T') {
 		return 0, bad
@@ -329,7 +336,7 @@ func hasOffset(timePart string) bool {
 // 'Z' or an offset (+hh, +hhmm, +hh:mm). Text without an offset is wall-clock
 // time in loc.
 func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
-	bad := fmt.Errorf("not an ISO timestamp (YYYY-MM-DD hh:mm:ss[.ffffff][Z|±hh:mm])")
+	bad := errNotTimestamp
 	y, mo, d, rest, ok := scanDate(s)
 	if !ok {
 		return time.Time{}, bad

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -250,4 +251,20 @@ func TestDateInTheFieldsDateZone(t *testing.T) {
 			t.Errorf("%q from a UTC system, in New York = %s, %v; want %s", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+// canonicalInt agrees with its definition: the text strconv.FormatInt
+// writes for the number strconv.ParseInt reads.
+func FuzzCanonicalInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "007", "42", "-42", "+42", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "", " 1", "1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		want := err == nil && strconv.FormatInt(n, 10) == s
+		got, ok := canonicalInt(s)
+		if ok != want || (ok && got != n) {
+			t.Fatalf("canonicalInt(%q) = %d, %t; want %d, %t", s, got, ok, n, want)
+		}
+	})
 }
