@@ -162,7 +162,7 @@ func (f *folder) add(cols [][]byte) {
 			if a.set == nil {
 				a.set = map[string]struct{}{}
 			}
-			f.buf = appendCanonical(f.buf[:0], cmp.typ, v)
+			f.buf = appendMember(f.buf[:0], cmp.typ, v)
 			if _, ok := a.set[string(f.buf)]; !ok {
 				a.set[string(f.buf)] = struct{}{}
 			}
@@ -313,6 +313,16 @@ func appendCanonical(b []byte, typ FieldType, v value) []byte {
 	return b
 }
 
+// appendMember writes v as a member of a distinct set: canonical text, a
+// decimal without trailing zeros, so that equal numbers are one member
+// (12.5 and 12.50).
+func appendMember(b []byte, typ FieldType, v value) []byte {
+	if typ == Decimal {
+		return append(b, v.decimal().String()...)
+	}
+	return appendCanonical(b, typ, v)
+}
+
 // compareValues orders two non-NULL values of a type.
 func compareValues(typ FieldType, a, b value) int {
 	switch typ {
@@ -353,5 +363,5 @@ func setOf(typ FieldType, v value) value {
 	if v.null {
 		return v
 	}
-	return value{str: string(appendSet(nil, []string{string(appendCanonical(nil, typ, v))}))}
+	return value{str: string(appendSet(nil, []string{string(appendMember(nil, typ, v))}))}
 }

@@ -85,6 +85,20 @@ func TestGroupWithAnUnreadableRowIsInvalid(t *testing.T) {
 	}
 }
 
+// A distinct set of decimals holds numbers, not texts: 12.5 and 12.50 are
+// one member, and equal to 12.500 on the other side.
+func TestDistinctDecimalsAreNumbers(t *testing.T) {
+	spec := invoicesSpec()
+	spec.Fields = []Field{{Name: "unit_price", Source: "price", Target: "price", Type: Decimal, Aggregate: Distinct}}
+	source := sliceSnapshot{rows: [][]string{{"1", "12.500"}, {"2", "0.2"}}}
+	target := sliceSnapshot{rows: [][]string{{"1", "12.5"}, {"1", "12.50"}, {"2", "0.20"}, {"2", "0.21"}}}
+	got, _ := runLines(t, spec, Input{Snapshot: source, Location: time.UTC}, Input{Snapshot: target, Location: time.UTC}, 1<<20)
+	want := []string{`field_mismatch key=2 field=unit_price side= src=0.2 tgt=["0.2","0.21"]`}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestAddSmallIsExactOrRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		a    int64

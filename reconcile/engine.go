@@ -162,6 +162,7 @@ func newSideState(name Side, spec Spec, input Input, dir string, budget int, pro
 	}
 	if len(spec.Match) > 0 {
 		s.tiers = newSideTiers(spec, name, dir, budget/8, payload)
+		s.keys.skipEmpty = true // an empty key is no key, for tier 1 as for the others
 	}
 	return s
 }
@@ -214,8 +215,9 @@ func (s *sideState) ingest(ctx context.Context) error {
 			}
 		}
 		key, exact, kerr := s.keys.encode(row[:s.keyCols])
-		if kerr != nil && s.tiers != nil {
-			// No usable tier-1 key: the further tiers may still match it.
+		if kerr != nil && kerr.null && s.tiers != nil {
+			// No tier-1 key (NULL or empty): the further tiers may still
+			// match it. A key that does not parse is an invalid record.
 			clear(s.payload)
 			copy(s.payload, row[s.keyCols:])
 			s.payload[len(s.payload)-1] = appendStoredKey(s.storedKey[:0], row[:s.keyCols])

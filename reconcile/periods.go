@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -215,7 +216,16 @@ func countSide(ctx context.Context, spec Spec, side Side, in Input, inWindow fun
 				return nil, 0, err
 			}
 		}
-		v, err := stamp.parse(rows.Row()[0], in.Location)
+		raw := rows.Row()[0]
+		// A date (a DATE column) is a day as written, in any zone: it is
+		// no instant to move into the counting zone.
+		if y, m, d, rest, ok := scanDate(string(bytes.TrimSpace(raw))); ok && rest == "" {
+			if k := keyOf(cb.Period, time.Date(y, time.Month(m), d, 0, 0, 0, 0, cb.Location)); inWindow == nil || inWindow(k) {
+				counts[k]++
+			}
+			continue
+		}
+		v, err := stamp.parse(raw, in.Location)
 		if err != nil || v.null {
 			invalid++
 			continue

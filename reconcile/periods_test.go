@@ -64,6 +64,8 @@ func TestCountsPerPeriod(t *testing.T) {
 	add(&src, 50, "2026-11-02T15:00:00Z")
 	add(&tgt, 49, "2026-11-02 10:00:00") // 2%: within the limit
 	add(&src, 7, "2026-10-20T12:00:00Z") // before the window
+	add(&src, 3, "2026-11-02")           // a DATE column: the day as written, not midnight UTC
+	add(&tgt, 3, "2026-11-02")
 	add(&tgt, 1, "not a time")
 	add(&tgt, 1, null)
 	now, _ := time.ParseInLocation("2006-01-02 15:04", "2026-11-03 09:00", ny)
@@ -81,12 +83,12 @@ func TestCountsPerPeriod(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	wantPeriods := []PeriodCount{{"2026-10-31", 100, 100, false}, {"2026-11-01", 200, 194, true}, {"2026-11-02", 50, 49, false}, {"2026-11-03", 0, 0, false}}
+	wantPeriods := []PeriodCount{{"2026-10-31", 100, 100, false}, {"2026-11-01", 200, 194, true}, {"2026-11-02", 53, 52, false}, {"2026-11-03", 0, 0, false}}
 	if !slices.Equal(res.PeriodCounts, wantPeriods) {
 		t.Errorf("periods %+v, want %+v", res.PeriodCounts, wantPeriods)
 	}
 	if *res.Periods != 4 || *res.PeriodsBreached != 1 || !slices.Equal(res.Breaches, []string{"count_variance"}) ||
-		res.SourceCount != 350 || res.TargetCount != 343 || res.InvalidRecords != 2 {
+		res.SourceCount != 353 || res.TargetCount != 346 || res.InvalidRecords != 2 {
 		t.Errorf("result %+v", res)
 	}
 }

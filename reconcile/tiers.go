@@ -91,46 +91,56 @@ func (j *join) forwardUnmatched(i int, r *record, rows int) error {
 func (j *join) runTiers(ctx context.Context) error {
 	for i := range j.spec.Match {
 		j.stage = i + 2
-		var its [2]recordIter
-		for s, side := range j.sides {
-			it, err := side.tiers.sorters[i].finish()
-			if err != nil {
-				return err
-			}
-			defer it.close()
-			its[s] = it
-		}
-		if err := j.tierJoin(ctx, its); err != nil {
+		if err := j.runTier(ctx, i); err != nil {
 			return err
 		}
 	}
 	j.stage = 0
+	for s := range j.sides {
+		if err := j.reportUnmatched(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runTier joins tier i's leftovers, its runs open only while it does.
+func (j *join) runTier(ctx context.Context, i int) error {
+	var its [2]recordIter
 	for s, side := range j.sides {
-		it, err := side.tiers.final.finish()
+		it, err := side.tiers.sorters[i].finish()
 		if err != nil {
 			return err
 		}
 		defer it.close()
-		for {
-			r, err := it.next()
-			if err != nil || r == nil {
-				if err != nil {
-					return err
-				}
-				break
-			}
-			var err2 error
-			if s == 0 {
-				err2 = j.compare(r, side.tiers.rowsOf(r), nil, 0)
-			} else {
-				err2 = j.compare(nil, 0, r, side.tiers.rowsOf(r))
-			}
-			if err2 != nil {
-				return err2
-			}
+		its[s] = it
+	}
+	return j.tierJoin(ctx, its)
+}
+
+// reportUnmatched reports side s's records no tier paired as missing on
+// the other side.
+func (j *join) reportUnmatched(s int) error {
+	t := j.sides[s].tiers
+	it, err := t.final.finish()
+	if err != nil {
+		return err
+	}
+	defer it.close()
+	for {
+		r, err := it.next()
+		if err != nil || r == nil {
+			return err
+		}
+		if s == 0 {
+			err = j.compare(r, t.rowsOf(r), nil, 0)
+		} else {
+			err = j.compare(nil, 0, r, t.rowsOf(r))
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return nil
 }
 
 // peeker reads a sorted tier with one record of lookahead.
@@ -293,6 +303,17 @@ func (j *join) setTierKeys(r *record, s int) error {
 	t1 := r.cols[t.t1]
 	if t1 == nil {
 		j.recs[s].Key = nil
+		if j.diff.Key == nil && j.stage == 0 {
+			// Unmatched and without a tier-1 key: named by the first
+			// tier value it has, so that a person can find it.
+			for tier := 2; tier < 2+len(t.encoders); tier++ {
+				if _, _, kerr := t.encoders[tier-2].encode(t.value(r.cols, tier)); kerr == nil {
+					text := KeyText(t.value(r.cols, tier))
+					j.diff.Key = &text
+					break
+				}
+			}
+		}
 		return nil
 	}
 	parts, err := decodeKey(t1)

@@ -90,3 +90,27 @@ func minusLines(a, b []string) []string {
 	}
 	return out
 }
+
+// With tiers, an empty tier-1 key is no key (the record goes on to the
+// e-mail tier) but a key that does not parse is an invalid record, and a
+// record no tier pairs is named by the first tier value it has.
+func TestTierOneKeysThatAreEmptyOrBad(t *testing.T) {
+	spec := Spec{Name: "c", Key: []KeyColumn{{Source: "id", Target: "id", Type: Int}},
+		Match:  [][]KeyColumn{{{Source: "email", Target: "email", Type: String, Normalize: []Normalization{Email}}}},
+		Fields: []Field{{Name: "name", Source: "name", Target: "name", Type: String}}}
+	// id, name, then the tier's e-mail
+	source := sliceSnapshot{rows: [][]string{{"", "Ann", "a@x.io"}, {"N/A", "Bob", "b@x.io"}, {null, "Cy", "c@x.io"}}}
+	target := sliceSnapshot{rows: [][]string{{"7", "Ann", "A@x.io"}, {"8", "Bob", "b@x.io"}}}
+	got, res := runLines(t, spec, Input{Snapshot: source, Location: time.UTC}, Input{Snapshot: target, Location: time.UTC}, 1<<20)
+	want := []string{
+		"key_mismatch key=7 field=id side= src=∅ tgt=7",
+		"invalid_record key=N/A field=id side=source src=N/A tgt=∅",
+		"missing_in_source key=8 field=∅ side= src=∅ tgt=∅",
+		"missing_in_target key=c@x.io field=∅ side= src=∅ tgt=∅",
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || !slices.Equal(res.MatchedByTier, []int64{0, 1}) {
+		t.Errorf("got %q, %v\nwant %q", got, res.MatchedByTier, want)
+	}
+}

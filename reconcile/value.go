@@ -488,6 +488,12 @@ func (f Field) Parse(raw []byte, loc *time.Location) (Value, error) {
 	return Value{v: v, typ: f.Type}, err
 }
 
+// NormalizeText runs text through the field's normalisations only (not
+// its map or allowed values), for checking config values against them.
+func (f Field) NormalizeText(s string) (string, error) {
+	return newNormalizer(f.Normalize, f.Region, nil, nil).apply(s)
+}
+
 // Null reports whether the value is NULL (or empty, under NullEqualsEmpty).
 func (v Value) Null() bool { return v.v.null }
 

@@ -419,7 +419,10 @@ func (r *Relation) ScanGrouped(ctx context.Context, g reconcile.Grouping) (recon
 func aggregateExpr(d Dialect, c reconcile.GroupedColumn, col Column) (string, bool) {
 	ref := queries.Column(d, col.Name)
 	fam := FamilyOf(col.DatabaseType)
-	numeric := fam == Integer || fam == Decimal
+	// The field's kind of number must be the column's: an int field over
+	// a decimal column would not see a row's 2.5, which the engine calls
+	// invalid; MONEY's text is "$1,234.50", no number.
+	numeric := (fam == Integer || (fam == Decimal && c.Type == reconcile.Decimal)) && col.DatabaseType != "MONEY"
 	switch {
 	case c.Aggregate == reconcile.Count:
 		return d.SelectExpr("COUNT("+ref+")", "BIGINT"), true

@@ -349,7 +349,7 @@ reconciliations:
 				"contacts|invalid_record|C7|country|target", // Narnia
 				"contacts|invalid_record|C9|stage|target",   // an unmapped lifecycle stage
 				"contacts|missing_in_target|C8||",
-				"contacts|missing_in_source|||",
+				"contacts|missing_in_source|zed@acme.com||", // no id: named by its e-mail
 			})
 			tiers := map[string]int{}
 			for _, r := range rows {

@@ -567,6 +567,9 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 		if len(rc.Match) > 0 && (len(rc.Source.GroupBy) > 0 || len(rc.Target.GroupBy) > 0 || rc.CountsBy != nil) {
 			p("match: tiers pair single records; they do not combine with group_by: or counts_by:")
 		}
+		if len(rc.Match) > 0 && (rc.Repair != nil || slices.ContainsFunc(rc.Fields, func(f fieldConfig) bool { return f.Owner != "" || f.Review })) {
+			p("repairs are not planned with match: tiers (a pair matched by e-mail has no shared key to write by, an ambiguous record no partner); remove repair:, owner: and review:")
+		}
 		r.Spec.SourceGroupBy = checkGroupBy("source", rc.Source.GroupBy, r.Spec.Key, p)
 		r.Spec.TargetGroupBy = checkGroupBy("target", rc.Target.GroupBy, r.Spec.Key, p)
 		grouped := r.Spec.SourceGroupBy || r.Spec.TargetGroupBy
@@ -745,8 +748,12 @@ func checkCountsBy(rc reconConfig, systems map[string]System, p problemFunc) *re
 	if c.Last < 0 {
 		p("last must be a number of periods, at least 1 (leave it out for all)")
 	}
-	if len(rc.Key) > 0 || len(rc.Fields) > 0 || rc.Timestamp != nil {
-		p("a count-parity reconciliation counts rows, so it takes no key:, fields: or timestamp:")
+	if len(rc.Key) > 0 || len(rc.Fields) > 0 || rc.Timestamp != nil || rc.Settle != "" {
+		p("a count-parity reconciliation counts rows, so it takes no key:, fields:, timestamp: or settle:")
+	}
+	if t := rc.Thresholds; t.DriftRate != "" || t.MissingInTarget != nil || t.MissingInSource != nil || t.TimestampMisaligned != nil ||
+		t.DuplicateKeys != nil || t.SyncLagP95 != "" {
+		p("a count-parity reconciliation matches no records: of thresholds it takes count_variance, invalid_records, sync_success_rate and new_exceptions")
 	}
 	if len(rc.Source.GroupBy) > 0 || len(rc.Target.GroupBy) > 0 || rc.Repair != nil {
 		p("a count-parity reconciliation takes no group_by: and no repair:")
@@ -847,8 +854,19 @@ func checkField(fc fieldConfig, p problemFunc) reconcile.Field {
 	f.Normalize = checkNormalize(fc.Normalize, p)
 	f.Region = checkRegion(fc.Region, f.Normalize, p)
 	f.Map, f.Allowed, f.Money = fc.Map, fc.Allowed, fc.Money
-	if fc.Money && f.Type != reconcile.Decimal {
-		p("money: true marks a decimal field (exact amounts); this one is %s", f.Type)
+	if fc.Money && (f.Type != reconcile.Decimal || fc.Aggregate == "distinct") {
+		p("money: true marks a decimal field of amounts (no aggregate: distinct, whose values are sets); this one is %s", f.Type)
+	}
+	// map: and allowed: see values after normalize:, so they must be
+	// written as normalize: leaves them, or they can never match.
+	mapped := slices.Collect(maps.Values(fc.Map))
+	for _, v := range append(slices.Sorted(maps.Keys(fc.Map)), fc.Allowed...) {
+		if slices.Contains(mapped, v) {
+			continue // map: produces it as written
+		}
+		if norm, err := f.NormalizeText(v); err != nil || norm != v {
+			p("map:/allowed: value %q is compared after normalize: %v, which makes it %q: write it that way", v, fc.Normalize, norm)
+		}
 	}
 	if fc.DateTimezone != "" {
 		loc, err := time.LoadLocation(fc.DateTimezone)

@@ -208,6 +208,6 @@ func CRMExpected() []string {
 		"contacts_vs_hubspot|invalid_record|C7|country|target",
 		"contacts_vs_hubspot|invalid_record|C9|stage|target",
 		"contacts_vs_hubspot|missing_in_target|C8||",
-		"contacts_vs_hubspot|missing_in_source|||",
+		"contacts_vs_hubspot|missing_in_source|zed@acme.com||",
 	}
 }

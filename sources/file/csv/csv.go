@@ -33,6 +33,11 @@ func init() {
 
 type format struct{ delimiter byte }
 
+// maxRecordBytes bounds one record's text: a quote that is never closed
+// would otherwise read the rest of a large export into memory before it
+// fails.
+var maxRecordBytes = 64 << 20
+
 func newFormat(options map[string]string) (file.Format, error) {
 	f := format{delimiter: ','}
 	for k, v := range options {
@@ -240,6 +245,8 @@ func (r *reader) startOf(field int) int {
 	return r.ends[field-1]
 }
 
+var errTooLong = fmt.Errorf("a record longer than %d MiB: is a quote never closed?", maxRecordBytes>>20)
+
 // peekNewline consumes the \n of a \r\n.
 func (r *reader) peekNewline() bool {
 	if b, err := r.in.Peek(1); err == nil && b[0] == '\n' {
@@ -270,7 +277,9 @@ func (r *reader) field() (quoted bool, err error) {
 			if c == '"' {
 				return false, errors.New(`a quote inside an unquoted field (quote the field and write "" for a quote)`)
 			}
-			r.buf = append(r.buf, c)
+			if r.buf = append(r.buf, c); len(r.buf) > maxRecordBytes {
+				return false, errTooLong
+			}
 		}
 	}
 	for {
@@ -285,7 +294,9 @@ func (r *reader) field() (quoted bool, err error) {
 			r.line++
 		}
 		if c != '"' {
-			r.buf = append(r.buf, c)
+			if r.buf = append(r.buf, c); len(r.buf) > maxRecordBytes {
+				return true, errTooLong
+			}
 			continue
 		}
 		next, err := r.in.Peek(1)

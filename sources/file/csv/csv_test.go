@@ -11,7 +11,7 @@ import (
 
 	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
-	_ "github.com/recon-dev/recon/sources/file/csv"
+	"github.com/recon-dev/recon/sources/file/csv"
 	"github.com/recon-dev/recon/sources/sourcetest"
 )
 
@@ -160,6 +160,18 @@ func TestBadFilesNameFileAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A quote never closed fails at the record bound, naming the line it
+// opened on, instead of reading the whole export into memory.
+func TestUnclosedQuoteStopsAtTheBound(t *testing.T) {
+	defer func(n int) { csv.MaxRecordBytesForTest(n) }(csv.MaxRecordBytesForTest(1 << 10))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x.csv"), []byte("id,email\n1,a\n2,\"b\n"+strings.Repeat("3,c\n", 1000)), 0o644)
+	_, err := read(t, dir, "x.csv", nil, "id", "email")
+	if err == nil || !strings.Contains(err.Error(), "line 3: a record longer than") {
+		t.Errorf("got %v", err)
 	}
 }
 

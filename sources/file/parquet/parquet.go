@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	pqfile "github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -54,7 +56,11 @@ func open(path string) (*os.File, *pqarrow.FileReader, *arrow.Schema, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	pr, err := pqfile.NewParquetReader(f)
+	// A buffered stream reads a column chunk a buffer at a time, so
+	// memory is bounded by the batch, not by the file's row groups.
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled = true
+	pr, err := pqfile.NewParquetReader(f, pqfile.WithReadProps(props))
 	if err != nil {
 		f.Close()
 		return nil, nil, nil, fmt.Errorf("not a Parquet file: %w", err)
@@ -133,12 +139,21 @@ func (format) Rows(ctx context.Context, path string, idx []int) (reconcile.Rows,
 			return nil, fmt.Errorf("column %q is %s, which recon cannot compare", schema.Field(i).Name, schema.Field(i).Type)
 		}
 	}
-	rr, err := fr.GetRecordReader(ctx, idx, nil)
+	// Arrow reads each column once, in file order, however often and in
+	// whatever order it is asked for: read the distinct ones, and map
+	// each requested column to its place in the batch.
+	distinct := slices.Sorted(slices.Values(idx))
+	distinct = slices.Compact(distinct)
+	at := make([]int, len(idx))
+	for i, c := range idx {
+		at[i], _ = slices.BinarySearch(distinct, c)
+	}
+	rr, err := fr.GetRecordReader(ctx, distinct, nil)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	r := &rows{ctx: ctx, f: f, fr: fr, rr: rr, out: make([][]byte, len(idx)), bufs: make([][]byte, len(idx))}
+	r := &rows{ctx: ctx, f: f, fr: fr, rr: rr, at: at, out: make([][]byte, len(idx)), bufs: make([][]byte, len(idx))}
 	for i := range r.bufs {
 		r.bufs[i] = make([]byte, 0, 32) // never nil: nil is NULL
 	}
@@ -147,6 +162,7 @@ func (format) Rows(ctx context.Context, path string, idx []int) (reconcile.Rows,
 
 type rows struct {
 	ctx  context.Context
+	at   []int // per requested column, its place in the batch
 	f    *os.File
 	fr   *pqarrow.FileReader
 	rr   pqarrow.RecordReader
@@ -172,7 +188,7 @@ func (r *rows) Next() bool {
 		return false
 	}
 	for c := range r.out {
-		r.out[c], r.err = r.text(c, r.rec.Column(c), r.i)
+		r.out[c], r.err = r.text(c, r.rec.Column(r.at[c]), r.i)
 		if r.err != nil {
 			return false
 		}
@@ -209,7 +225,9 @@ func (r *rows) text(c int, col arrow.Array, i int) ([]byte, error) {
 	case *array.Uint64:
 		b = strconv.AppendUint(b, a.Value(i), 10)
 	case *array.Float32:
-		b = appendFloat(b, float64(a.Value(i)), 32)
+		// Widened exactly, as every SQL source delivers a 4-byte float, so
+		// that one compares equal to the other.
+		b = appendFloat(b, float64(a.Value(i)), 64)
 	case *array.Float64:
 		b = appendFloat(b, a.Value(i), 64)
 	case *array.Boolean:
@@ -237,9 +255,8 @@ func (r *rows) text(c int, col arrow.Array, i int) ([]byte, error) {
 	return b, nil
 }
 
-// appendFloat writes the shortest text that reads back as the float, in
-// its own width (0.1 as a float32 is 0.1); NaN and infinities as the
-// databases write them.
+// appendFloat writes the shortest text that reads back as the float; NaN
+// and infinities as the databases write them.
 func appendFloat(b []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsNaN(f):
