@@ -53,6 +53,7 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
+	limitMemory(f.memoryMiB)
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return report(stderr, err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -99,3 +100,20 @@ func showProgress(name string, p *reconcile.Progress, logger *slog.Logger, stder
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// memoryHeadroomMiB is what a run needs besides its sort budget: drivers'
+// buffers, the Parquet writer, merge buffers, the runtime.
+const memoryHeadroomMiB = 64
+
+// limitMemory gives the garbage collector a soft limit of the sort budget
+// plus headroom, unless GOMEMLIMIT says otherwise: without one it lets
+// the heap grow to twice what is live before collecting, and peak RSS
+// wanders (1M rows PostgreSQL vs MariaDB, three runs each: 188 MiB peak
+// without, 156 MiB with, no slower). A soft limit never fails an
+// allocation; past it the collector only works harder.
+func limitMemory(budgetMiB int) {
+	if os.Getenv("GOMEMLIMIT") != "" || budgetMiB <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(int64(budgetMiB+memoryHeadroomMiB) << 20)
+}

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -375,5 +377,23 @@ func TestScheduleDaemonRunsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if reports < len(finished) {
 		t.Errorf("%d reports for %d finished runs", reports, len(finished))
+	}
+}
+
+// The garbage collector's soft limit follows --memory, unless GOMEMLIMIT
+// sets one.
+func TestMemoryLimitFollowsTheBudget(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	limitMemory(100)
+	if got := debug.SetMemoryLimit(-1); got != (100+memoryHeadroomMiB)<<20 {
+		t.Errorf("limit %d, want %d", got, (100+memoryHeadroomMiB)<<20)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	limitMemory(100)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set, yet the limit became %d", got)
 	}
 }
