@@ -150,6 +150,18 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+	// Phone and country results are remembered (the value above repeats);
+	// every value distinct shows what a number costs to read.
+	b.Run("string/phone/distinct", func(b *testing.B) {
+		cmp := newComparator(Field{Type: String, Normalize: []Normalization{Phone}})
+		var raw []byte
+		for i := 0; b.Loop(); i++ {
+			raw = fmt.Appendf(raw[:0], "(415) 55%d-%04d", i/10000%10, i%10000)
+			if _, err := cmp.parse(raw, time.UTC); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkKeyEncode(b *testing.B) {

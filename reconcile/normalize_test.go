@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -101,5 +102,25 @@ func TestRefusedValuesAreInvalid(t *testing.T) {
 	k2, _, _ := e.encode([][]byte{[]byte("DEU")})
 	if string(k1) != string(k2) {
 		t.Fatal("Germany and DEU encode to different keys")
+	}
+}
+
+// A normalizer remembers phone and country results; what it remembers is
+// what it would compute, refusals included, past its bound too.
+func TestRememberedResultsAreTheComputedOnes(t *testing.T) {
+	n := newNormalizer([]Normalization{Trim, Country}, "", nil, nil)
+	inputs := []string{"USA", " usa", "Narnia", "USA", "Deutschland", "Narnia"}
+	for i := range maxRecent + 10 {
+		inputs = append(inputs, fmt.Sprintf("X%d", i), "France")
+	}
+	for _, in := range inputs {
+		got, gotErr := n.apply(in)
+		want, wantErr := newNormalizer([]Normalization{Trim, Country}, "", nil, nil).apply(in)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: remembered %q, %v; computed %q, %v", in, got, gotErr, want, wantErr)
+		}
+	}
+	if len(n.recent) > maxRecent {
+		t.Errorf("remembers %d results, more than %d", len(n.recent), maxRecent)
 	}
 }
