@@ -45,6 +45,29 @@ type Progress struct {
 	SourceRows atomic.Int64
 	TargetRows atomic.Int64
 	Compared   atomic.Int64 // distinct keys the merge join has passed
+	// ExpectSourceRows and ExpectTargetRows, when known (the last run's
+	// rows read), let a caller estimate the time left; the engine does not
+	// use them.
+	ExpectSourceRows, ExpectTargetRows int64
+}
+
+// Remaining estimates the reading time left from the rows read in elapsed
+// and the rows expected, side by side as they are read: false when no
+// expectation is known or a side has read nothing yet.
+func (p *Progress) Remaining(elapsed time.Duration) (time.Duration, bool) {
+	var left time.Duration
+	for _, s := range []struct {
+		read   int64
+		expect int64
+	}{{p.SourceRows.Load(), p.ExpectSourceRows}, {p.TargetRows.Load(), p.ExpectTargetRows}} {
+		if s.expect <= 0 || s.read <= 0 {
+			return 0, false
+		}
+		if s.read < s.expect {
+			left = max(left, time.Duration(float64(elapsed)*float64(s.expect-s.read)/float64(s.read)))
+		}
+	}
+	return left, true
 }
 
 const defaultMemoryBudget = 64 << 20

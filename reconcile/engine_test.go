@@ -364,3 +364,26 @@ func TestDuplicatesAreComparedDeterministically(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressRemaining(t *testing.T) {
+	for _, tc := range []struct {
+		read, expect [2]int64
+		elapsed      time.Duration
+		left         time.Duration
+		known        bool
+	}{
+		{[2]int64{500, 250}, [2]int64{1000, 1000}, 10 * time.Second, 30 * time.Second, true}, // the slower side decides
+		{[2]int64{1000, 1200}, [2]int64{1000, 1000}, 10 * time.Second, 0, true},             // past the guess: nothing left
+		{[2]int64{500, 500}, [2]int64{0, 1000}, 10 * time.Second, 0, false},                 // no guess for a side
+		{[2]int64{0, 500}, [2]int64{1000, 1000}, 10 * time.Second, 0, false},                // nothing read yet
+	} {
+		var p Progress
+		p.SourceRows.Store(tc.read[0])
+		p.TargetRows.Store(tc.read[1])
+		p.ExpectSourceRows, p.ExpectTargetRows = tc.expect[0], tc.expect[1]
+		left, known := p.Remaining(tc.elapsed)
+		if left != tc.left || known != tc.known {
+			t.Errorf("read %v of %v in %s: %s %t, want %s %t", tc.read, tc.expect, tc.elapsed, left, known, tc.left, tc.known)
+		}
+	}
+}

@@ -83,15 +83,25 @@ func showProgress(name string, p *reconcile.Progress, logger *slog.Logger, stder
 				return
 			case <-tick.C:
 				src, tgt, compared := p.SourceRows.Load(), p.TargetRows.Load(), p.Compared.Load()
-				rate := float64(src+tgt) / time.Since(start).Seconds()
+				elapsed := time.Since(start)
+				rate := float64(src+tgt) / elapsed.Seconds()
+				eta := ""
+				left, known := p.Remaining(elapsed)
+				if known && compared == 0 {
+					eta = fmt.Sprintf(", about %s left to read (as many rows as last run)", left.Round(time.Second))
+				}
 				switch {
 				case tty && compared > 0:
 					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows; compared %d keys", name, src, tgt, compared)
 				case tty:
-					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows, %.0f rows/s", name, src, tgt, rate)
+					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows, %.0f rows/s%s", name, src, tgt, rate, eta)
 				default:
-					logger.Info("progress", "reconciliation", name, "source_rows", src, "target_rows", tgt,
-						"rows_per_second", int64(rate), "keys_compared", compared)
+					attrs := []any{"reconciliation", name, "source_rows", src, "target_rows", tgt,
+						"rows_per_second", int64(rate), "keys_compared", compared}
+					if known && compared == 0 {
+						attrs = append(attrs, "read_seconds_left", int64(left.Seconds()))
+					}
+					logger.Info("progress", attrs...)
 				}
 			}
 		}

@@ -368,6 +368,9 @@ func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, lo
 		}
 	}
 	h.LagP50, h.LagP95, h.LagMax = res.SyncLagP50, res.SyncLagP95, res.SyncLagMax
+	if res.Error == nil {
+		h.SourceRowsRead, h.TargetRowsRead = &res.SourceRowsRead, &res.TargetRowsRead
+	}
 	if err := r.State.EndRun(context.WithoutCancel(ctx), h); err != nil {
 		logger.Error("could not record the run in the state", "reconciliation", h.Reconciliation, "error", err)
 	}
@@ -434,6 +437,12 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 		sink = reconcile.Tee(s.writer, planner)
 	}
 	progress := &reconcile.Progress{}
+	if r.State != nil && r.Progress != nil {
+		// The last run's rows are this one's best guess, for an ETA.
+		if last, err := r.State.LastSuccess(ctx, rc.Spec.Name); err == nil && last != nil && last.SourceRowsRead != nil {
+			progress.ExpectSourceRows, progress.ExpectTargetRows = *last.SourceRowsRead, *last.TargetRowsRead
+		}
+	}
 	if r.Progress != nil {
 		stop := r.Progress(rc.Spec.Name, progress)
 		defer stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/recon-dev/recon/reconcile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -241,5 +242,38 @@ func TestSettleLeavesOutRecordsInFlight(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"field_mismatch 3", "missing_in_target 22", "timestamp_misaligned 3"}; !slices.Equal(got, want) || res.Settling != 3 {
 		t.Errorf("exceptions %v, settling %d; want %v and 3", got, res.Settling, want)
+	}
+}
+
+// A run expects as many rows as the last run read, for its progress's
+// ETA; the first run expects none.
+func TestProgressExpectsTheLastRunsRows(t *testing.T) {
+	for kind, dsn := range stateStores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := newScenario(t, dsn, "")
+			ctx := context.Background()
+			store, err := state.Open(ctx, s.cfg.State, "", s.cfg.StateName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			var expected [][2]int64
+			r := &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, "reports"),
+				Progress: func(_ string, p *reconcile.Progress) func() {
+					expected = append(expected, [2]int64{p.ExpectSourceRows, p.ExpectTargetRows})
+					return func() {}
+				}}
+			if _, err := s.inv.Exec("DELETE FROM invoices WHERE id > 15"); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if _, _, err := r.Run(ctx, s.cfg.Reconciliations); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if want := [][2]int64{{0, 0}, {20, 15}}; !slices.Equal(expected, want) {
+				t.Errorf("expected rows %v, want %v", expected, want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type Run struct {
 	SourceCount, TargetCount, Matched, InAgreement, RecordsWithFieldMismatch int64
 	Exceptions, ExceptionsNew, ExceptionsOpen, ExceptionsResolved            int64
 	LagP50, LagP95, LagMax                                                   *float64 // seconds
+	// SourceRowsRead and TargetRowsRead are the rows each side sent; nil
+	// for runs recorded before they were.
+	SourceRowsRead, TargetRowsRead *int64
 }
 
 // Succeeded reports whether the run completed (whatever it found).
@@ -28,7 +32,7 @@ func (r Run) Succeeded() bool { return r.Status == "ok" || r.Status == "breached
 const runColumns = `run_id, reconciliation, trigger, config_hash, started_at, finished_at, status, error_class, error,
 	source_count, target_count, matched, in_agreement, records_with_field_mismatch,
 	exceptions, exceptions_new, exceptions_open, exceptions_resolved,
-	sync_lag_p50_seconds, sync_lag_p95_seconds, sync_lag_max_seconds`
+	sync_lag_p50_seconds, sync_lag_p95_seconds, sync_lag_max_seconds, source_rows_read, target_rows_read`
 
 // StartRun records a run that starts, as running.
 func (s *Store) StartRun(ctx context.Context, r Run) error {
@@ -53,8 +57,8 @@ func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
 	}
 	args := []any{r.RunID, r.Reconciliation, r.Trigger, r.ConfigHash, formatTime(r.StartedAt), finished, r.Status, r.ErrorClass, r.Error,
 		r.SourceCount, r.TargetCount, r.Matched, r.InAgreement, r.RecordsWithFieldMismatch,
-		r.Exceptions, r.ExceptionsNew, r.ExceptionsOpen, r.ExceptionsResolved, r.LagP50, r.LagP95, r.LagMax}
-	query := "INSERT INTO recon_runs (" + runColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		r.Exceptions, r.ExceptionsNew, r.ExceptionsOpen, r.ExceptionsResolved, r.LagP50, r.LagP95, r.LagMax, r.SourceRowsRead, r.TargetRowsRead}
+	query := "INSERT INTO recon_runs (" + runColumns + ") VALUES (?" + strings.Repeat(", ?", len(args)-1) + ")"
 	if update {
 		query += ` ON CONFLICT (run_id, reconciliation) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status,
 			error_class = excluded.error_class, error = excluded.error, source_count = excluded.source_count,
@@ -62,7 +66,8 @@ func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
 			records_with_field_mismatch = excluded.records_with_field_mismatch, exceptions = excluded.exceptions,
 			exceptions_new = excluded.exceptions_new, exceptions_open = excluded.exceptions_open,
 			exceptions_resolved = excluded.exceptions_resolved, sync_lag_p50_seconds = excluded.sync_lag_p50_seconds,
-			sync_lag_p95_seconds = excluded.sync_lag_p95_seconds, sync_lag_max_seconds = excluded.sync_lag_max_seconds`
+			sync_lag_p95_seconds = excluded.sync_lag_p95_seconds, sync_lag_max_seconds = excluded.sync_lag_max_seconds,
+			source_rows_read = excluded.source_rows_read, target_rows_read = excluded.target_rows_read`
 	}
 	if _, err := s.db.ExecContext(ctx, s.q(query), args...); err != nil {
 		return s.fail("record run "+r.RunID+" of "+r.Reconciliation, err)
@@ -104,7 +109,8 @@ func (s *Store) runs(ctx context.Context, where string, args ...any) ([]Run, err
 		var finished sql.NullString
 		if err := rows.Scan(&r.RunID, &r.Reconciliation, &r.Trigger, &r.ConfigHash, &started, &finished, &r.Status, &r.ErrorClass, &r.Error,
 			&r.SourceCount, &r.TargetCount, &r.Matched, &r.InAgreement, &r.RecordsWithFieldMismatch,
-			&r.Exceptions, &r.ExceptionsNew, &r.ExceptionsOpen, &r.ExceptionsResolved, &r.LagP50, &r.LagP95, &r.LagMax); err != nil {
+			&r.Exceptions, &r.ExceptionsNew, &r.ExceptionsOpen, &r.ExceptionsResolved, &r.LagP50, &r.LagP95, &r.LagMax,
+			&r.SourceRowsRead, &r.TargetRowsRead); err != nil {
 			return nil, s.fail("read runs", err)
 		}
 		if r.StartedAt, err = parseTime(started); err != nil {

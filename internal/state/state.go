@@ -213,6 +213,9 @@ var migrations = []string{
 		acquired_at TEXT NOT NULL,
 		expires_at TEXT NOT NULL
 	)`,
+	// Rows each side sent, so that the next run can tell how far along it is.
+	`ALTER TABLE recon_runs ADD COLUMN source_rows_read BIGINT;
+	ALTER TABLE recon_runs ADD COLUMN target_rows_read BIGINT`,
 }
 
 // ErrNewerSchema is a state store written by a newer recon.
