@@ -373,9 +373,9 @@ func TestProgressRemaining(t *testing.T) {
 		known        bool
 	}{
 		{[2]int64{500, 250}, [2]int64{1000, 1000}, 10 * time.Second, 30 * time.Second, true}, // the slower side decides
-		{[2]int64{1000, 1200}, [2]int64{1000, 1000}, 10 * time.Second, 0, true},             // past the guess: nothing left
-		{[2]int64{500, 500}, [2]int64{0, 1000}, 10 * time.Second, 0, false},                 // no guess for a side
-		{[2]int64{0, 500}, [2]int64{1000, 1000}, 10 * time.Second, 0, false},                // nothing read yet
+		{[2]int64{1000, 1200}, [2]int64{1000, 1000}, 10 * time.Second, 0, true},              // past the guess: nothing left
+		{[2]int64{500, 500}, [2]int64{0, 1000}, 10 * time.Second, 0, false},                  // no guess for a side
+		{[2]int64{0, 500}, [2]int64{1000, 1000}, 10 * time.Second, 0, false},                 // nothing read yet
 	} {
 		var p Progress
 		p.SourceRows.Store(tc.read[0])
