@@ -172,7 +172,12 @@ const crmReconciliations = `  # Finance: one deal against its invoices (instalme
     target: {system: crm_local, table: crm_leads, where: "is_deleted = 0"}
     counts_by: {source: created_at, target: created_date, period: day, timezone: America/New_York}
     thresholds: {count_variance: "2%"}
-  # Contacts against a HubSpot export: by Salesforce id, then e-mail, then name and company.
+` + ContactsReconciliation
+
+// ContactsReconciliation is the demo's contacts_vs_hubspot: the CRM's
+// contacts (system crm, ContactRows) against the HubSpot export (system
+// hubspot, HubSpotExport).
+const ContactsReconciliation = `  # Contacts against a HubSpot export: by Salesforce id, then e-mail, then name and company.
   - name: contacts_vs_hubspot
     source: {system: crm, table: contacts}
     target: {system: hubspot, table: "contacts-*.csv"}
@@ -197,17 +202,17 @@ func CRMExpected() []string {
 		"deals_vs_invoices|missing_in_source|10||",
 		"leads_daily|count_mismatch|2026-11-01||",
 		"leads_daily|count_mismatch|2026-11-03||",
-		"contacts_vs_hubspot|key_mismatch|C2|id|",
-		"contacts_vs_hubspot|key_mismatch|C3|id|",
-		"contacts_vs_hubspot|field_mismatch|C3|phone|",
-		"contacts_vs_hubspot|ambiguous_match|C4|email|source",
+		"contacts_vs_hubspot|key_mismatch|C2|id|",             // matched by e-mail; HubSpot has no Salesforce id
+		"contacts_vs_hubspot|key_mismatch|C3|id|",             // matched by e-mail; HubSpot's id points elsewhere
+		"contacts_vs_hubspot|field_mismatch|C3|phone|",        // and the phone differs
+		"contacts_vs_hubspot|ambiguous_match|C4|email|source", // team@ is two HubSpot contacts: never guessed
 		"contacts_vs_hubspot|ambiguous_match||Email|target",
 		"contacts_vs_hubspot|ambiguous_match||Email|target",
-		"contacts_vs_hubspot|key_mismatch|C5|id|",
-		"contacts_vs_hubspot|field_mismatch|C6|phone|",
-		"contacts_vs_hubspot|invalid_record|C7|country|target",
-		"contacts_vs_hubspot|invalid_record|C9|stage|target",
+		"contacts_vs_hubspot|key_mismatch|C5|id|",              // matched by name and company
+		"contacts_vs_hubspot|field_mismatch|C6|phone|",         // matched by id, the phone differs
+		"contacts_vs_hubspot|invalid_record|C7|country|target", // Narnia
+		"contacts_vs_hubspot|invalid_record|C9|stage|target",   // an unmapped lifecycle stage
 		"contacts_vs_hubspot|missing_in_target|C8||",
-		"contacts_vs_hubspot|missing_in_source|zed@acme.com||",
+		"contacts_vs_hubspot|missing_in_source|zed@acme.com||", // no id: named by its e-mail
 	}
 }
