@@ -87,6 +87,12 @@ func Select(q Quoter, s Selection, exprs []string) string {
 	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + From(q, s)
 }
 
+// SelectGrouped returns a grouped snapshot statement: exprs (the grouping
+// keys first, then aggregates) over the selection, grouped by keys.
+func SelectGrouped(q Quoter, s Selection, exprs, keys []string) string {
+	return Select(q, s, exprs) + " GROUP BY " + strings.Join(keys, ", ")
+}
+
 // Column returns the quoted reference to a column of the relation.
 func Column(q Quoter, name string) string {
 	return Alias + "." + q.QuoteIdent(name)

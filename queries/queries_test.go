@@ -198,3 +198,10 @@ func TestQueryFile(t *testing.T) {
 		t.Errorf("From = %q, want %q", got, want)
 	}
 }
+
+func TestSelectGrouped(t *testing.T) {
+	got := queries.SelectGrouped(dq{}, queries.Selection{Table: "invoices", Where: "status <> 'void'"}, []string{"k", "SUM(a)", "COUNT(*)"}, []string{"k"})
+	if want := `SELECT k, SUM(a), COUNT(*) FROM "invoices" AS ` + queries.Alias + ` WHERE (status <> 'void') GROUP BY k`; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -406,7 +406,7 @@ func (r *Relation) ScanGrouped(ctx context.Context, g reconcile.Grouping) (recon
 		exprs = append(exprs, expr)
 	}
 	exprs = append(exprs, d.SelectExpr("COUNT(*)", "BIGINT"))
-	rows, err := tx.QueryContext(ctx, queries.Select(d, r.sel, exprs)+" GROUP BY "+strings.Join(keys, ", "))
+	rows, err := tx.QueryContext(ctx, queries.SelectGrouped(d, r.sel, exprs, keys))
 	if err != nil {
 		tx.Rollback()
 		return nil, false, r.wrap("read grouped", err)
