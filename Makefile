@@ -1,4 +1,5 @@
 # recon: make help lists the targets.
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/recon
 ROWS    ?= 1000000
@@ -31,10 +32,13 @@ test-deps: ## install what make test needs when missing (as root, with apt-get),
 test-short: ## unit tests only, no database servers
 	$(GO) test -short -count=1 ./...
 
-bench: ## measure the read floor and full reconciliations of $(ROWS) rows (PostgreSQL vs MariaDB), and the engine at $(SIM_ROWS) generated rows
-	$(GO) test -run '^$$' -bench '^BenchmarkRun$$' -benchmem -count 1 ./reconcile/
-	RECON_BENCH_ROWS=$(ROWS) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./internal/benchmark/
-	RECON_SIM_ROWS=$(SIM_ROWS) $(GO) test -run '^$$' -bench Scale -benchtime 1x -count 1 -timeout 60m ./reconcile/
+bench: ## measure the read floor and full reconciliations of $(ROWS) rows (PostgreSQL vs MariaDB), and the engine at $(SIM_ROWS) generated rows; writes BENCHMARKS.md
+	@rm -f bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkRun$$' -benchmem -count 1 ./reconcile/ | tee -a bench.out
+	set -o pipefail; RECON_BENCH_ROWS=$(ROWS) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./internal/benchmark/ | tee -a bench.out
+	set -o pipefail; RECON_SIM_ROWS=$(SIM_ROWS) $(GO) test -run '^$$' -bench Scale -benchtime 1x -count 1 -timeout 60m ./reconcile/ | tee -a bench.out
+	$(GO) run ./internal/benchmark/benchmd bench.out > BENCHMARKS.md
+	@echo "wrote BENCHMARKS.md"
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTablesAndRatios(t *testing.T) {
+	out := `goos: linux
+BenchmarkPostgresVsMariaDB/read_floor/both_in_parallel-2 	       1	4000000000 ns/op	    500000 rows/s
+BenchmarkPostgresVsMariaDB/reconcile-2                   	       1	6000000000 ns/op	    333333 rows/s
+BenchmarkScale/100000000-2        	       1	181838734312 ns/op	       140.0 max-open-files	       156.9 peak-RSS-MiB
+PASS
+`
+	results, err := parse(strings.NewReader(out))
+	if err != nil || len(results) != 3 {
+		t.Fatalf("parse: %v, %d results", err, len(results))
+	}
+	var b strings.Builder
+	write(&b, results)
+	for _, want := range []string{
+		"## PostgresVsMariaDB\n\n| benchmark | time | figures |",
+		"| reconcile | 6s | 333333 rows/s, **1.50× the read floor** |",
+		"## Scale",
+		"| 100000000 | 3m1.839s | 140 max-open-files, 156.9 peak-RSS-MiB |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, b.String())
+		}
+	}
+	if _, err := parse(strings.NewReader("BenchmarkX-2 1 fast ns/op\n")); err == nil {
+		t.Error("a malformed line was accepted")
+	}
+}
