@@ -74,6 +74,9 @@ type Difference struct {
 	KeyMismatch, Ambiguous bool
 	// TierValue is the ambiguous record's tier value, as stored.
 	TierValue [][]byte
+	// order is the encoded key a keyed Difference was found at, which
+	// orders Differences (nil for the others).
+	order []byte
 }
 
 // reset clears d for the next key, keeping its memory.

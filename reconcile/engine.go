@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,6 +38,9 @@ type Options struct {
 	// Now is the run's time, which ends a counts_by reconciliation's last
 	// period; zero is time.Now().
 	Now time.Time
+	// Partition, when set, compares only the keys of one partition (see
+	// Partition); the figures are then the partition's.
+	Partition *Partition
 }
 
 // Progress counts rows read, then keys compared; safe to read while a run
@@ -92,6 +96,14 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		progress = &Progress{}
 	}
 	began := time.Now()
+	if p := opts.Partition; p != nil {
+		if err := errors.Join(p.Check(), spec.Partitionable()); err != nil {
+			return Result{}, err
+		}
+		if spec.CountsBy != nil && p.Index != 0 {
+			return Result{Name: spec.Name, FieldMismatches: map[string]int64{}, Breaches: []string{}}, nil
+		}
+	}
 	if spec.CountsBy != nil {
 		res, err := countPeriods(ctx, spec, source, target, sink, opts, progress)
 		res.DurationSeconds = time.Since(began).Seconds()
@@ -106,6 +118,9 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	sides := [2]*sideState{
 		newSideState(SourceSide, spec, source, dir, budget/2, &progress.SourceRows),
 		newSideState(TargetSide, spec, target, dir, budget/2, &progress.TargetRows),
+	}
+	for _, s := range sides {
+		s.partition = opts.Partition
 	}
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -130,6 +145,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		return Result{}, err
 	}
 	j.lag.setResult(&j.res)
+	j.res.lag = &j.lag
 	j.res.evaluate(spec.Thresholds)
 	j.res.SourceRowsRead, j.res.TargetRowsRead = sides[0].count, sides[1].count
 	j.res.DurationSeconds = time.Since(began).Seconds()
@@ -156,7 +172,11 @@ type sideState struct {
 	rowsSlot   int
 	pregrouped bool
 	count      int64
-	progress   *atomic.Int64
+	// partition, when set, is the share of keys this run compares;
+	// others counts the records read that belong to other partitions.
+	partition *Partition
+	others    int64
+	progress  *atomic.Int64
 	// sorted yields the side's records in key order once ingest is done.
 	sorted recordIter
 }
@@ -250,6 +270,10 @@ func (s *sideState) ingest(ctx context.Context) error {
 			continue
 		}
 		if kerr == nil {
+			if s.partition != nil && !s.partition.owns(key) {
+				s.others++
+				continue
+			}
 			copy(s.payload, row[s.keyCols:len(s.columns)])
 			if s.pregrouped {
 				s.payload[s.rowsSlot] = row[len(s.columns)]
@@ -262,6 +286,10 @@ func (s *sideState) ingest(ctx context.Context) error {
 			if err := s.sorter.add(key, s.payload); err != nil {
 				return err
 			}
+			continue
+		}
+		if s.partition != nil && s.partition.Index != 0 {
+			s.others++ // partition 0 reports the records without a usable key
 			continue
 		}
 		// Quarantined records keep arrival order: the sequence number is the

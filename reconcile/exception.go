@@ -80,8 +80,11 @@ type Result struct {
 	SyncSuccessRate float64 `json:"sync_success_rate"`
 	// Settling counts keys left out because a side's record was modified
 	// within the settle window: still in flight.
-	Settling                 int64 `json:"settling"`
-	settlingSource           int64
+	Settling       int64 `json:"settling"`
+	settlingSource int64
+	// lag is the histogram the SyncLag figures come from, which a
+	// partitioned run's partial file keeps for merging.
+	lag                      *lagHistogram
 	MissingInTarget          int64            `json:"missing_in_target"`
 	MissingInSource          int64            `json:"missing_in_source"`
 	FieldMismatches          map[string]int64 `json:"field_mismatches"`

@@ -48,7 +48,7 @@ type join struct {
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
 	j := &join{spec: spec, sides: sides, sink: sink, compared: compared}
 	j.res.Name = spec.Name
-	j.res.SourceCount, j.res.TargetCount = sides[0].count, sides[1].count
+	j.res.SourceCount, j.res.TargetCount = sides[0].count-sides[0].others, sides[1].count-sides[1].others
 	j.res.FieldMismatches = make(map[string]int64, len(spec.Fields))
 	for _, f := range spec.Fields {
 		j.fields = append(j.fields, newComparator(f))
@@ -287,6 +287,7 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	if err := j.setKeys(key.key, a, b); err != nil {
 		return err
 	}
+	d.order = key.key
 	return j.sink.Write(d)
 }
 

@@ -13,6 +13,10 @@ func renderMarkdown(p page) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Reconciliation run %s: %s\n\n", p.RunID, p.Status)
 	fmt.Fprintf(&b, "Started %s, finished %s (took %s).\n", p.Started, p.Finished, p.Took)
+	if p.Partition != "" {
+		fmt.Fprintf(&b, "**Partition %s of a partitioned run:** the figures and exceptions are this partition's keys only; "+
+			"`recon merge` makes the reconciliation's run and checks its thresholds.\n", p.Partition)
+	}
 	fmt.Fprintf(&b, "Reconciliations: %d (%d breached, %d failed). "+
 		"Every exception is in `%s`, every figure in `%s`.\n\n",
 		p.Total, p.Breached, p.Failed, exceptionsFile, summaryFile)

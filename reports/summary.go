@@ -7,15 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/recon-dev/recon/reconcile"
 )
 
 // summary is the content of summary.json. The field order is the key order.
 type summary struct {
-	RunID           string   `json:"run_id"`
-	StartedAt       string   `json:"started_at"`
-	FinishedAt      string   `json:"finished_at"`
-	Status          string   `json:"status"`
-	Reconciliations []Result `json:"reconciliations"`
+	RunID      string `json:"run_id"`
+	StartedAt  string `json:"started_at"`
+	FinishedAt string `json:"finished_at"`
+	Status     string `json:"status"`
+	// Partition is set on a partial run (recon run --partition).
+	Partition       *reconcile.Partition `json:"partition,omitempty"`
+	Reconciliations []Result             `json:"reconciliations"`
 }
 
 // encodeSummary renders summary.json: indented, with empty collections as
@@ -26,6 +30,7 @@ func encodeSummary(run Run) ([]byte, error) {
 		StartedAt:       run.StartedAt.UTC().Format(time.RFC3339),
 		FinishedAt:      run.FinishedAt.UTC().Format(time.RFC3339),
 		Status:          run.Status,
+		Partition:       run.Partition,
 		Reconciliations: make([]Result, len(run.Results)),
 	}
 	for i, r := range run.Results {
@@ -59,7 +64,7 @@ func ReadRun(dir string) (Run, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return Run{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	run := Run{ID: s.RunID, Status: s.Status, Results: s.Reconciliations}
+	run := Run{ID: s.RunID, Status: s.Status, Results: s.Reconciliations, Partition: s.Partition}
 	if run.StartedAt, err = time.Parse(time.RFC3339, s.StartedAt); err != nil {
 		return Run{}, fmt.Errorf("read %s: started_at: %w", path, err)
 	}

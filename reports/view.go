@@ -40,6 +40,9 @@ type page struct {
 	Figures                    []figures
 	Sections                   []section
 	ExceptionsFile, SampleSize string
+	// Partition says, on a partial run's page, that its figures are one
+	// partition's: "2/4", or "".
+	Partition string
 }
 
 // figures is one reconciliation's row of key figures. Cells is empty for a
@@ -291,6 +294,9 @@ func newPage(run Run, samples map[sampleKey]*sample) page {
 		Started: pageTime(run.StartedAt), Finished: pageTime(run.FinishedAt),
 		Took:           run.FinishedAt.Sub(run.StartedAt).Round(time.Second).String(),
 		ExceptionsFile: exceptionsFile, SampleSize: fmt.Sprint(samplesPerKind),
+	}
+	if run.Partition != nil {
+		p.Partition = run.Partition.String()
 	}
 	for _, r := range run.Results {
 		switch {

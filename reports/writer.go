@@ -43,6 +43,9 @@ type Run struct {
 	FinishedAt time.Time
 	Status     string // "ok" | "breached" | "error"
 	Results    []Result
+	// Partition is set on a partial run: one of a partitioned run's key
+	// partitions, whose figures are the partition's alone.
+	Partition *reconcile.Partition
 }
 
 // Result is one reconciliation of a run: the engine's figures, the hash of

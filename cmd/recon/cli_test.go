@@ -302,10 +302,16 @@ func TestUnreachableSystemAndWrongPasswordExit2WithoutSecrets(t *testing.T) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"help"}, {"run", "--help"}, {"validate", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"help"}} {
 		code, stdout, stderr := runRecon(t, nil, args...)
 		if code != exitOK || !strings.Contains(stdout+stderr, "Usage") {
 			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	for _, c := range commands() {
+		code, stdout, stderr := runRecon(t, nil, c.name, "--help")
+		if code != exitOK || !strings.Contains(stdout+stderr, "Usage: recon "+c.name) {
+			t.Errorf("%s --help: exit %d\n%s%s", c.name, code, stdout, stderr)
 		}
 	}
 	if code, _, stderr := runRecon(t, nil, "frobnicate"); code != exitError || !strings.Contains(stderr, `unknown command "frobnicate"`) {
@@ -314,7 +320,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	if code, _, _ := runRecon(t, nil); code != exitError {
 		t.Errorf("no command: exit %d", code)
 	}
-	for _, bad := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}, {"--memory"}, {"stray"}} {
+	for _, bad := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}, {"--memory"}, {"stray"}, {"--partition", "4/4"}} {
 		code, _, stderr := runRecon(t, nil, append([]string{"run", "--config", "/nonexistent.yaml"}, bad...)...)
 		if code != exitError || !strings.Contains(stderr, bad[0]) && !strings.Contains(stderr, "flag needs an argument") {
 			t.Errorf("run %v: exit %d\n%s", bad, code, stderr)

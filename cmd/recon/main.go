@@ -44,6 +44,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "reconcile now and write a drift report", runCmd},
+		{"merge", "join the partial runs of a partitioned run into one run", mergeCmd},
 		{"validate", "check a config and the tables and columns it names", validateCmd},
 		{"apply", "show, then execute, the repair plans of a run", applyCmd},
 		{"status", "show the tracked figures and trends; exit 3 when a reconciliation is stale", statusCmd},

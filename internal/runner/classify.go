@@ -47,11 +47,14 @@ func Classify(err error) (class, firstStep string) {
 
 func classify(err error) string {
 	var busy *BusyError
+	var partial *PartialError
 	var pqErr *pq.Error
 	var myErr *mysql.MySQLError
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
+	case errors.As(err, &partial) && partial.Result.ErrorClass != nil:
+		return *partial.Result.ErrorClass
 	// The causes of a stopped run first: the driver's error that came of
 	// stopping it is wrapped with them.
 	case errors.As(err, &busy), errors.Is(err, errLostLock):

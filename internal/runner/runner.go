@@ -61,7 +61,22 @@ type Runner struct {
 	Progress func(name string, p *reconcile.Progress) (stop func())
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Partition, when set, makes the run a partial one: it compares only
+	// the partition's keys and leaves, beside its report of them, the
+	// partial files recon merge joins (see Merge). A partial run keeps no
+	// history, lifecycle or repair plan; those are the merged run's. Two
+	// runs of one partition never overlap where the state is shared.
+	Partition *reconcile.Partition
+	// Partials, when set, makes the run a merge of these partial runs'
+	// report directories instead of a read of the systems (see Merge);
+	// failedPartials are the reconciliations that failed in one of them.
+	Partials       []string
+	failedPartials map[string]error
 }
+
+// PartialsDir holds a partial run's partial files, one per reconciliation,
+// inside its report directory.
+const PartialsDir = "partials"
 
 // Observer hears of runs as they start and end: pings, alerts, metrics.
 // A run that started ends in Finished (it has a report) or Failed (it has
@@ -168,7 +183,7 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (_ repor
 			}
 		}
 	}()
-	run := reports.Run{ID: runID, StartedAt: started}
+	run := reports.Run{ID: runID, StartedAt: started, Partition: r.Partition}
 	for _, rc := range recs {
 		if rc.Repair != nil && scope.review == nil {
 			if scope.review, err = repairs.CreateReview(filepath.Join(writer.Dir(), RepairsDir)); err != nil {
@@ -223,18 +238,21 @@ func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Rec
 		}
 		return res, nil
 	}
-	holder := r.holder() + ":" + s.id
-	ok, held, err := r.State.TryLock(ctx, name, holder, r.now(), lockTTL)
+	holder, lockName := r.holder()+":"+s.id, name
+	if r.Partition != nil {
+		lockName += " partition " + r.Partition.String()
+	}
+	ok, held, err := r.State.TryLock(ctx, lockName, holder, r.now(), lockTTL)
 	if err != nil {
 		return fail(err)
 	}
 	if !ok {
-		return fail(&BusyError{Reconciliation: name, Lock: held})
+		return fail(&BusyError{Reconciliation: lockName, Lock: held})
 	}
-	defer r.State.Unlock(context.WithoutCancel(ctx), name, holder)
+	defer r.State.Unlock(context.WithoutCancel(ctx), lockName, holder)
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stopRenew := r.renew(rctx, cancel, name, holder, logger)
+	stopRenew := r.renew(rctx, cancel, lockName, holder, logger)
 	defer stopRenew()
 	rctx, cancelTimeout := context.WithTimeoutCause(rctx, rc.Timeout, fmt.Errorf("%w after %s (the reconciliation's timeout:)", errTimeout, rc.Timeout))
 	defer cancelTimeout()
@@ -244,8 +262,10 @@ func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Rec
 	// The history's start is when the run holds the lock: runs of one
 	// reconciliation never overlap in it.
 	hist := state.Run{RunID: s.id, Reconciliation: name, Trigger: r.Trigger, ConfigHash: rc.Hash, StartedAt: r.now()}
-	if err := r.State.StartRun(ctx, hist); err != nil {
-		return fail(err)
+	if r.Partition == nil {
+		if err := r.State.StartRun(ctx, hist); err != nil {
+			return fail(err)
+		}
 	}
 	// A database that stops answering holds a read past any context:
 	// when the reconciliation must end, its connections are cut.
@@ -260,6 +280,13 @@ func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Rec
 	}
 	if err == nil {
 		err = writer.Flush()
+	}
+	if r.Partition != nil {
+		if err != nil {
+			writer.DropPending()
+			return fail(err)
+		}
+		return res, nil
 	}
 	var lc state.Lifecycle
 	if err == nil {
@@ -417,17 +444,29 @@ func (f *firstSeer) FirstSeen(reconciliation string, keys []reports.ExceptionKey
 // writer and, where it repairs, to a planner.
 func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconciliation) (reports.Result, error) {
 	sys, logger := s.sys, s.logger
-	src, _, err := sys.Input(ctx, rc.Source)
-	if err != nil {
+	if err := r.failedPartials[rc.Spec.Name]; err != nil {
 		return reports.Result{}, err
 	}
-	tgt, _, err := sys.Input(ctx, rc.Target)
-	if err != nil {
-		return reports.Result{}, err
+	var src, tgt reconcile.Input
+	var err error
+	if r.Partials == nil {
+		if src, _, err = sys.Input(ctx, rc.Source); err != nil {
+			return reports.Result{}, err
+		}
+		if tgt, _, err = sys.Input(ctx, rc.Target); err != nil {
+			return reports.Result{}, err
+		}
 	}
 	var sink reconcile.Sink = s.writer
 	var planner *repairs.Planner
-	if rc.Repair != nil {
+	var partial *reconcile.PartialWriter
+	if r.Partition != nil {
+		if partial, err = r.createPartial(s, rc); err != nil {
+			return reports.Result{}, err
+		}
+		sink = reconcile.Tee(s.writer, partial)
+	}
+	if rc.Repair != nil && r.Partition == nil {
 		if planner, err = newPlanner(ctx, sys, rc, s.writer.Dir(), s.id, s.review); err != nil {
 			return reports.Result{}, err
 		}
@@ -448,15 +487,28 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 		defer stop()
 	}
 	start := time.Now()
-	opts := reconcile.Options{MemoryBudget: r.MemoryMiB << 20, TempDir: r.TempDir, Logger: logger, Progress: progress, Now: r.now()}
+	opts := reconcile.Options{MemoryBudget: r.MemoryMiB << 20, TempDir: r.TempDir, Logger: logger, Progress: progress, Now: r.now(),
+		Partition: r.Partition}
 	if rc.Settle > 0 {
 		opts.SettleAfter = r.now().Add(-rc.Settle)
 	}
-	res, err := reconcile.Run(ctx, rc.Spec, src, tgt, sink, opts)
+	var res reconcile.Result
+	if r.Partials != nil {
+		res, err = r.replay(ctx, rc, sink)
+	} else {
+		res, err = reconcile.Run(ctx, rc.Spec, src, tgt, sink, opts)
+	}
+	if err == nil && partial != nil {
+		err = partial.Close(res)
+		partial = nil
+	}
 	out := reports.Result{Result: res}
 	if err != nil {
 		if planner != nil {
 			planner.Abort()
+		}
+		if partial != nil {
+			partial.Abort()
 		}
 		return out, err
 	}

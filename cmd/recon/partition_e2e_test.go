@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/recon-dev/recon/internal/drift"
+	"github.com/recon-dev/recon/internal/reporttest"
+)
+
+// TestPartitionsMergeIntoTheSingleRun runs one reconciliation twice, once
+// whole and once as four partial runs merged with recon merge, each with
+// its own state, and checks that the two runs are one: the same
+// exceptions in the same order, the same figures, the same repair plans
+// and review rows, the same exit code.
+func TestPartitionsMergeIntoTheSingleRun(t *testing.T) {
+	t.Run("repairs_postgres_to_mysql", func(t *testing.T) {
+		pair := plantRepairs(t, [2]string{"postgres", "mysql"})
+		config := drift.RepairConfig(drift.System{Driver: "postgres", DSN: "${CRM_DSN}"}, drift.System{Driver: "mysql", DSN: "${MIRROR_DSN}"}, "both")
+		env := map[string]string{"CRM_DSN": pair.crm.dsn, "MIRROR_DSN": pair.mirror.dsn}
+		single, merged := runWholeAndPartitioned(t, t.TempDir(), env, config, nil, 4)
+		sameRuns(t, single, merged)
+	})
+	t.Run("demo_sqlite", func(t *testing.T) {
+		dir := demoConfig(t)
+		if err := drift.PlantCRM(context.Background(), dir); err != nil {
+			t.Fatal(err)
+		}
+		config, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo", "recon.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Everything but the contacts, whose match tiers pair records
+		// across partitions: one to many, counts per day, money.
+		only := []string{"--only", "opportunities_vs_invoices,accounts_vs_customers,deals_vs_invoices,leads_daily"}
+		single, merged := runWholeAndPartitioned(t, dir, nil, string(config), only, 3)
+		sameRuns(t, single, merged)
+		code, _, stderr := runRecon(t, nil, "run", "--config", filepath.Join(dir, "whole.yaml"), "--out", t.TempDir(), "--partition", "0/2")
+		if code != exitError || !strings.Contains(stderr, "contacts_vs_hubspot: match tiers") || !strings.Contains(stderr, "--only") {
+			t.Errorf("a partitioned run of match tiers: exit %d\n%s", code, stderr)
+		}
+	})
+}
+
+// runWholeAndPartitioned runs config (written in dir) whole and in count
+// partitions merged, each with a state of its own, and returns the two
+// run directories.
+func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, config string, args []string, count int) (single, merged string) {
+	t.Helper()
+	paths := map[string]string{}
+	for _, name := range []string{"whole", "parts"} {
+		paths[name] = writeFile(t, dir, name+".yaml", config+"\nstate: "+name+"-state.db\n")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runRecon(t, env, append([]string{"run", "--config", paths["whole"], "--out", filepath.Join(out, "whole")}, args...)...)
+	if code == exitError {
+		t.Fatalf("recon run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	wantCode := code
+	var partials []string
+	for i := count - 1; i >= 0; i-- { // any order
+		partOut := filepath.Join(out, fmt.Sprint("part", i))
+		code, stdout, stderr := runRecon(t, env, append([]string{"run", "--config", paths["parts"], "--out", partOut, "--partition", fmt.Sprintf("%d/%d", i, count)}, args...)...)
+		if code != exitOK {
+			t.Fatalf("recon run --partition %d/%d: exit %d\n%s\n%s", i, count, code, stdout, stderr)
+		}
+		partials = append(partials, onlyRunDir(t, partOut))
+		page, err := os.ReadFile(filepath.Join(partials[len(partials)-1], "report.md"))
+		if err != nil || !strings.Contains(string(page), fmt.Sprintf("Partition %d/%d of a partitioned run", i, count)) {
+			t.Errorf("partition %d's report.md does not say it is one: %v", i, err)
+		}
+	}
+	mergeArgs := []string{"merge", "--config", paths["parts"], "--out", filepath.Join(out, "merged")}
+	code, stdout, stderr = runRecon(t, env, append(mergeArgs, partials[1:]...)...)
+	if code != exitError || !strings.Contains(stderr, fmt.Sprintf("partition %d/%d is missing", count-1, count)) {
+		t.Errorf("merge without one partition: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr = runRecon(t, env, append(mergeArgs, append(partials, partials[0])...)...)
+	if code != exitError || !strings.Contains(stderr, "is given twice") {
+		t.Errorf("merge with a partition twice: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr = runRecon(t, env, append(mergeArgs, partials...)...)
+	if code != wantCode {
+		t.Fatalf("recon merge: exit %d, want the single run's %d\n%s\n%s", code, wantCode, stdout, stderr)
+	}
+	single, merged = onlyRunDir(t, filepath.Join(out, "whole")), onlyRunDir(t, filepath.Join(out, "merged"))
+	// Each partition compared its share: the shares add up to the whole,
+	// and more than one partition had one.
+	whole, err := reporttest.ReadSummary(single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range whole.Reconciliations {
+		var sum, sharing float64
+		for _, dir := range partials {
+			s, err := reporttest.ReadSummary(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := s.Reconciliations[i]["source_count"].(float64)
+			if sum += n; n > 0 {
+				sharing++
+			}
+		}
+		if want := r["source_count"].(float64); sum != want || (sharing < 2 && r["periods"] == nil) {
+			t.Errorf("%s: partitions' source counts add up to %v (%v partitions had records), want %v", r["name"], sum, sharing, want)
+		}
+	}
+	return single, merged
+}
+
+// sameRuns checks that two run directories hold the same run, but for
+// the run's id and times and the reading costs.
+func sameRuns(t *testing.T, single, merged string) {
+	t.Helper()
+	rows := func(dir string) []reporttest.Row {
+		rs, err := reporttest.ReadExceptions(filepath.Join(dir, "exceptions.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rs {
+			rs[i].RunID, rs[i].FirstSeenRun = "", ""
+			rs[i].FirstSeenAt = rs[i].FirstSeenAt.Truncate(1 << 62)
+		}
+		return rs
+	}
+	a, b := rows(single), rows(merged)
+	if len(a) == 0 {
+		t.Fatal("the single run found nothing: the comparison proves nothing")
+	}
+	if !reflect.DeepEqual(a, b) {
+		for i := range max(len(a), len(b)) {
+			if i >= len(a) || i >= len(b) || !reflect.DeepEqual(a[i], b[i]) {
+				t.Fatalf("exceptions differ from row %d of %d/%d", i, len(a), len(b))
+			}
+		}
+	}
+	figures := func(dir string) string {
+		s, err := reporttest.ReadSummary(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s.Reconciliations {
+			for _, k := range []string{"duration_seconds", "source_rows_read", "target_rows_read"} {
+				if _, ok := r[k]; !ok {
+					t.Fatalf("summary.json lacks %s", k)
+				}
+				delete(r, k)
+			}
+			if rp, ok := r["repairs"].(map[string]any); ok {
+				for _, p := range rp["plans"].([]any) {
+					delete(p.(map[string]any), "sql_sha256") // the plan's header names its run
+				}
+			}
+		}
+		b, _ := json.MarshalIndent(s.Reconciliations, "", " ")
+		return string(b)
+	}
+	if fa, fb := figures(single), figures(merged); fa != fb {
+		t.Errorf("figures differ\nsingle: %s\nmerged: %s", fa, fb)
+	}
+	files := func(dir string) map[string]string {
+		id := filepath.Base(dir)
+		out := map[string]string{}
+		filepath.WalkDir(filepath.Join(dir, "repairs"), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			if strings.HasSuffix(path, ".parquet") {
+				rs, err := reporttest.ReadRows(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range rs {
+					delete(r, "run_id")
+				}
+				b, _ := json.Marshal(rs)
+				out[rel] = string(b)
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			out[rel] = strings.ReplaceAll(string(b), id, "RUN")
+			return err
+		})
+		return out
+	}
+	if fa, fb := files(single), files(merged); !reflect.DeepEqual(fa, fb) {
+		for name := range fa {
+			if fa[name] != fb[name] {
+				t.Errorf("repairs/%s differs\nsingle:\n%s\nmerged:\n%s", name, fa[name], fb[name])
+			}
+		}
+		if len(fa) != len(fb) {
+			t.Errorf("repair files: %d single, %d merged", len(fa), len(fb))
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package reconcile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
+
+// Partition is one of Count shares of a reconciliation's keys, numbered
+// from 0 (Kubernetes' JOB_COMPLETION_INDEX): a run given a Partition
+// compares only the keys it owns, so that Count workers together compare
+// every key once and Replay can join their differences into the run one
+// worker would have made.
+//
+// A key's owner depends on its encoded key alone (see key.go), so both
+// sides and every worker agree on it whatever the databases' types and
+// collations: a single integer key k belongs to k mod Count (ranges of ids
+// spread evenly), any other key to the FNV-1a hash of its encoding mod
+// Count. Records whose key cannot be used belong to partition 0, and so
+// does a counts_by reconciliation, which is counted whole there.
+type Partition struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// ParsePartition reads "i/K", as --partition takes it.
+func ParsePartition(s string) (Partition, error) {
+	i, k, ok := strings.Cut(s, "/")
+	index, ierr := strconv.Atoi(strings.TrimSpace(i))
+	count, kerr := strconv.Atoi(strings.TrimSpace(k))
+	p := Partition{Index: index, Count: count}
+	if !ok || ierr != nil || kerr != nil {
+		return Partition{}, fmt.Errorf("partition %q: want INDEX/COUNT, such as 0/4 (indexes count from 0)", s)
+	}
+	return p, p.Check()
+}
+
+// Check reports whether p names one of its partitions.
+func (p Partition) Check() error {
+	if p.Count < 1 || p.Index < 0 || p.Index >= p.Count {
+		return fmt.Errorf("partition %d/%d: the index must be from 0 to the count less one", p.Index, p.Count)
+	}
+	return nil
+}
+
+func (p Partition) String() string { return fmt.Sprintf("%d/%d", p.Index, p.Count) }
+
+// owns reports whether the record with encoded key k is p's to compare.
+func (p *Partition) owns(k []byte) bool {
+	return partitionOf(k, p.Count) == p.Index
+}
+
+func partitionOf(k []byte, count int) int {
+	if len(k) == 9 && k[0] == tagInt {
+		n := int64(binary.BigEndian.Uint64(k[1:]) ^ (1 << 63))
+		m := n % int64(count)
+		if m < 0 {
+			m += int64(count)
+		}
+		return int(m)
+	}
+	h := fnv.New64a()
+	h.Write(k)
+	return int(h.Sum64() % uint64(count))
+}
+
+// ErrNotPartitionable is the error of a partitioned run of a
+// reconciliation that pairs records across all keys.
+var ErrNotPartitionable = errors.New("match tiers pair records across the whole table, so the reconciliation cannot be split into key partitions")
+
+// Partitionable reports why spec cannot run as key partitions, or nil.
+func (s Spec) Partitionable() error {
+	if len(s.Match) > 0 {
+		return fmt.Errorf("%s: %w", s.Name, ErrNotPartitionable)
+	}
+	return nil
+}
