@@ -87,6 +87,23 @@ func Select(q Quoter, s Selection, exprs []string) string {
 	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + From(q, s)
 }
 
+// SelectWhere returns the snapshot statement of the selection's rows for
+// which cond holds too.
+func SelectWhere(q Quoter, s Selection, exprs []string, cond string) string {
+	from := From(q, s)
+	if s.Query == "" && strings.TrimSpace(s.Where) != "" {
+		return "SELECT " + strings.Join(exprs, ", ") + " FROM " + from + " AND " + cond
+	}
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + from + " WHERE " + cond
+}
+
+// IntegerPartition is the condition that the integer expr is in
+// partition index of count: expr mod count is index, negative numbers
+// included (SQL's % keeps the dividend's sign).
+func IntegerPartition(expr string, index, count int) string {
+	return fmt.Sprintf("((%s %% %d) + %d) %% %d = %d", expr, count, count, count, index)
+}
+
 // SelectGrouped returns a grouped snapshot statement: exprs (the grouping
 // keys first, then aggregates) over the selection, grouped by keys.
 func SelectGrouped(q Quoter, s Selection, exprs, keys []string) string {

@@ -135,6 +135,9 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		if s.pregrouped {
 			logger.Debug("grouped in the database", "side", s.name, "groups", s.count)
 		}
+		if s.partitionRead {
+			logger.Debug("partition read in the database", "side", s.name, "partition", s.partition.String(), "rows", s.count)
+		}
 	}
 	logger.Debug("snapshots read", "source_rows", sides[0].count, "target_rows", sides[1].count,
 		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
@@ -176,6 +179,9 @@ type sideState struct {
 	// others counts the records read that belong to other partitions.
 	partition *Partition
 	others    int64
+	// partitionRead is set when the database sent the partition's rows
+	// only.
+	partitionRead bool
 	progress  *atomic.Int64
 	// sorted yields the side's records in key order once ingest is done.
 	sorted recordIter
@@ -229,6 +235,15 @@ func (s *sideState) scan(ctx context.Context) (Rows, error) {
 					return rows, err
 				}
 			}
+		}
+	}
+	if pr, ok := s.input.Snapshot.(Partitioner); ok && s.partition != nil && s.keyCols == 1 && len(s.spec.Key[0].Normalize) == 0 {
+		// The engine still checks each row's partition: what the database
+		// sends is the partition's share, read without the others.
+		rows, ok, err := pr.ScanPartition(ctx, s.columns, *s.partition)
+		if err != nil || ok {
+			s.partitionRead = ok
+			return rows, err
 		}
 	}
 	return s.input.Snapshot.Scan(ctx, s.columns)

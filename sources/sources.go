@@ -352,6 +352,60 @@ func (r *Relation) Scan(ctx context.Context, columns []string) (reconcile.Rows, 
 	return newRows(tx, rows, len(cols), r), nil
 }
 
+// TypedDialect is a Dialect whose columns hold only values of their
+// declared type (not SQLite's, whose column types are affinities that
+// admit any value), so that SQL arithmetic on an integer column is the
+// engine's on its text.
+type TypedDialect interface {
+	TypedColumns()
+}
+
+var _ reconcile.Partitioner = (*Relation)(nil)
+
+// ScanPartition reads the rows of columns whose key (columns[0]) is in
+// partition p, plus those whose key is NULL for partition 0, where the
+// key column is of an integer type whose values all fit 64 bits; otherwise
+// it reads nothing and says ok false.
+func (r *Relation) ScanPartition(ctx context.Context, columns []string, p reconcile.Partition) (reconcile.Rows, bool, error) {
+	if _, ok := r.db.dialect.(TypedDialect); !ok {
+		return nil, false, nil
+	}
+	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	if err != nil {
+		return nil, false, r.wrap("begin snapshot", err)
+	}
+	cols, err := r.probe(ctx, tx)
+	if err != nil {
+		tx.Rollback()
+		return nil, false, err
+	}
+	if cols, err = Resolve(cols, columns); err != nil {
+		tx.Rollback()
+		return nil, false, r.wrap("check columns", err)
+	}
+	key := cols[0].DatabaseType
+	if FamilyOf(key) != Integer || (strings.Contains(key, "UNSIGNED") && strings.Contains(key, "BIGINT")) {
+		tx.Rollback()
+		return nil, false, nil // a BIGINT UNSIGNED above 2^63-1 is no int64
+	}
+	d := r.db.dialect
+	ref := queries.Column(d, cols[0].Name)
+	cond := queries.IntegerPartition(ref, p.Index, p.Count)
+	if p.Index == 0 {
+		cond = "(" + cond + " OR " + ref + " IS NULL)"
+	}
+	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i] = d.SelectExpr(queries.Column(d, c.Name), c.DatabaseType)
+	}
+	rows, err := tx.QueryContext(ctx, queries.SelectWhere(d, r.sel, exprs, cond))
+	if err != nil {
+		tx.Rollback()
+		return nil, false, r.wrap("read partition", err)
+	}
+	return newRows(tx, rows, len(cols), r), true, nil
+}
+
 // GroupingDialect is a Dialect that can group rows by a key's exact
 // bytes, whatever its collation says is equal ('a' and 'A', 'a' and
 // 'a '), so that the database's groups are the engine's.

@@ -25,8 +25,16 @@ func TestPartitionsMergeIntoTheSingleRun(t *testing.T) {
 		pair := plantRepairs(t, [2]string{"postgres", "mysql"})
 		config := drift.RepairConfig(drift.System{Driver: "postgres", DSN: "${CRM_DSN}"}, drift.System{Driver: "mysql", DSN: "${MIRROR_DSN}"}, "both")
 		env := map[string]string{"CRM_DSN": pair.crm.dsn, "MIRROR_DSN": pair.mirror.dsn}
-		single, merged := runWholeAndPartitioned(t, t.TempDir(), env, config, nil, 4)
+		single, merged, logs := runWholeAndPartitioned(t, t.TempDir(), env, config, nil, 4)
 		sameRuns(t, single, merged)
+		// The CRM's integer id is read partition by partition in the
+		// database; the mirror's crm_id is text ("042" is 42), so the
+		// mirror is read whole and recon keeps each partition's keys.
+		for side, want := range map[string]int{`"side":"source"`: 4, `"side":"target"`: 0} {
+			if n := strings.Count(logs, side+`,"partition"`); n != want {
+				t.Errorf("the %s was read by partition in the database %d times, want %d\n%s", side, n, want, logs)
+			}
+		}
 	})
 	t.Run("demo_sqlite", func(t *testing.T) {
 		dir := demoConfig(t)
@@ -40,7 +48,7 @@ func TestPartitionsMergeIntoTheSingleRun(t *testing.T) {
 		// Everything but the contacts, whose match tiers pair records
 		// across partitions: one to many, counts per day, money.
 		only := []string{"--only", "opportunities_vs_invoices,accounts_vs_customers,deals_vs_invoices,leads_daily"}
-		single, merged := runWholeAndPartitioned(t, dir, nil, string(config), only, 3)
+		single, merged, _ := runWholeAndPartitioned(t, dir, nil, string(config), only, 3)
 		sameRuns(t, single, merged)
 		code, _, stderr := runRecon(t, nil, "run", "--config", filepath.Join(dir, "whole.yaml"), "--out", t.TempDir(), "--partition", "0/2")
 		if code != exitError || !strings.Contains(stderr, "contacts_vs_hubspot: match tiers") || !strings.Contains(stderr, "--only") {
@@ -51,8 +59,8 @@ func TestPartitionsMergeIntoTheSingleRun(t *testing.T) {
 
 // runWholeAndPartitioned runs config (written in dir) whole and in count
 // partitions merged, each with a state of its own, and returns the two
-// run directories.
-func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, config string, args []string, count int) (single, merged string) {
+// run directories and the partial runs' debug logs.
+func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, config string, args []string, count int) (single, merged, logs string) {
 	t.Helper()
 	paths := map[string]string{}
 	for _, name := range []string{"whole", "parts"} {
@@ -67,7 +75,9 @@ func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, con
 	var partials []string
 	for i := count - 1; i >= 0; i-- { // any order
 		partOut := filepath.Join(out, fmt.Sprint("part", i))
-		code, stdout, stderr := runRecon(t, env, append([]string{"run", "--config", paths["parts"], "--out", partOut, "--partition", fmt.Sprintf("%d/%d", i, count)}, args...)...)
+		code, stdout, stderr := runRecon(t, env, append([]string{"run", "--config", paths["parts"], "--out", partOut, "--partition", fmt.Sprintf("%d/%d", i, count),
+			"--log-level", "debug", "--log-format", "json"}, args...)...)
+		logs += stderr
 		if code != exitOK {
 			t.Fatalf("recon run --partition %d/%d: exit %d\n%s\n%s", i, count, code, stdout, stderr)
 		}
@@ -113,7 +123,7 @@ func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, con
 			t.Errorf("%s: partitions' source counts add up to %v (%v partitions had records), want %v", r["name"], sum, sharing, want)
 		}
 	}
-	return single, merged
+	return single, merged, logs
 }
 
 // sameRuns checks that two run directories hold the same run, but for

@@ -125,6 +125,9 @@ func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) str
 	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
+// TypedColumns implements sources.TypedDialect.
+func (Dialect) TypedColumns() {}
+
 // ExactGroupKey implements sources.GroupingDialect: the key's bytes, as
 // collations fold case and pad spaces.
 func (Dialect) ExactGroupKey(expr string) string { return "CAST((" + expr + ") AS BINARY)" }

@@ -166,6 +166,9 @@ func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) str
 	return t.In(loc).Format("2006-01-02 15:04:05.999999-07:00")
 }
 
+// TypedColumns implements sources.TypedDialect.
+func (Dialect) TypedColumns() {}
+
 // ExactGroupKey implements sources.GroupingDialect: the key's text under
 // the "C" collation, which compares bytes.
 func (Dialect) ExactGroupKey(expr string) string { return "(" + expr + ") COLLATE \"C\"" }

@@ -35,6 +35,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -131,6 +132,7 @@ func Run(t *testing.T, h Harness) {
 		{"Cancel", testCancel},
 		{"Unreachable", testUnreachable},
 		{"RepairText", testRepairText},
+		{"Partition", testPartition},
 		{"Generic", testGeneric},
 	}
 	for _, tc := range tests {
@@ -701,6 +703,74 @@ func testColumnResolution(t *testing.T, h Harness) {
 	rows = e.scan(twins, "Amount", "amount") // exact names win
 	if len(rows) != 1 || string(rows[0][0]) != "100" || string(rows[0][1]) != "200" {
 		t.Errorf("Scan Amount, amount = %q, want [[100 200]]", rows)
+	}
+}
+
+// testPartition checks ScanPartition: a dialect whose columns are typed
+// reads each partition of an integer key in the database, every row in
+// exactly the partition k mod K (negative keys and the int64 extremes
+// included), NULL keys in partition 0; a dialect whose are not (SQLite)
+// declines and reads nothing.
+func testPartition(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	e.create("parts", "id", h.Types.BigInt.DDL, "v", h.Types.VarChar.DDL)
+	want := map[string]bool{}
+	for _, id := range []string{"-9223372036854775808", "9223372036854775807", "-9223372036854775807", "1000003", "-1000003"} {
+		e.exec("INSERT INTO parts (id, v) VALUES (" + id + ", 'x')")
+		want[id] = true
+	}
+	for id := -9; id <= 9; id++ {
+		e.exec(fmt.Sprintf("INSERT INTO parts (id, v) VALUES (%d, 'y')", id))
+		want[fmt.Sprint(id)] = true
+	}
+	e.exec("INSERT INTO parts (id, v) VALUES (NULL, 'n'), (NULL, 'n')")
+	_, typed := h.Dialect.(sources.TypedDialect)
+	for _, sel := range []queries.Selection{{Table: "parts"}, {Table: "parts", Where: "v <> 'x'"}, {Query: "SELECT id, v FROM parts"}} {
+		for _, count := range []int{1, 2, 3, 5} {
+			seen, nulls := map[string]int{}, 0
+			for index := range count {
+				rows, ok, err := e.rel(sel).ScanPartition(e.ctx(), []string{"id", "v"}, reconcile.Partition{Index: index, Count: count})
+				if err != nil {
+					t.Fatalf("ScanPartition %d/%d of %s: %v", index, count, sel, err)
+				}
+				if ok != typed {
+					t.Fatalf("ScanPartition of %s: ok %t, want %t (typed columns)", sel, ok, typed)
+				}
+				if !ok {
+					return
+				}
+				for rows.Next() {
+					row := rows.Row()
+					if row[0] == nil {
+						if index != 0 {
+							t.Errorf("partition %d/%d read a NULL key", index, count)
+						}
+						nulls++
+						continue
+					}
+					id := string(row[0])
+					n, err := strconv.ParseInt(id, 10, 64)
+					if err != nil {
+						t.Fatalf("key %q: %v", id, err)
+					}
+					if owner := int((n%int64(count) + int64(count)) % int64(count)); owner != index {
+						t.Errorf("key %s read in partition %d/%d, belongs to %d", id, index, count, owner)
+					}
+					seen[id]++
+				}
+				if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for id := range want {
+				if inSel := sel.Where == "" || !strings.HasPrefix(id, "-9223") && id != "9223372036854775807" && !strings.HasSuffix(id, "1000003"); seen[id] != map[bool]int{true: 1}[inSel] {
+					t.Errorf("%s in %d partitions: key %s read %d times", sel, count, id, seen[id])
+				}
+			}
+			if nulls != 2 {
+				t.Errorf("%s in %d partitions: %d NULL keys read, want 2", sel, count, nulls)
+			}
+		}
 	}
 }
 
