@@ -119,8 +119,13 @@ type Result struct {
 	// SourceRowsRead and TargetRowsRead how many rows each side sent (a
 	// side grouped in the database sends one a group).
 	DurationSeconds float64 `json:"duration_seconds"`
-	SourceRowsRead  int64   `json:"source_rows_read"`
-	TargetRowsRead  int64   `json:"target_rows_read"`
+	// Mode is how the records were compared: "rows" (every row read) or
+	// "checksum" (segments checksummed in the databases, Checksum saying
+	// how many, and only the differing ones read).
+	Mode           string           `json:"mode"`
+	Checksum       *ChecksumFigures `json:"checksum"`
+	SourceRowsRead int64            `json:"source_rows_read"`
+	TargetRowsRead int64            `json:"target_rows_read"`
 	// ValueAtStake is, for a reconciliation with money fields, what their
 	// differences put at stake per field and currency; nil without one.
 	ValueAtStake []Stake  `json:"value_at_stake"`

@@ -217,8 +217,11 @@ func appendPartialRecord(b []byte, r *Record) []byte {
 	b = appendParts(b, r.Fields)
 	b = appendNullable(b, r.Timestamp)
 	if r.UpdatedAt != nil {
+		// Seconds and nanoseconds: UnixNano covers only 1678 to 2262,
+		// and a 9999-12-31 sentinel must come back as it went.
 		b = append(b, 1)
-		b = binary.AppendVarint(b, r.UpdatedAt.UnixNano())
+		b = binary.AppendVarint(b, r.UpdatedAt.Unix())
+		b = binary.AppendVarint(b, int64(r.UpdatedAt.Nanosecond()))
 	} else {
 		b = append(b, 0)
 	}
@@ -226,6 +229,11 @@ func appendPartialRecord(b []byte, r *Record) []byte {
 	b = appendFlags(b, r.Grouped)
 	return appendInts(b, r.Invalid)
 }
+
+// maxPartialValue bounds a value read back, beyond any a source sends
+// (the CSV reader's record bound), so that a corrupt length cannot make
+// Replay allocate without limit.
+const maxPartialValue = 64 << 20
 
 // partialReader reads one partial file back, one Difference at a time
 // into memory it reuses.
@@ -238,6 +246,7 @@ type partialReader struct {
 	stamps  [2]time.Time
 	period  PeriodCount
 	buf     []byte
+	last    []byte // the last key read, which the next must follow
 	figures *partialResult
 	// keyed is whether the current Difference has a key; done once the
 	// figures are read.
@@ -346,6 +355,9 @@ func (p *partialReader) next() error {
 		return p.corrupt(err)
 	}
 	d.BadKey, d.Tier, d.TierValue = int(bad), int(tier), tierValue
+	if err := p.check(d); err != nil {
+		return p.corrupt(err)
+	}
 	if flags&16 != 0 {
 		period, err := p.bytes()
 		if err != nil {
@@ -360,6 +372,41 @@ func (p *partialReader) next() error {
 		}
 		p.period.Source, p.period.Target, p.period.Breached = src, tgt, breached&1 != 0
 		d.Period = &p.period
+	}
+	return nil
+}
+
+// check refuses a Difference that does not fit the spec, as a corrupt
+// file's could: indexes out of range would fail far from here.
+func (p *partialReader) check(d *Difference) error {
+	spec := d.Spec
+	nf := len(spec.Fields)
+	for _, f := range d.Mismatched {
+		if f < 0 || f >= nf || d.Source == nil || d.Target == nil {
+			return errors.New("a mismatched field out of range")
+		}
+	}
+	for _, r := range []*Record{d.Source, d.Target} {
+		if r == nil {
+			continue
+		}
+		if len(r.Fields) != nf || (r.Key != nil && len(r.Key) != len(spec.Key)) {
+			return errors.New("a record of another shape than the reconciliation's")
+		}
+		for _, c := range r.Invalid {
+			if c < 0 || c > nf || (c == nf && spec.Timestamp == nil) {
+				return errors.New("an invalid column out of range")
+			}
+		}
+	}
+	if d.Unkeyed && (d.BadKey < -1 || d.BadKey >= len(spec.Key)) || d.Tier < 0 || d.Tier > len(spec.Match)+1 {
+		return errors.New("a key column or tier out of range")
+	}
+	if p.keyed && p.last != nil && bytes.Compare(p.last, d.order) >= 0 {
+		return errors.New("keys out of order")
+	}
+	if p.keyed {
+		p.last = append(p.last[:0], d.order...)
 	}
 	return nil
 }
@@ -385,11 +432,12 @@ func (p *partialReader) record(i int) (*Record, error) {
 		return nil, err
 	}
 	if hasStamp == 1 {
-		ns, err := binary.ReadVarint(p.r)
-		if err != nil {
+		sec, err1 := binary.ReadVarint(p.r)
+		ns, err2 := binary.ReadVarint(p.r)
+		if err := errors.Join(err1, err2); err != nil {
 			return nil, err
 		}
-		p.stamps[i] = time.Unix(0, ns).UTC()
+		p.stamps[i] = time.Unix(sec, ns).UTC()
 		r.UpdatedAt = &p.stamps[i]
 	}
 	rows, err := binary.ReadVarint(p.r)
@@ -415,7 +463,7 @@ func (p *partialReader) bytes() ([]byte, error) {
 }
 
 func (p *partialReader) read(n int) ([]byte, error) {
-	if n < 0 || n > 1<<30 {
+	if n < 0 || n > maxPartialValue {
 		return nil, errors.New("value too long")
 	}
 	start := len(p.buf)
@@ -525,6 +573,11 @@ func Replay(ctx context.Context, spec Spec, paths []string, locs [2]*time.Locati
 		if least == nil {
 			break
 		}
+		for _, p := range readers {
+			if p != least && !p.done && p.keyed && bytes.Equal(p.diff.order, least.diff.order) {
+				return Result{}, fmt.Errorf("%s and %s hold one key: they are not partitions of one run", least.path, p.path)
+			}
+		}
 		if err := sink.Write(&least.diff); err != nil {
 			return Result{}, err
 		}
@@ -614,6 +667,9 @@ func mergeFigures(spec Spec, parts []*partialResult) Result {
 		res.SourceRowsRead += r.SourceRowsRead
 		res.TargetRowsRead += r.TargetRowsRead
 		res.DurationSeconds = max(res.DurationSeconds, r.DurationSeconds)
+		if r.Mode != "" {
+			res.Mode = r.Mode
+		}
 		if r.Periods != nil { // counts_by: counted whole in partition 0
 			res.Periods, res.PeriodsBreached, res.PeriodCounts = r.Periods, r.PeriodsBreached, r.PeriodCounts
 		}

@@ -219,3 +219,57 @@ func TestReplayRefusesPartialsThatAreNotOneRun(t *testing.T) {
 		t.Fatal("the partial file was not written", err)
 	}
 }
+
+// writePartial writes one hand-made Difference and the figures to a
+// partial file of spec, partition 0 of 1.
+func writePartial(t *testing.T, spec *Spec, d *Difference) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p0")
+	w, err := CreatePartial(path, spec, Partition{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(Result{Name: spec.Name}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPartialKeepsFarInstants(t *testing.T) {
+	spec := oracleSpec()
+	far, old := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 1000, time.UTC)
+	key := "k"
+	d := &Difference{Spec: &spec, Key: &key, order: []byte{tagText, 'k', 0, 1}, Mismatched: []int{0},
+		Source: &Record{Key: [][]byte{[]byte("k")}, Fields: [][]byte{[]byte("a"), nil}, Timestamp: []byte("9999-12-31"), UpdatedAt: &far, Rows: 1},
+		Target: &Record{Key: [][]byte{[]byte("k")}, Fields: [][]byte{[]byte("b"), nil}, Timestamp: []byte("1600-01-01"), UpdatedAt: &old, Rows: 1}}
+	var got collect
+	if _, err := Replay(context.Background(), spec, []string{writePartial(t, &spec, d)}, [2]*time.Location{time.UTC, time.UTC}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.got) != 1 || !got.got[0].SourceUpdatedAt.Equal(far) || !got.got[0].TargetUpdatedAt.Equal(old) {
+		t.Fatalf("read back %+v, want the instants %s and %s", got.got, far, old)
+	}
+}
+
+func TestReplayRefusesADifferenceOutOfShape(t *testing.T) {
+	spec := oracleSpec()
+	key := "k"
+	rec := func() *Record { return &Record{Key: [][]byte{[]byte("k")}, Fields: [][]byte{[]byte("a"), nil}, Rows: 1} }
+	for name, d := range map[string]*Difference{
+		"mismatched field":  {Mismatched: []int{7}, Source: rec(), Target: rec()},
+		"invalid column":    {Source: &Record{Fields: [][]byte{nil, nil}, Invalid: []int{9}, Rows: 1}},
+		"too few fields":    {Source: &Record{Fields: [][]byte{nil}, Rows: 1}},
+		"bad key column":    {Unkeyed: true, BadKey: 3, Source: rec()},
+		"mismatch one side": {Mismatched: []int{0}, Source: rec()},
+	} {
+		d.Spec, d.Key, d.order = &spec, &key, []byte{tagText, 'k', 0, 1}
+		var sink collect
+		_, err := Replay(context.Background(), spec, []string{writePartial(t, &spec, d)}, [2]*time.Location{time.UTC, time.UTC}, &sink)
+		if err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("%s: err = %v, want a corrupt file", name, err)
+		}
+	}
+}

@@ -27,6 +27,9 @@ type Spec struct {
 	// CountsBy, when set, makes the reconciliation count rows per period
 	// instead of matching records: it then has no Key, Fields or Timestamp.
 	CountsBy *CountsBy
+	// Checksum, when set, compares in checksum mode where both databases
+	// can (see checksum.go), and rows otherwise.
+	Checksum *Checksum
 }
 
 // Grouped reports whether side has many rows per key.

@@ -136,14 +136,24 @@ func (s *stakes) result() []Stake {
 		out = append(out, *st)
 	}
 	slices.SortFunc(out, func(a, b Stake) int {
-		return cmp.Or(strings.Compare(a.Field, b.Field), strings.Compare(orEmpty(a.Currency), orEmpty(b.Currency)))
+		return cmp.Or(strings.Compare(a.Field, b.Field), compareNullable(a.Currency, b.Currency))
 	})
 	return out
 }
 
-func orEmpty(s *string) string {
-	if s == nil {
-		return ""
+// compareNullable orders texts with nil first, before "".
+func compareNullable(a, b *string) int {
+	switch {
+	case a == nil || b == nil:
+		return cmp.Compare(boolInt(a != nil), boolInt(b != nil))
 	}
-	return *s
+	return strings.Compare(*a, *b)
 }
+
+func boolInt(ok bool) int {
+	if ok {
+		return 1
+	}
+	return 0
+}
+

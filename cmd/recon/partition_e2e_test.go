@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -85,6 +86,18 @@ func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, con
 		page, err := os.ReadFile(filepath.Join(partials[len(partials)-1], "report.md"))
 		if err != nil || !strings.Contains(string(page), fmt.Sprintf("Partition %d/%d of a partitioned run", i, count)) {
 			t.Errorf("partition %d's report.md does not say it is one: %v", i, err)
+		}
+	}
+	// Partial runs leave the history and the lifecycle to the merge.
+	state, err := sql.Open("sqlite", filepath.Join(dir, "parts-state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer state.Close()
+	for _, table := range []string{"recon_seen", "recon_runs", "recon_open_exceptions"} {
+		var n int
+		if err := state.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("after the partial runs, %s has %d rows (%v), want none", table, n, err)
 		}
 	}
 	mergeArgs := []string{"merge", "--config", paths["parts"], "--out", filepath.Join(out, "merged")}

@@ -79,6 +79,13 @@ type reconConfig struct {
 	CountsBy     *countsByConfig `yaml:"counts_by"`
 	Thresholds   thresholdConfig `yaml:"thresholds"`
 	Repair       *repairConfig   `yaml:"repair"`
+	Mode         string          `yaml:"mode"`
+	Checksum     *checksumConfig `yaml:"checksum"`
+}
+
+type checksumConfig struct {
+	Segments int64 `yaml:"segments"`
+	LeafRows int64 `yaml:"leaf_rows"`
 }
 
 type sideConfig struct {
@@ -236,7 +243,22 @@ type Reconciliation struct {
 	// MaxNewExceptions, if set, is a threshold on exceptions first seen by
 	// a run, which only the state store knows.
 	MaxNewExceptions *int64
+	// Mode is how records are compared: ModeRows, ModeChecksum, or
+	// ModeAuto (checksum once the last run counted AutoChecksumRows source
+	// records); Checksum tunes checksum mode.
+	Mode     string
+	Checksum reconcile.Checksum
 }
+
+// The comparison modes of a reconciliation (mode:).
+const (
+	ModeRows     = "rows"
+	ModeChecksum = "checksum"
+	ModeAuto     = "auto"
+)
+
+// AutoChecksumRows is the source records from which mode: auto checksums.
+const AutoChecksumRows = 100_000
 
 // Side returns the selection of side s.
 func (r Reconciliation) Side(s reconcile.Side) SideSelection {
@@ -638,6 +660,16 @@ func check(fc *fileConfig, root *yaml.Node, dir string, ce *Error) *Config {
 				}
 				stems[folded] = rc.Name
 			}
+		}
+		r.Mode = orDefault(rc.Mode, ModeRows)
+		if !slices.Contains([]string{ModeRows, ModeChecksum, ModeAuto}, r.Mode) {
+			p("mode %q is not rows, checksum or auto", rc.Mode)
+		}
+		if c := rc.Checksum; c != nil {
+			if c.Segments < 0 || c.LeafRows < 0 || c.Segments > 1<<20 {
+				p("checksum: segments (at most 1048576) and leaf_rows must be positive")
+			}
+			r.Checksum = reconcile.Checksum{Segments: c.Segments, LeafRows: c.LeafRows}
 		}
 		r.Hash = configHash(rc, fc.Systems, r.Source, r.Target)
 		checkOperational(rc, fc.Schedule, &r, func(format string, args ...any) {

@@ -169,7 +169,7 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (_ repor
 	defer sys.Close()
 
 	scope := &runScope{id: runID, started: started, sys: sys, writer: writer, logger: logger}
-	if r.State != nil {
+	if r.State != nil && r.Partition == nil { // a partial run's exceptions are the merge's to track
 		scope.seer = &firstSeer{ctx: ctx, store: r.State, runID: runID, started: started}
 		writer.TrackLifecycle(scope.seer, started)
 	}
@@ -257,7 +257,9 @@ func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Rec
 	rctx, cancelTimeout := context.WithTimeoutCause(rctx, rc.Timeout, fmt.Errorf("%w after %s (the reconciliation's timeout:)", errTimeout, rc.Timeout))
 	defer cancelTimeout()
 	// Sightings recorded for this reconciliation end with it.
-	s.seer.ctx = rctx
+	if s.seer != nil {
+		s.seer.ctx = rctx
+	}
 
 	// The history's start is when the run holds the lock: runs of one
 	// reconciliation never overlap in it.
@@ -489,6 +491,18 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 	start := time.Now()
 	opts := reconcile.Options{MemoryBudget: r.MemoryMiB << 20, TempDir: r.TempDir, Logger: logger, Progress: progress, Now: r.now(),
 		Partition: r.Partition}
+	spec := rc.Spec
+	if rc.Mode != config.ModeRows {
+		// The last run's records size the segments, and make auto checksum.
+		if r.State != nil {
+			if last, err := r.State.LastSuccess(ctx, spec.Name); err == nil && last != nil {
+				opts.ExpectRows = last.SourceCount
+			}
+		}
+		if rc.Mode == config.ModeChecksum || opts.ExpectRows >= config.AutoChecksumRows {
+			spec.Checksum = &rc.Checksum
+		}
+	}
 	if rc.Settle > 0 {
 		opts.SettleAfter = r.now().Add(-rc.Settle)
 	}
@@ -496,7 +510,7 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 	if r.Partials != nil {
 		res, err = r.replay(ctx, rc, sink)
 	} else {
-		res, err = reconcile.Run(ctx, rc.Spec, src, tgt, sink, opts)
+		res, err = reconcile.Run(ctx, spec, src, tgt, sink, opts)
 	}
 	if err == nil && partial != nil {
 		err = partial.Close(res)

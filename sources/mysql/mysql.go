@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -27,7 +28,7 @@ func init() { sources.Register("mysql", Dialect{}) }
 // Dialect is MySQL's and MariaDB's sources.Dialect.
 type Dialect struct{}
 
-var _ sources.Dialect = Dialect{}
+var _ sources.ChecksumDialect = Dialect{}
 
 // DriverName implements sources.Dialect.
 func (Dialect) DriverName() string { return "mysql" }
@@ -146,4 +147,40 @@ func (Dialect) SelectExpr(ref, databaseType string) string {
 		return fmt.Sprintf("CAST(%s AS DOUBLE)", ref)
 	}
 	return ref
+}
+
+// Canonical implements sources.ChecksumDialect.
+func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType, utc bool, invalid string) string {
+	fam, t := sources.FamilyOf(col.DatabaseType), col.DatabaseType
+	// A zero date or a zero month or day is no date the engine can read.
+	zero := fmt.Sprintf("MONTH(%s) = 0 OR DAYOFMONTH(%s) = 0", ref, ref)
+	const micros = "'%Y-%m-%d %H:%i:%s.%f'"
+	switch {
+	case fam == sources.Integer && (typ == reconcile.Int || typ == reconcile.Decimal || typ == reconcile.String):
+		return "CAST(" + ref + " AS CHAR)"
+	case fam == sources.Text && typ == reconcile.String:
+		return "CONVERT(" + ref + " USING utf8mb4)"
+	case fam == sources.Decimal && typ == reconcile.Decimal:
+		text := "CAST(" + ref + " AS CHAR)"
+		return fmt.Sprintf("CASE WHEN INSTR(%s, '.') > 0 THEN TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM %s)) ELSE %s END", text, text, text)
+	case t == "DATE" && typ == reconcile.Date:
+		return fmt.Sprintf("CASE WHEN %s THEN %s ELSE DATE_FORMAT(%s, '%%Y-%%m-%%d') END", zero, invalid, ref)
+	case (t == "TIMESTAMP" || t == "DATETIME" && utc) && typ == reconcile.Timestamp:
+		// TIMESTAMP is shown in the session's zone, which is UTC.
+		return fmt.Sprintf("CASE WHEN %s THEN %s ELSE DATE_FORMAT(%s, %s) END", zero, invalid, ref, micros)
+	}
+	return ""
+}
+
+// Frame implements sources.ChecksumDialect.
+func (Dialect) Frame(canonical string) string {
+	return fmt.Sprintf("CASE WHEN %s IS NULL THEN 'N' ELSE CONCAT('V', CHAR_LENGTH(%s), ':', %s) END", canonical, canonical, canonical)
+}
+
+// Concat implements sources.ChecksumDialect.
+func (Dialect) Concat(texts []string) string { return "CONCAT(" + strings.Join(texts, ", ") + ")" }
+
+// Hash implements sources.ChecksumDialect.
+func (Dialect) Hash(text string, digits int) string {
+	return fmt.Sprintf("CAST(CONV(SUBSTR(MD5(CONVERT(%s USING utf8mb4)), 1, %d), 16, 10) AS UNSIGNED)", text, digits)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
 )
 
@@ -27,7 +28,7 @@ func init() { sources.Register("postgres", Dialect{}) }
 // Dialect is PostgreSQL's sources.Dialect.
 type Dialect struct{}
 
-var _ sources.Dialect = Dialect{}
+var _ sources.ChecksumDialect = Dialect{}
 
 // DriverName implements sources.Dialect.
 func (Dialect) DriverName() string { return "postgres" }
@@ -184,4 +185,40 @@ func (Dialect) SelectExpr(ref, databaseType string) string {
 		return ref + "::numeric::text"
 	}
 	return ref + "::text"
+}
+
+// Canonical implements sources.ChecksumDialect.
+func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType, utc bool, invalid string) string {
+	fam, t := sources.FamilyOf(col.DatabaseType), col.DatabaseType
+	// Dates and instants PostgreSQL holds but the engine cannot read
+	// (infinity, BC, beyond year 9999) are invalid.
+	inRange := fmt.Sprintf("%s IS NULL OR isfinite(%s) AND %s >= '0001-01-01' AND %s < '10000-01-01'", ref, ref, ref, ref)
+	switch {
+	case fam == sources.Integer && (typ == reconcile.Int || typ == reconcile.Decimal || typ == reconcile.String):
+		return ref + "::text"
+	case fam == sources.Text && typ == reconcile.String && t != "BPCHAR":
+		return ref + "::text" // bpchar's text drops the padding it is read with
+	case fam == sources.Decimal && typ == reconcile.Decimal && t != "MONEY":
+		return fmt.Sprintf("CASE WHEN %s::text IN ('NaN', 'Infinity', '-Infinity') THEN %s ELSE trim_scale(%s)::text END", ref, invalid, ref)
+	case t == "DATE" && typ == reconcile.Date:
+		return fmt.Sprintf("CASE WHEN %s THEN to_char(%s, 'YYYY-MM-DD') ELSE %s END", inRange, ref, invalid)
+	case t == "TIMESTAMPTZ" && typ == reconcile.Timestamp:
+		return fmt.Sprintf("CASE WHEN %s THEN to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') ELSE %s END", inRange, ref, invalid)
+	case t == "TIMESTAMP" && typ == reconcile.Timestamp && utc:
+		return fmt.Sprintf("CASE WHEN %s THEN to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US') ELSE %s END", inRange, ref, invalid)
+	}
+	return ""
+}
+
+// Frame implements sources.ChecksumDialect.
+func (Dialect) Frame(canonical string) string {
+	return fmt.Sprintf("CASE WHEN %s IS NULL THEN 'N' ELSE 'V' || char_length(%s) || ':' || %s END", canonical, canonical, canonical)
+}
+
+// Concat implements sources.ChecksumDialect.
+func (Dialect) Concat(texts []string) string { return "(" + strings.Join(texts, " || ") + ")" }
+
+// Hash implements sources.ChecksumDialect.
+func (Dialect) Hash(text string, digits int) string {
+	return fmt.Sprintf("('x' || substr(md5(convert_to(%s, 'UTF8')), 1, %d))::bit(%d)::bigint", text, digits, 4*digits)
 }

@@ -1,0 +1,272 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Checksum mode: instead of reading every row, each database sums a
+// strong hash of every row's canonical text over segments of keys; only
+// the segments whose sums differ are narrowed down and read, and their
+// rows are compared as in rows mode. The rest agree row for row, so they
+// count as matched records in agreement without being read.
+//
+// What keeps it exact:
+//   - A row's canonical text is one text for every value the engine reads
+//     as equal (decimals without trailing zeros, instants in UTC at
+//     microseconds, NULL apart from ''), computed by the database the
+//     same way in every dialect; two rows with one canonical text compare
+//     equal in rows mode. Where a database cannot compute a column's
+//     canonical text exactly (a normalised field, a float, a zone-less
+//     timestamp outside UTC), the reconciliation is compared in rows mode.
+//   - A value rows mode would find invalid (an infinite timestamp, a
+//     MySQL zero date) gets a canonical text of its side, so that its
+//     segment never agrees and the record is read and reported.
+//   - Segments are the hash of the key's canonical text modulo a count,
+//     never a collation or a range, so that both sides agree on a key's
+//     segment; a differing segment of count C splits into two of 2C.
+//   - A segment agrees only when both sides have the same rows, the same
+//     sum of row hashes (a sum, not an XOR, so duplicates do not cancel)
+//     and no key twice; records with a NULL key are always read.
+//   - Every query of one side reads one snapshot, the segments' sums and
+//     the rows read after them alike.
+
+// Checksummer is a Snapshot whose database can checksum segments.
+type Checksummer interface {
+	// OpenChecksums starts a snapshot in which to checksum plan's columns.
+	// It returns a reason, and no session, where the database cannot
+	// compute their canonical text exactly.
+	OpenChecksums(ctx context.Context, plan ChecksumPlan) (ChecksumSession, string, error)
+}
+
+// ChecksumSession is one side's snapshot being checksummed.
+type ChecksumSession interface {
+	// Sums checksums the segments of level.
+	Sums(ctx context.Context, level SegmentLevel) ([]SegmentSum, error)
+	// Scan reads the rows of columns whose key is in one of the segments
+	// of leaves, and those whose key is NULL; closing the Rows ends the
+	// session.
+	Scan(ctx context.Context, columns []string, leaves []SegmentLevel) (Rows, error)
+	// Close ends the session without a Scan.
+	Close() error
+}
+
+// ChecksumPlan is what one side checksums: the key and every compared
+// column, in the order the engine reads them.
+type ChecksumPlan struct {
+	Side    Side
+	Key     ChecksumColumn
+	Columns []ChecksumColumn // the fields, then the timestamp
+	// Stamp is the timestamp's column ("" without one): a segment counts
+	// its non-NULL values, the lags of zero its agreement stands for.
+	Stamp string
+	// Location is the zone of the side's timestamps written without one.
+	Location *time.Location
+}
+
+// ChecksumColumn is a column and the type the engine reads it as.
+type ChecksumColumn struct {
+	Name string
+	Type FieldType
+	// NullEqualsEmpty makes NULL's canonical text that of ''.
+	NullEqualsEmpty bool
+}
+
+// SegmentLevel selects segments: a key is in segment h mod Count, where h
+// is its hash. For Sums, only keys whose segment at Parent (a divisor of
+// Count; 0 for every key) is in Within are summed; for Scan, the keys of
+// the segments Within at Count.
+type SegmentLevel struct {
+	Count, Parent int64
+	Within        []int64
+}
+
+// SegmentSum is one segment's checksum: its rows, its distinct keys (no
+// more than its rows: fewer means a key repeats), its non-NULL
+// timestamps, and the sum of its rows' hashes as decimal text.
+type SegmentSum struct {
+	Segment            int64
+	Rows, Keys, Stamps int64
+	Sum                string
+}
+
+// ChecksumFigures say what checksum mode did: the segments compared over
+// all levels, the levels, the segments read, and the rows their segments
+// agree on (matched without being read).
+type ChecksumFigures struct {
+	SegmentsChecksummed int64 `json:"segments_checksummed"`
+	Levels              int   `json:"levels"`
+	SegmentsRead        int64 `json:"segments_read"`
+	RowsInAgreement     int64 `json:"rows_in_agreement"`
+}
+
+// Checksum configures a reconciliation's checksum mode.
+type Checksum struct {
+	// Segments is the first level's count; 0 chooses from ExpectRows.
+	Segments int64
+	// LeafRows is the most rows a differing segment may have to be read
+	// rather than split again.
+	LeafRows int64
+}
+
+// Checksum mode's defaults: a first level of segments of about
+// defaultLeafRows rows each, at least minSegments and at most
+// maxSegments, split at most maxLevels times.
+const (
+	defaultLeafRows = 1000
+	minSegments     = 64
+	maxSegments     = 1 << 20
+	maxLevels       = 3
+)
+
+// checksumPlan returns side's plan, or why spec cannot be checksummed.
+func (s Spec) checksumPlan(side Side, loc *time.Location) (ChecksumPlan, string) {
+	switch {
+	case len(s.Key) != 1:
+		return ChecksumPlan{}, "a composite key"
+	case s.SourceGroupBy || s.TargetGroupBy:
+		return ChecksumPlan{}, "group_by"
+	case len(s.Match) > 0:
+		return ChecksumPlan{}, "match tiers"
+	case s.CountsBy != nil:
+		return ChecksumPlan{}, "counts_by"
+	case len(s.Key[0].Normalize) > 0:
+		return ChecksumPlan{}, "a normalised key"
+	}
+	k := s.Key[0]
+	p := ChecksumPlan{Side: side, Location: loc, Key: ChecksumColumn{Name: pick(side, k.Source, k.Target), Type: k.Type}}
+	for _, f := range s.Fields {
+		if len(f.Normalize) > 0 || len(f.Map) > 0 || len(f.Allowed) > 0 {
+			return ChecksumPlan{}, fmt.Sprintf("field %s is normalised", f.Name)
+		}
+		if f.DateLocation != nil {
+			return ChecksumPlan{}, fmt.Sprintf("field %s has a date_timezone", f.Name)
+		}
+		p.Columns = append(p.Columns, ChecksumColumn{Name: pick(side, f.Source, f.Target), Type: f.Type, NullEqualsEmpty: f.NullEqualsEmpty})
+	}
+	if ts := s.Timestamp; ts != nil {
+		p.Stamp = pick(side, ts.Source, ts.Target)
+		p.Columns = append(p.Columns, ChecksumColumn{Name: p.Stamp, Type: Timestamp})
+	}
+	return p, ""
+}
+
+// checksummed is what checksum mode found before reading rows: the
+// segments to read on each side and the figures of those that agree.
+type checksummed struct {
+	sessions [2]ChecksumSession
+	leaves   []SegmentLevel
+	figures  ChecksumFigures
+	stamps   int64 // non-NULL timestamps of the rows in agreement
+}
+
+// checksum narrows spec's differences down to segments, or returns a
+// reason to compare rows instead (and nil).
+func checksum(ctx context.Context, spec Spec, source, target Input, opts Options, logger *slog.Logger) (*checksummed, string, error) {
+	if opts.SettleAfter != (time.Time{}) {
+		return nil, "settle", nil
+	}
+	if opts.Partition != nil {
+		return nil, "a partitioned run", nil
+	}
+	c := &checksummed{}
+	for i, in := range []Input{source, target} {
+		side := [2]Side{SourceSide, TargetSide}[i]
+		cs, ok := in.Snapshot.(Checksummer)
+		if !ok {
+			c.close()
+			return nil, fmt.Sprintf("the %s cannot checksum", side), nil
+		}
+		plan, why := spec.checksumPlan(side, in.Location)
+		if why != "" {
+			return nil, why, nil
+		}
+		sess, why, err := cs.OpenChecksums(ctx, plan)
+		if err != nil || why != "" {
+			c.close()
+			return nil, why, err
+		}
+		c.sessions[i] = sess
+	}
+	leaf := spec.Checksum.LeafRows
+	if leaf <= 0 {
+		leaf = defaultLeafRows
+	}
+	count := spec.Checksum.Segments
+	if count <= 0 {
+		count = minSegments
+		for count < maxSegments && count*leaf < opts.ExpectRows {
+			count *= 2
+		}
+	}
+	level := SegmentLevel{Count: count}
+	for depth := 0; ; depth++ {
+		var sums [2]map[int64]SegmentSum
+		for i, sess := range c.sessions {
+			got, err := sess.Sums(ctx, level)
+			if err != nil {
+				c.close()
+				return nil, "", err
+			}
+			sums[i] = make(map[int64]SegmentSum, len(got))
+			for _, s := range got {
+				sums[i][s.Segment] = s
+			}
+		}
+		c.figures.Levels = depth + 1
+		var split, read []int64
+		segments := slices.Sorted(maps.Keys(sums[0]))
+		for s := range sums[1] {
+			if _, ok := sums[0][s]; !ok {
+				segments = append(segments, s)
+			}
+		}
+		for _, s := range segments {
+			a, b := sums[0][s], sums[1][s]
+			c.figures.SegmentsChecksummed++
+			if a == b && a.Keys == a.Rows {
+				c.figures.RowsInAgreement += a.Rows
+				c.stamps += a.Stamps
+				continue
+			}
+			if max(a.Rows, b.Rows) > leaf && depth+1 < maxLevels && level.Count*2 <= maxSegments {
+				split = append(split, s)
+			} else {
+				read = append(read, s)
+			}
+		}
+		if len(read) > 0 {
+			slices.Sort(read)
+			c.leaves = append(c.leaves, SegmentLevel{Count: level.Count, Within: read})
+			c.figures.SegmentsRead += int64(len(read))
+		}
+		logger.Debug("checksummed segments", "count", level.Count, "compared", len(segments), "split", len(split), "read", len(read))
+		if len(split) == 0 {
+			return c, "", nil
+		}
+		slices.Sort(split)
+		level = SegmentLevel{Count: level.Count * 2, Parent: level.Count, Within: split}
+	}
+}
+
+func (c *checksummed) close() {
+	for _, s := range c.sessions {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// segmentSnapshot reads one side's rows of the differing segments.
+type segmentSnapshot struct {
+	session ChecksumSession
+	leaves  []SegmentLevel
+}
+
+func (s segmentSnapshot) Scan(ctx context.Context, columns []string) (Rows, error) {
+	return s.session.Scan(ctx, columns, s.leaves)
+}

@@ -1,0 +1,187 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
+)
+
+// ChecksumDialect is a Dialect that can checksum segments of rows in the
+// database (reconcile.Checksummer): it computes a column's canonical text,
+// frames it, and hashes text, the same way as every other ChecksumDialect.
+type ChecksumDialect interface {
+	Dialect
+	TypedDialect
+	GroupingDialect
+	// Canonical is the SQL of the canonical text of column col (reference
+	// ref) read as typ: one text for all the values the engine reads as
+	// equal, and invalid (an SQL literal) for a value it would find
+	// invalid. It is "" where the dialect cannot compute it exactly.
+	Canonical(ref string, col Column, typ reconcile.FieldType, utc bool, invalid string) string
+	// Frame is the SQL of a canonical text framed so that concatenated
+	// frames are unambiguous: 'N' for NULL, else 'V', its length in
+	// characters, ':' and the text.
+	Frame(canonical string) string
+	// Concat is the SQL concatenation of non-NULL texts.
+	Concat(texts []string) string
+	// Hash is a non-negative integer: the first digits hex digits of the
+	// MD5 of text's UTF-8 bytes.
+	Hash(text string, digits int) string
+}
+
+// The hash of a row takes 15 hex digits (60 bits, so that a sum of a
+// billion fits any database's decimal), a key's segment 8 (32 bits).
+const (
+	rowHashDigits = 15
+	keyHashDigits = 8
+)
+
+var _ reconcile.Checksummer = (*Relation)(nil)
+
+// OpenChecksums implements reconcile.Checksummer.
+func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPlan) (reconcile.ChecksumSession, string, error) {
+	d, ok := r.db.dialect.(ChecksumDialect)
+	if !ok {
+		return nil, fmt.Sprintf("the %s system %q cannot checksum", plan.Side, r.db.name), nil
+	}
+	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	if err != nil {
+		return nil, "", r.wrap("begin snapshot", err)
+	}
+	cols, err := r.probe(ctx, tx)
+	if err != nil {
+		tx.Rollback()
+		return nil, "", err
+	}
+	names := []string{plan.Key.Name}
+	for _, c := range plan.Columns {
+		names = append(names, c.Name)
+	}
+	found, err := Resolve(cols, names)
+	if err != nil {
+		tx.Rollback()
+		return nil, "", r.wrap("check columns", err)
+	}
+	utc := plan.Location == nil || plan.Location.String() == "UTC"
+	invalid := "'!" + string(plan.Side) + "'" // never the other side's
+	s := &checksumSession{rel: r, tx: tx, d: d, cols: found}
+	key := found[0]
+	s.key = queries.Column(d, key.Name)
+	s.keyText = d.Canonical(s.key, key, plan.Key.Type, utc, invalid)
+	if s.keyText == "" || (plan.Key.Type == reconcile.Int && FamilyOf(key.DatabaseType) != Integer) {
+		tx.Rollback()
+		return nil, fmt.Sprintf("the %s key column %s is of type %s", plan.Side, key.Name, key.DatabaseType), nil
+	}
+	frames := []string{d.Frame(s.keyText)}
+	for i, c := range plan.Columns {
+		col := found[i+1]
+		canon := d.Canonical(queries.Column(d, col.Name), col, c.Type, utc, invalid)
+		if canon == "" {
+			tx.Rollback()
+			return nil, fmt.Sprintf("the %s column %s (%s) has no exact canonical text for a %s", plan.Side, col.Name, col.DatabaseType, c.Type), nil
+		}
+		if c.NullEqualsEmpty {
+			canon = "COALESCE(" + canon + ", '')"
+		}
+		frames = append(frames, d.Frame(canon))
+	}
+	s.rowHash = d.Hash(d.Concat(frames), rowHashDigits)
+	s.keyHash = d.Hash(s.keyText, keyHashDigits)
+	if plan.Stamp != "" {
+		s.stamp = queries.Column(d, found[len(found)-1].Name)
+	}
+	return s, "", nil
+}
+
+// checksumSession checksums one relation in one snapshot.
+type checksumSession struct {
+	rel                     *Relation
+	tx                      *sqlx.Tx
+	d                       ChecksumDialect
+	cols                    []Column
+	key, keyText            string
+	rowHash, keyHash, stamp string
+}
+
+// in is the condition that the key's segment at count is one of segs.
+func (s *checksumSession) in(count int64, segs []int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(%s) %% %d IN (", s.keyHash, count)
+	for i, seg := range segs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(seg, 10))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// Sums implements reconcile.ChecksumSession.
+func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel) ([]reconcile.SegmentSum, error) {
+	stamps := "0"
+	if s.stamp != "" {
+		stamps = "COUNT(" + s.stamp + ")"
+	}
+	exprs := []string{
+		fmt.Sprintf("(%s) %% %d", s.keyHash, level.Count),
+		"COUNT(*)",
+		"COUNT(DISTINCT " + s.d.ExactGroupKey(s.keyText) + ")",
+		stamps,
+		"SUM(" + s.rowHash + ")",
+	}
+	cond := s.key + " IS NOT NULL"
+	if level.Parent > 0 {
+		cond += " AND " + s.in(level.Parent, level.Within)
+	}
+	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond)+" GROUP BY 1")
+	if err != nil {
+		return nil, s.rel.wrap("checksum", err)
+	}
+	defer rows.Close()
+	var out []reconcile.SegmentSum
+	for rows.Next() {
+		var sum reconcile.SegmentSum
+		if err := rows.Scan(&sum.Segment, &sum.Rows, &sum.Keys, &sum.Stamps, &sum.Sum); err != nil {
+			return nil, s.rel.wrap("checksum", err)
+		}
+		out = append(out, sum)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.rel.wrap("checksum", err)
+	}
+	return out, nil
+}
+
+// Scan implements reconcile.ChecksumSession.
+func (s *checksumSession) Scan(ctx context.Context, columns []string, leaves []reconcile.SegmentLevel) (reconcile.Rows, error) {
+	cols, err := Resolve(s.cols, columns)
+	if err != nil {
+		return nil, s.rel.wrap("check columns", err)
+	}
+	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i] = s.d.SelectExpr(queries.Column(s.d, c.Name), c.DatabaseType)
+	}
+	conds := []string{s.key + " IS NULL"}
+	for _, l := range leaves {
+		conds = append(conds, s.in(l.Count, l.Within))
+	}
+	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, "("+strings.Join(conds, " OR ")+")"))
+	if err != nil {
+		return nil, s.rel.wrap("read segments", err)
+	}
+	return newRows(s.tx, rows, len(cols), s.rel), nil
+}
+
+// Close implements reconcile.ChecksumSession.
+func (s *checksumSession) Close() error {
+	s.tx.Rollback() // done already once a Scan's rows are closed
+	return nil
+}
