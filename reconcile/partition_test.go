@@ -257,7 +257,9 @@ func TestPartialKeepsFarInstants(t *testing.T) {
 func TestReplayRefusesADifferenceOutOfShape(t *testing.T) {
 	spec := oracleSpec()
 	key := "k"
-	rec := func() *Record { return &Record{Key: [][]byte{[]byte("k")}, Fields: [][]byte{[]byte("a"), nil}, Rows: 1} }
+	rec := func() *Record {
+		return &Record{Key: [][]byte{[]byte("k")}, Fields: [][]byte{[]byte("a"), nil}, Rows: 1}
+	}
 	for name, d := range map[string]*Difference{
 		"mismatched field":  {Mismatched: []int{7}, Source: rec(), Target: rec()},
 		"invalid column":    {Source: &Record{Fields: [][]byte{nil, nil}, Invalid: []int{9}, Rows: 1}},

@@ -156,4 +156,3 @@ func boolInt(ok bool) int {
 	}
 	return 0
 }
-
