@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Checksum mode: instead of reading every row, each database sums a
@@ -26,9 +28,10 @@ import (
 //   - A value rows mode would find invalid (an infinite timestamp, a
 //     MySQL zero date) gets a canonical text of its side, so that its
 //     segment never agrees and the record is read and reported.
-//   - Segments are the hash of the key's canonical text modulo a count,
-//     never a collation or a range, so that both sides agree on a key's
-//     segment; a differing segment of count C splits into two of 2C.
+//   - Segments are the hash of the key's canonical text modulo a count
+//     (the key itself where both keys are integer columns), never a
+//     collation or a range, so that both sides agree on a key's segment;
+//     a differing segment of count C splits into f of count C·f.
 //   - A segment agrees only when both sides have the same rows, the same
 //     sum of row hashes (a sum, not an XOR, so duplicates do not cancel)
 //     and no key twice; records with a NULL key are always read.
@@ -53,6 +56,10 @@ type ChecksumSession interface {
 	Scan(ctx context.Context, columns []string, leaves []SegmentLevel) (Rows, error)
 	// Close ends the session without a Scan.
 	Close() error
+	// IntegerKey reports whether the side's key is an integer column, so
+	// that segments may be taken of the key itself, which costs the
+	// database far less than hashing it (SegmentLevel.ByInteger).
+	IntegerKey() bool
 }
 
 // ChecksumPlan is what one side checksums: the key and every compared
@@ -79,10 +86,14 @@ type ChecksumColumn struct {
 // SegmentLevel selects segments: a key is in segment h mod Count, where h
 // is its hash. For Sums, only keys whose segment at Parent (a divisor of
 // Count; 0 for every key) is in Within are summed; for Scan, the keys of
-// the segments Within at Count.
+// the segments Within at Count. Segment s at Parent P splits into the
+// segments s + i·P at Count.
 type SegmentLevel struct {
 	Count, Parent int64
 	Within        []int64
+	// ByInteger takes segments of the key's integer value, where both
+	// sides' keys are integers, instead of its hash; h is then the key.
+	ByInteger bool
 }
 
 // SegmentSum is one segment's checksum: its rows, its distinct keys (no
@@ -203,22 +214,28 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			count *= 2
 		}
 	}
-	level := SegmentLevel{Count: count}
+	byInteger := c.sessions[0].IntegerKey() && c.sessions[1].IntegerKey()
+	level := SegmentLevel{Count: count, ByInteger: byInteger}
 	for depth := 0; ; depth++ {
 		var sums [2]map[int64]SegmentSum
+		g, gctx := errgroup.WithContext(ctx)
 		for i, sess := range c.sessions {
-			got, err := sess.Sums(ctx, level)
-			if err != nil {
-				c.close()
-				return nil, "", err
-			}
-			sums[i] = make(map[int64]SegmentSum, len(got))
-			for _, s := range got {
-				sums[i][s.Segment] = s
-			}
+			g.Go(func() error { // both databases at once
+				got, err := sess.Sums(gctx, level)
+				sums[i] = make(map[int64]SegmentSum, len(got))
+				for _, s := range got {
+					sums[i][s.Segment] = s
+				}
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			c.close()
+			return nil, "", err
 		}
 		c.figures.Levels = depth + 1
 		var split, read []int64
+		var largest int64 // the most rows of a segment to split
 		segments := slices.Sorted(maps.Keys(sums[0]))
 		for s := range sums[1] {
 			if _, ok := sums[0][s]; !ok {
@@ -233,15 +250,16 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 				c.stamps += a.Stamps
 				continue
 			}
-			if max(a.Rows, b.Rows) > leaf && depth+1 < maxLevels && level.Count*2 <= maxSegments {
+			if rows := max(a.Rows, b.Rows); rows > leaf && depth+1 < maxLevels && level.Count*2 <= maxSegments {
 				split = append(split, s)
+				largest = max(largest, rows)
 			} else {
 				read = append(read, s)
 			}
 		}
 		if len(read) > 0 {
 			slices.Sort(read)
-			c.leaves = append(c.leaves, SegmentLevel{Count: level.Count, Within: read})
+			c.leaves = append(c.leaves, SegmentLevel{Count: level.Count, Within: read, ByInteger: byInteger})
 			c.figures.SegmentsRead += int64(len(read))
 		}
 		logger.Debug("checksummed segments", "count", level.Count, "compared", len(segments), "split", len(split), "read", len(read))
@@ -249,7 +267,14 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			return c, "", nil
 		}
 		slices.Sort(split)
-		level = SegmentLevel{Count: level.Count * 2, Parent: level.Count, Within: split}
+		// Split into as many as make the largest's parts about half a
+		// leaf each: a level costs a pass over the table, so it had
+		// better leave little to split again.
+		factor := int64(2)
+		for factor < 1024 && level.Count*factor < maxSegments && factor*leaf < 2*largest {
+			factor *= 2
+		}
+		level = SegmentLevel{Count: level.Count * factor, Parent: level.Count, Within: split, ByInteger: byInteger}
 	}
 }
 

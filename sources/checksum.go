@@ -25,9 +25,11 @@ type ChecksumDialect interface {
 	// invalid. It is "" where the dialect cannot compute it exactly.
 	Canonical(ref string, col Column, typ reconcile.FieldType, utc bool, invalid string) string
 	// Frame is the SQL of a canonical text framed so that concatenated
-	// frames are unambiguous: 'N' for NULL, else 'V', its length in
-	// characters, ':' and the text.
-	Frame(canonical string) string
+	// frames are unambiguous: for text, 'N' for NULL, else 'V', its
+	// length in characters, ':' and the text; for the other types, whose
+	// canonical text never holds '|' nor is 'N', the text or 'N', then
+	// '|', which evaluates the canonical text once.
+	Frame(canonical string, text bool) string
 	// Concat is the SQL concatenation of non-NULL texts.
 	Concat(texts []string) string
 	// Hash is a non-negative integer: the first digits hex digits of the
@@ -78,7 +80,7 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 		tx.Rollback()
 		return nil, fmt.Sprintf("the %s key column %s is of type %s", plan.Side, key.Name, key.DatabaseType), nil
 	}
-	frames := []string{d.Frame(s.keyText)}
+	frames := []string{d.Frame(s.keyText, plan.Key.Type == reconcile.String)} // by type: both sides frame alike
 	for i, c := range plan.Columns {
 		col := found[i+1]
 		canon := d.Canonical(queries.Column(d, col.Name), col, c.Type, utc, invalid)
@@ -89,10 +91,11 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 		if c.NullEqualsEmpty {
 			canon = "COALESCE(" + canon + ", '')"
 		}
-		frames = append(frames, d.Frame(canon))
+		frames = append(frames, d.Frame(canon, c.Type == reconcile.String))
 	}
 	s.rowHash = d.Hash(d.Concat(frames), rowHashDigits)
 	s.keyHash = d.Hash(s.keyText, keyHashDigits)
+	s.integerKey = FamilyOf(key.DatabaseType) == Integer && !(strings.Contains(key.DatabaseType, "UNSIGNED") && strings.Contains(key.DatabaseType, "BIGINT"))
 	if plan.Stamp != "" {
 		s.stamp = queries.Column(d, found[len(found)-1].Name)
 	}
@@ -107,12 +110,24 @@ type checksumSession struct {
 	cols                    []Column
 	key, keyText            string
 	rowHash, keyHash, stamp string
+	integerKey              bool
+}
+
+// IntegerKey implements reconcile.ChecksumSession.
+func (s *checksumSession) IntegerKey() bool { return s.integerKey }
+
+// segment is the SQL of a key's segment at count.
+func (s *checksumSession) segment(count int64, byInteger bool) string {
+	if byInteger {
+		return fmt.Sprintf("((%s %% %d) + %d) %% %d", s.key, count, count, count)
+	}
+	return fmt.Sprintf("(%s) %% %d", s.keyHash, count)
 }
 
 // in is the condition that the key's segment at count is one of segs.
-func (s *checksumSession) in(count int64, segs []int64) string {
+func (s *checksumSession) in(count int64, byInteger bool, segs []int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "(%s) %% %d IN (", s.keyHash, count)
+	fmt.Fprintf(&b, "%s IN (", s.segment(count, byInteger))
 	for i, seg := range segs {
 		if i > 0 {
 			b.WriteString(", ")
@@ -130,7 +145,7 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 		stamps = "COUNT(" + s.stamp + ")"
 	}
 	exprs := []string{
-		fmt.Sprintf("(%s) %% %d", s.keyHash, level.Count),
+		s.segment(level.Count, level.ByInteger),
 		"COUNT(*)",
 		"COUNT(DISTINCT " + s.d.ExactGroupKey(s.keyText) + ")",
 		stamps,
@@ -138,7 +153,7 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 	}
 	cond := s.key + " IS NOT NULL"
 	if level.Parent > 0 {
-		cond += " AND " + s.in(level.Parent, level.Within)
+		cond += " AND " + s.in(level.Parent, level.ByInteger, level.Within)
 	}
 	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond)+" GROUP BY 1")
 	if err != nil {
@@ -171,7 +186,7 @@ func (s *checksumSession) Scan(ctx context.Context, columns []string, leaves []r
 	}
 	conds := []string{s.key + " IS NULL"}
 	for _, l := range leaves {
-		conds = append(conds, s.in(l.Count, l.Within))
+		conds = append(conds, s.in(l.Count, l.ByInteger, l.Within))
 	}
 	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, "("+strings.Join(conds, " OR ")+")"))
 	if err != nil {

@@ -173,8 +173,11 @@ func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType
 }
 
 // Frame implements sources.ChecksumDialect.
-func (Dialect) Frame(canonical string) string {
-	return fmt.Sprintf("CASE WHEN %s IS NULL THEN 'N' ELSE CONCAT('V', CHAR_LENGTH(%s), ':', %s) END", canonical, canonical, canonical)
+func (Dialect) Frame(canonical string, text bool) string {
+	if text {
+		return fmt.Sprintf("COALESCE(CONCAT('V', CHAR_LENGTH(%s), ':', %s), 'N')", canonical, canonical)
+	}
+	return fmt.Sprintf("CONCAT(COALESCE(%s, 'N'), '|')", canonical)
 }
 
 // Concat implements sources.ChecksumDialect.

@@ -211,8 +211,11 @@ func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType
 }
 
 // Frame implements sources.ChecksumDialect.
-func (Dialect) Frame(canonical string) string {
-	return fmt.Sprintf("CASE WHEN %s IS NULL THEN 'N' ELSE 'V' || char_length(%s) || ':' || %s END", canonical, canonical, canonical)
+func (Dialect) Frame(canonical string, text bool) string {
+	if text {
+		return fmt.Sprintf("COALESCE('V' || char_length(%s) || ':' || %s, 'N')", canonical, canonical)
+	}
+	return fmt.Sprintf("COALESCE(%s, 'N') || '|'", canonical)
 }
 
 // Concat implements sources.ChecksumDialect.
