@@ -4,6 +4,7 @@ GO      ?= go
 BIN     := bin/recon
 ROWS    ?= 1000000
 SIM_ROWS ?= 10000000,100000000
+SIZES   ?= 100000,1000000,10000000
 
 .PHONY: help build demo test test-short test-deps bench vet fmt clean duckdb
 
@@ -32,10 +33,10 @@ test-deps: ## install what make test needs when missing (as root, with apt-get),
 test-short: ## unit tests only, no database servers
 	$(GO) test -short -count=1 ./...
 
-bench: ## measure the read floor and full reconciliations of $(ROWS) rows (PostgreSQL vs MariaDB), and the engine at $(SIM_ROWS) generated rows; writes BENCHMARKS.md
+bench: ## measure the read floor, full reconciliations of $(ROWS) rows (PostgreSQL vs MariaDB), rows and checksum modes at $(SIZES) rows, and the engine at $(SIM_ROWS) generated rows; writes BENCHMARKS.md
 	@rm -f bench.out
 	set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkRun$$' -benchmem -count 1 ./reconcile/ | tee -a bench.out
-	set -o pipefail; RECON_BENCH_ROWS=$(ROWS) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./internal/benchmark/ | tee -a bench.out
+	set -o pipefail; RECON_BENCH_ROWS=$(ROWS) RECON_BENCH_SIZES=$(SIZES) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 120m ./internal/benchmark/ | tee -a bench.out
 	set -o pipefail; RECON_SIM_ROWS=$(SIM_ROWS) $(GO) test -run '^$$' -bench Scale -benchtime 1x -count 1 -timeout 60m ./reconcile/ | tee -a bench.out
 	$(GO) run ./internal/benchmark/benchmd bench.out > BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"

@@ -77,7 +77,7 @@ func parse(r io.Reader) ([]result, error) {
 
 func write(w io.Writer, results []result) {
 	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `make bench` on %s. Reproduce with `make bench` (defaults `ROWS=1000000`,\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "`SIM_ROWS=10000000,100000000`); every figure below is one run of that command.\n\n")
+	fmt.Fprintf(w, "`SIZES=100000,1000000,10000000`, `SIM_ROWS=10000000,100000000`); every figure below is one run of that command.\n\n")
 	fmt.Fprintf(w, "## Machine\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(w, "| CPU | %s, %d cores |\n| memory | %s |\n| Go | %s |\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
 	for _, tool := range [][]string{{"postgres", "--version"}, {"mariadbd", "--version"}} {
@@ -86,10 +86,15 @@ func write(w io.Writer, results []result) {
 		}
 	}
 	fmt.Fprintln(w)
-	floor := map[string]float64{} // benchmark family → the parallel read floor's ns/op
+	// The parallel read floor's ns/op, by the name its reconciliations
+	// share: "PostgresVsMariaDB" for PostgresVsMariaDB/reconcile,
+	// "Sizes/rows=1000000/drift=1%" for …/checksum.
+	floor := map[string]float64{}
 	for _, r := range results {
-		if fam, ok := strings.CutSuffix(r.name, "/read_floor/both_in_parallel"); ok {
-			floor[fam] = r.metrics["ns/op"]
+		for _, suffix := range []string{"/read_floor/both_in_parallel", "/read_floor"} {
+			if prefix, ok := strings.CutSuffix(r.name, suffix); ok {
+				floor[prefix] = r.metrics["ns/op"]
+			}
 		}
 	}
 	family := ""
@@ -109,7 +114,11 @@ func write(w io.Writer, results []result) {
 			}
 			figures = append(figures, fmt.Sprintf("%s %s", strconv.FormatFloat(r.metrics[u], 'f', -1, 64), u))
 		}
-		if f := floor[fam]; f > 0 && (sub == "reconcile" || sub == "binary") {
+		prefix, last := r.name, ""
+		if i := strings.LastIndexByte(r.name, '/'); i >= 0 {
+			prefix, last = r.name[:i], r.name[i+1:]
+		}
+		if f := floor[prefix]; f > 0 && (last == "reconcile" || last == "binary" || last == "rows" || last == "checksum") {
 			figures = append(figures, fmt.Sprintf("**%.2f× the read floor**", r.metrics["ns/op"]/f))
 		}
 		if sub == "" {
