@@ -90,11 +90,25 @@ func Select(q Quoter, s Selection, exprs []string) string {
 // SelectWhere returns the snapshot statement of the selection's rows for
 // which cond holds too.
 func SelectWhere(q Quoter, s Selection, exprs []string, cond string) string {
-	from := From(q, s)
-	if s.Query == "" && strings.TrimSpace(s.Where) != "" {
-		return "SELECT " + strings.Join(exprs, ", ") + " FROM " + from + " AND " + cond
+	return SelectBy(q, s, exprs, cond, "")
+}
+
+// SelectBy returns the snapshot statement of the selection's rows for
+// which cond holds too (all, for ""), ordered by the expression order
+// (unordered, for "").
+func SelectBy(q Quoter, s Selection, exprs []string, cond, order string) string {
+	stmt := "SELECT " + strings.Join(exprs, ", ") + " FROM " + From(q, s)
+	switch {
+	case cond == "":
+	case s.Query == "" && strings.TrimSpace(s.Where) != "":
+		stmt += " AND " + cond
+	default:
+		stmt += " WHERE " + cond
 	}
-	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + from + " WHERE " + cond
+	if order != "" {
+		stmt += " ORDER BY " + order
+	}
+	return stmt
 }
 
 // IntegerPartition is the condition that the integer expr is in

@@ -242,6 +242,18 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 				segments = append(segments, s)
 			}
 		}
+		// Where most rows differ even in split segments, splitting again
+		// costs a pass and spares little: they are read at once. (The
+		// first level's segments may be large, so that one splits.)
+		var all, differing int64
+		for _, s := range segments {
+			a, b := sums[0][s], sums[1][s]
+			all += max(a.Rows, b.Rows)
+			if a != b || a.Keys != a.Rows {
+				differing += max(a.Rows, b.Rows)
+			}
+		}
+		splitting := depth+1 < maxLevels && level.Count*2 <= maxSegments && (depth == 0 || differing*2 <= all)
 		for _, s := range segments {
 			a, b := sums[0][s], sums[1][s]
 			c.figures.SegmentsChecksummed++
@@ -250,7 +262,7 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 				c.stamps += a.Stamps
 				continue
 			}
-			if rows := max(a.Rows, b.Rows); rows > leaf && depth+1 < maxLevels && level.Count*2 <= maxSegments {
+			if rows := max(a.Rows, b.Rows); rows > leaf && splitting {
 				split = append(split, s)
 				largest = max(largest, rows)
 			} else {

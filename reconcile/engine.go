@@ -141,10 +141,41 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		s.partition = opts.Partition
 	}
 	start := time.Now()
-	g, gctx := errgroup.WithContext(ctx)
-	for _, s := range sides {
+	// Sides read in key order (integer keys the databases can order) are
+	// joined as they are read; others are sorted first.
+	streamable := len(spec.Match) == 0 && !spec.SourceGroupBy && !spec.TargetGroupBy
+	var rows [2]Rows
+	for i, s := range sides {
 		defer s.close()
-		g.Go(func() error { return s.ingest(gctx) })
+		if rows[i], err = s.scan(ctx, streamable); err != nil {
+			for _, r := range rows[:i] {
+				r.Close()
+			}
+			return Result{}, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if sides[0].ordered && sides[1].ordered {
+		j, err := streamJoin(ctx, spec, sides, rows, sink, opts, progress)
+		if err != nil {
+			return Result{}, err
+		}
+		logger.Debug("snapshots read and joined in key order", "source_rows", sides[0].count, "target_rows", sides[1].count, "elapsed", time.Since(start))
+		return finish(j, spec, sides, sums, began), nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i, s := range sides {
+		g.Go(func() error {
+			if err := s.ingest(gctx, rows[i], s.sorter); err != nil {
+				return err
+			}
+			// Sorting the last batch here, not in the join, sorts both
+			// sides at once.
+			var err error
+			if s.sorted, err = s.sorter.finish(); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return Result{}, err
@@ -165,6 +196,12 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	if err := j.run(ctx); err != nil {
 		return Result{}, err
 	}
+	return finish(j, spec, sides, sums, began), nil
+}
+
+// finish completes a join's figures: the rows checksum mode found in
+// agreement, the lag, the thresholds, the costs.
+func finish(j *join, spec Spec, sides [2]*sideState, sums *checksummed, began time.Time) Result {
 	j.res.Mode = "rows"
 	if sums != nil {
 		// The segments that agree: every row matched, in agreement, its
@@ -183,7 +220,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	j.res.evaluate(spec.Thresholds)
 	j.res.SourceRowsRead, j.res.TargetRowsRead = sides[0].count, sides[1].count
 	j.res.DurationSeconds = time.Since(began).Seconds()
-	return j.res, nil
+	return j.res
 }
 
 // sideState is one side's ingest: records sorted by key, plus the records
@@ -197,7 +234,7 @@ type sideState struct {
 	payload    [][]byte // a record as sorted: fields, timestamp, stored key (see appendStoredKey)
 	storedKey  []byte
 	sorter     *sorter
-	quarantine *sorter    // records whose key is NULL or unparsable, in arrival order
+	quarantine *sorter    // records whose key is NULL or unparsable, ordered by content
 	tiers      *sideTiers // nil without further match tiers
 	// grouped sides (group_by) keep in the payload how many rows a record
 	// folds (rowsSlot; nil for one), which is more than one where the
@@ -211,8 +248,8 @@ type sideState struct {
 	partition *Partition
 	others    int64
 	// partitionRead is set when the database sent the partition's rows
-	// only.
-	partitionRead bool
+	// only, ordered when it sent them in key order.
+	partitionRead, ordered bool
 	progress      *atomic.Int64
 	// sorted yields the side's records in key order once ingest is done.
 	sorted recordIter
@@ -255,8 +292,11 @@ func pick(side Side, source, target string) string {
 }
 
 // scan starts the side's read: for a grouped side, grouped in the
-// database where it can do so exactly.
-func (s *sideState) scan(ctx context.Context) (Rows, error) {
+// database where it can do so exactly; for a partitioned run, only the
+// partition's rows where the database can pick them exactly; in key order
+// if ordered is asked for and the database can order its keys as the
+// engine does.
+func (s *sideState) scan(ctx context.Context, ordered bool) (Rows, error) {
 	if s.rowsSlot >= 0 {
 		if gr, ok := s.input.Snapshot.(Grouper); ok {
 			if g, ok := s.spec.grouping(s.name); ok {
@@ -268,29 +308,40 @@ func (s *sideState) scan(ctx context.Context) (Rows, error) {
 			}
 		}
 	}
-	if pr, ok := s.input.Snapshot.(Partitioner); ok && s.partition != nil && s.keyCols == 1 && len(s.spec.Key[0].Normalize) == 0 {
-		// The engine still checks each row's partition: what the database
-		// sends is the partition's share, read without the others.
-		rows, ok, err := pr.ScanPartition(ctx, s.columns, *s.partition)
-		if err != nil || ok {
-			s.partitionRead = ok
-			return rows, err
-		}
+	if ks, ok := s.input.Snapshot.(KeyScanner); ok && s.keyCols == 1 && len(s.spec.Key[0].Normalize) == 0 && (s.partition != nil || ordered) {
+		// The engine still checks each row's partition and order: the
+		// database only spares it the reading and the sorting.
+		rows, done, err := ks.ScanKeys(ctx, KeyScan{Columns: s.columns, Partition: s.partition, Ordered: ordered})
+		s.partitionRead, s.ordered = done.Partitioned, done.Ordered
+		return rows, err
 	}
 	return s.input.Snapshot.Scan(ctx, s.columns)
 }
 
-func (s *sideState) ingest(ctx context.Context) error {
-	rows, err := s.scan(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.name, err)
+// appendContent encodes a row so that equal rows, and only they, encode
+// alike: per column 0 for NULL, else its length + 1, then its bytes.
+func appendContent(b []byte, row [][]byte) []byte {
+	for _, v := range row {
+		b = appendNullable(b, v)
 	}
+	return b
+}
+
+// keyedSink takes a side's keyed records: the sorter, or the stream to
+// the join of a side read in key order.
+type keyedSink interface {
+	add(key []byte, cols [][]byte) error
+}
+
+// ingest reads the side's rows into out (its records with a usable key),
+// the quarantine (the others) and the match tiers.
+func (s *sideState) ingest(ctx context.Context, rows Rows, out keyedSink) error {
 	defer rows.Close()
 	width := len(s.columns)
 	if s.pregrouped {
 		width++ // the group's row count
 	}
-	var seq []byte
+	var order []byte
 	for rows.Next() {
 		row := rows.Row()
 		if len(row) != width {
@@ -329,8 +380,8 @@ func (s *sideState) ingest(ctx context.Context) error {
 				s.storedKey = appendStoredKey(s.storedKey[:0], row[:s.keyCols])
 				s.payload[len(s.payload)-1] = s.storedKey
 			}
-			if err := s.sorter.add(key, s.payload); err != nil {
-				return err
+			if err := out.add(key, s.payload); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			continue
 		}
@@ -338,9 +389,11 @@ func (s *sideState) ingest(ctx context.Context) error {
 			s.others++ // partition 0 reports the records without a usable key
 			continue
 		}
-		// Quarantined records keep arrival order: the sequence number is the
-		// key. A database's group of them is one invalid record per row, as
-		// the rows would have been.
+		// Quarantined records are ordered by their content, so that their
+		// order does not depend on the order the database sent them in
+		// (which differs between a read in key order and one that is not).
+		// A database's group of them is one invalid record per row, as the
+		// rows would have been.
 		bad := strconv.AppendInt(nil, int64(kerr.column), 10)
 		if kerr.null {
 			bad = nil
@@ -349,9 +402,9 @@ func (s *sideState) ingest(ctx context.Context) error {
 		if s.pregrouped {
 			n, _ = strconv.Atoi(string(row[len(s.columns)]))
 		}
-		for i := range n {
-			seq = appendIntKey(seq[:0], s.count*1_000_000+int64(i))
-			if err := s.quarantine.add(seq, append([][]byte{bad}, row[:len(s.columns)]...)); err != nil {
+		order = appendContent(order[:0], row[:len(s.columns)])
+		for range n {
+			if err := s.quarantine.add(order, append([][]byte{bad}, row[:len(s.columns)]...)); err != nil {
 				return err
 			}
 		}
@@ -361,10 +414,6 @@ func (s *sideState) ingest(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	if err := rows.Close(); err != nil {
-		return fmt.Errorf("%s: %w", s.name, err)
-	}
-	// Sorting the last batch here, not in the join, sorts both sides at once.
-	if s.sorted, err = s.sorter.finish(); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -80,13 +79,3 @@ func (s Spec) Partitionable() error {
 	return nil
 }
 
-// Partitioner is a Snapshot that can read only one partition's rows,
-// where its database computes a key's partition exactly as owns does: a
-// key of one column typed as integers, whose every value is an int64, so
-// that k mod Count in SQL is the engine's. It reads the rows whose key is
-// in p, and for partition 0 the rows whose key is NULL too; it says ok
-// false, reading nothing, where it cannot be exact. columns[0] is the key.
-// A partitioned run then reads its share of each table, not the whole.
-type Partitioner interface {
-	ScanPartition(ctx context.Context, columns []string, p Partition) (rows Rows, ok bool, err error)
-}

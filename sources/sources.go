@@ -360,50 +360,54 @@ type TypedDialect interface {
 	TypedColumns()
 }
 
-var _ reconcile.Partitioner = (*Relation)(nil)
+var _ reconcile.KeyScanner = (*Relation)(nil)
 
-// ScanPartition reads the rows of columns whose key (columns[0]) is in
-// partition p, plus those whose key is NULL for partition 0, where the
-// key column is of an integer type whose values all fit 64 bits; otherwise
-// it reads nothing and says ok false.
-func (r *Relation) ScanPartition(ctx context.Context, columns []string, p reconcile.Partition) (reconcile.Rows, bool, error) {
-	if _, ok := r.db.dialect.(TypedDialect); !ok {
-		return nil, false, nil
-	}
+// ScanKeys reads the rows of req.Columns (the key first) narrowed to a
+// partition and ordered by the key, where the key column is of an integer
+// type in a TypedDialect: ordering by it is numeric, the engine's order,
+// and its partition is k mod K (not for a BIGINT UNSIGNED, whose values
+// may exceed an int64). Otherwise it reads every row, in no order, and
+// says so.
+func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconcile.Rows, reconcile.KeyScanned, error) {
+	var done reconcile.KeyScanned
 	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
 	if err != nil {
-		return nil, false, r.wrap("begin snapshot", err)
+		return nil, done, r.wrap("begin snapshot", err)
 	}
 	cols, err := r.probe(ctx, tx)
 	if err != nil {
 		tx.Rollback()
-		return nil, false, err
+		return nil, done, err
 	}
-	if cols, err = Resolve(cols, columns); err != nil {
+	if cols, err = Resolve(cols, req.Columns); err != nil {
 		tx.Rollback()
-		return nil, false, r.wrap("check columns", err)
-	}
-	key := cols[0].DatabaseType
-	if FamilyOf(key) != Integer || (strings.Contains(key, "UNSIGNED") && strings.Contains(key, "BIGINT")) {
-		tx.Rollback()
-		return nil, false, nil // a BIGINT UNSIGNED above 2^63-1 is no int64
+		return nil, done, r.wrap("check columns", err)
 	}
 	d := r.db.dialect
-	ref := queries.Column(d, cols[0].Name)
-	cond := queries.IntegerPartition(ref, p.Index, p.Count)
-	if p.Index == 0 {
-		cond = "(" + cond + " OR " + ref + " IS NULL)"
+	key, ref := cols[0].DatabaseType, queries.Column(d, cols[0].Name)
+	_, typed := d.(TypedDialect)
+	integer := typed && FamilyOf(key) == Integer
+	var cond, order string
+	if p := req.Partition; p != nil && integer && !(strings.Contains(key, "UNSIGNED") && strings.Contains(key, "BIGINT")) {
+		cond = queries.IntegerPartition(ref, p.Index, p.Count)
+		if p.Index == 0 {
+			cond = "(" + cond + " OR " + ref + " IS NULL)"
+		}
+		done.Partitioned = true
+	}
+	if req.Ordered && integer {
+		order, done.Ordered = ref, true
 	}
 	exprs := make([]string, len(cols))
 	for i, c := range cols {
 		exprs[i] = d.SelectExpr(queries.Column(d, c.Name), c.DatabaseType)
 	}
-	rows, err := tx.QueryContext(ctx, queries.SelectWhere(d, r.sel, exprs, cond))
+	rows, err := tx.QueryContext(ctx, queries.SelectBy(d, r.sel, exprs, cond, order))
 	if err != nil {
 		tx.Rollback()
-		return nil, false, r.wrap("read partition", err)
+		return nil, reconcile.KeyScanned{}, r.wrap("read", err)
 	}
-	return newRows(tx, rows, len(cols), r), true, nil
+	return newRows(tx, rows, len(cols), r), done, nil
 }
 
 // GroupingDialect is a Dialect that can group rows by a key's exact

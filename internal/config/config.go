@@ -245,7 +245,8 @@ type Reconciliation struct {
 	MaxNewExceptions *int64
 	// Mode is how records are compared: ModeRows, ModeChecksum, or
 	// ModeAuto (checksum once the last run counted AutoChecksumRows source
-	// records); Checksum tunes checksum mode.
+	// records, of which under AutoChecksumDrift had exceptions); Checksum
+	// tunes checksum mode.
 	Mode     string
 	Checksum reconcile.Checksum
 }
@@ -257,8 +258,14 @@ const (
 	ModeAuto     = "auto"
 )
 
-// AutoChecksumRows is the source records from which mode: auto checksums.
-const AutoChecksumRows = 100_000
+// AutoChecksumRows is the source records from which mode: auto
+// checksums, and AutoChecksumDrift the most exceptions per source record
+// the last run may have found: where much differs, checksums find that
+// every segment differs, and cost a pass over the tables for nothing.
+const (
+	AutoChecksumRows  = 100_000
+	AutoChecksumDrift = 0.001
+)
 
 // Side returns the selection of side s.
 func (r Reconciliation) Side(s reconcile.Side) SideSelection {

@@ -493,13 +493,12 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 		Partition: r.Partition}
 	spec := rc.Spec
 	if rc.Mode != config.ModeRows {
-		// The last run's records size the segments, and make auto checksum.
+		var last *state.Run
 		if r.State != nil {
-			if last, err := r.State.LastSuccess(ctx, spec.Name); err == nil && last != nil {
-				opts.ExpectRows = last.SourceCount
-			}
+			last, _ = r.State.LastSuccess(ctx, spec.Name) // none known: as for a first run
 		}
-		if rc.Mode == config.ModeChecksum || opts.ExpectRows >= config.AutoChecksumRows {
+		var checksum bool
+		if checksum, opts.ExpectRows = checksumMode(rc.Mode, last); checksum {
 			spec.Checksum = &rc.Checksum
 		}
 	}
@@ -534,6 +533,26 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 	logger.Info("reconciled", "reconciliation", rc.Spec.Name, "source_rows", res.SourceCount, "target_rows", res.TargetCount,
 		"matched", res.Matched, "breaches", strings.Join(res.Breaches, ","), "elapsed", time.Since(start).Round(time.Millisecond))
 	return out, nil
+}
+
+// checksumMode says whether a reconciliation of mode whose last
+// successful run was last (nil: none) is to run in checksum mode, and how
+// many source records to expect (which sizes the segments): in auto mode,
+// where the last run counted many records and found few of them differ.
+func checksumMode(mode string, last *state.Run) (bool, int64) {
+	var expect int64
+	sparse := false
+	if last != nil {
+		expect = last.SourceCount
+		sparse = float64(last.Exceptions) < config.AutoChecksumDrift*float64(last.SourceCount)
+	}
+	switch mode {
+	case config.ModeChecksum:
+		return true, expect
+	case config.ModeAuto:
+		return expect >= config.AutoChecksumRows && sparse, expect
+	}
+	return false, expect
 }
 
 // newPlanner starts the repair plans of rc under the run's directory dir,

@@ -25,6 +25,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -706,11 +707,11 @@ func testColumnResolution(t *testing.T, h Harness) {
 	}
 }
 
-// testPartition checks ScanPartition: a dialect whose columns are typed
-// reads each partition of an integer key in the database, every row in
-// exactly the partition k mod K (negative keys and the int64 extremes
-// included), NULL keys in partition 0; a dialect whose are not (SQLite)
-// declines and reads nothing.
+// testPartition checks ScanKeys: a dialect whose columns are typed reads
+// each partition of an integer key in the database, in numeric order,
+// every row in exactly the partition k mod K (negative keys and the int64
+// extremes included), NULL keys in partition 0; a dialect whose are not
+// (SQLite) reads every row and says it honoured neither.
 func testPartition(t *testing.T, h Harness) {
 	e := newEnv(t, h)
 	e.create("parts", "id", h.Types.BigInt.DDL, "v", h.Types.VarChar.DDL)
@@ -729,16 +730,19 @@ func testPartition(t *testing.T, h Harness) {
 		for _, count := range []int{1, 2, 3, 5} {
 			seen, nulls := map[string]int{}, 0
 			for index := range count {
-				rows, ok, err := e.rel(sel).ScanPartition(e.ctx(), []string{"id", "v"}, reconcile.Partition{Index: index, Count: count})
+				rows, done, err := e.rel(sel).ScanKeys(e.ctx(), reconcile.KeyScan{Columns: []string{"id", "v"},
+					Partition: &reconcile.Partition{Index: index, Count: count}, Ordered: true})
 				if err != nil {
-					t.Fatalf("ScanPartition %d/%d of %s: %v", index, count, sel, err)
+					t.Fatalf("ScanKeys %d/%d of %s: %v", index, count, sel, err)
 				}
-				if ok != typed {
-					t.Fatalf("ScanPartition of %s: ok %t, want %t (typed columns)", sel, ok, typed)
+				if done.Partitioned != typed || done.Ordered != typed {
+					t.Fatalf("ScanKeys of %s: %+v, want both %t (typed columns)", sel, done, typed)
 				}
-				if !ok {
+				if !typed {
+					rows.Close()
 					return
 				}
+				last := int64(math.MinInt64)
 				for rows.Next() {
 					row := rows.Row()
 					if row[0] == nil {
@@ -756,6 +760,10 @@ func testPartition(t *testing.T, h Harness) {
 					if owner := int((n%int64(count) + int64(count)) % int64(count)); owner != index {
 						t.Errorf("key %s read in partition %d/%d, belongs to %d", id, index, count, owner)
 					}
+					if n < last {
+						t.Errorf("key %d read after %d", n, last)
+					}
+					last = n
 					seen[id]++
 				}
 				if err := errors.Join(rows.Err(), rows.Close()); err != nil {

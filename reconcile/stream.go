@@ -1,0 +1,200 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// streamJoin joins two sides the databases send in key order while they
+// are read: a producer per side hands its records to the join in batches,
+// so reading, comparing and reporting overlap and nothing is sorted or
+// spilled. Each producer checks that its keys do come in order; a database
+// that breaks the order fails the reconciliation rather than mismatch it.
+func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Rows, sink Sink, opts Options, progress *Progress) (*join, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	streams := [2]*stream{newStream(gctx, len(sides[0].payload)), newStream(gctx, len(sides[1].payload))}
+	for i, s := range sides {
+		s.sorted = streams[i]
+	}
+	j := newJoin(spec, sides, sink, &progress.Compared)
+	j.settleAfter = opts.SettleAfter
+	for i, s := range sides {
+		g.Go(func() error {
+			err := s.ingest(gctx, rows[i], streams[i])
+			streams[i].end(err)
+			return err
+		})
+	}
+	g.Go(func() error { return j.run(gctx) })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// The counts are known once read; the join began before.
+	j.res.SourceCount, j.res.TargetCount = sides[0].count-sides[0].others, sides[1].count-sides[1].others
+	return j, nil
+}
+
+// errOutOfOrder is a side's database sending a key before a smaller one.
+var errOutOfOrder = errors.New("the database sent keys out of order")
+
+// Batches bound what a stream holds: streamBatches batches of up to
+// batchRecords records or batchBytes bytes (more for one larger record).
+const (
+	streamBatches = 6
+	batchRecords  = 2048
+	batchBytes    = 1 << 20
+)
+
+// batch is records and the bytes they point into; err ends a stream that
+// failed.
+type batch struct {
+	buf  []byte
+	recs []record
+	cols [][]byte // every record's cols, ncols each
+	err  error
+}
+
+// stream carries one side's records from its producer to the join. It is
+// the producer's keyedSink and the join's recordIter.
+type stream struct {
+	ctx   context.Context
+	ncols int
+	out   chan *batch // filled batches, in order
+	free  chan *batch // batches the join is done with
+	made  int
+	// The producer's: the batch being filled and the last key added.
+	cur  *batch
+	prev []byte
+	// The join's: the batch being read and its next record.
+	read *batch
+	i    int
+}
+
+func newStream(ctx context.Context, ncols int) *stream {
+	return &stream{ctx: ctx, ncols: ncols, out: make(chan *batch, streamBatches), free: make(chan *batch, streamBatches)}
+}
+
+// add appends a record, which must not come before the previous one.
+func (st *stream) add(key []byte, cols [][]byte) error {
+	if st.prev != nil && bytes.Compare(key, st.prev) < 0 {
+		parts, _ := decodeKey(key)
+		prev, _ := decodeKey(st.prev)
+		return fmt.Errorf("%w (%q after %q): read it unordered", errOutOfOrder, keyText(parts), keyText(prev))
+	}
+	st.prev = append(st.prev[:0], key...)
+	size := len(key)
+	for _, c := range cols {
+		size += len(c)
+	}
+	if b := st.cur; b != nil && (len(b.recs) == batchRecords || len(b.buf)+size > cap(b.buf)) {
+		if err := st.send(b); err != nil {
+			return err
+		}
+		st.cur = nil
+	}
+	if st.cur == nil {
+		b, err := st.batch(size)
+		if err != nil {
+			return err
+		}
+		st.cur = b
+	}
+	// The buffer never grows while filled, so the slices stay put.
+	b := st.cur
+	n := len(b.recs)
+	b.recs = append(b.recs, record{})
+	r := &b.recs[n]
+	start := len(b.buf)
+	b.buf = append(b.buf, key...)
+	r.key = b.buf[start:len(b.buf):len(b.buf)]
+	r.cols = b.cols[n*st.ncols : (n+1)*st.ncols : (n+1)*st.ncols]
+	for i, c := range cols {
+		if c == nil {
+			r.cols[i] = nil
+			continue
+		}
+		start := len(b.buf)
+		b.buf = append(b.buf, c...)
+		r.cols[i] = b.buf[start:len(b.buf):len(b.buf)]
+	}
+	return nil
+}
+
+// batch returns an empty batch with room for size bytes: one the join is
+// done with, or a new one while fewer than streamBatches exist.
+func (st *stream) batch(size int) (*batch, error) {
+	var b *batch
+	select {
+	case b = <-st.free:
+	default:
+		if st.made < streamBatches {
+			st.made++
+			b = &batch{cols: make([][]byte, batchRecords*st.ncols)}
+		} else {
+			select {
+			case b = <-st.free:
+			case <-st.ctx.Done():
+				return nil, context.Cause(st.ctx)
+			}
+		}
+	}
+	if cap(b.buf) < max(size, batchBytes) {
+		b.buf = make([]byte, 0, max(size, batchBytes))
+	}
+	b.buf, b.recs = b.buf[:0], b.recs[:0]
+	return b, nil
+}
+
+func (st *stream) send(b *batch) error {
+	select {
+	case st.out <- b:
+		return nil
+	case <-st.ctx.Done():
+		return context.Cause(st.ctx)
+	}
+}
+
+// end sends what is left and ends the stream, with err if the producer
+// failed.
+func (st *stream) end(err error) {
+	if err == nil && st.cur != nil && len(st.cur.recs) > 0 {
+		err = st.send(st.cur)
+	}
+	if err != nil {
+		st.send(&batch{err: err}) // the join stops at it, or the context is done
+		return
+	}
+	close(st.out)
+}
+
+// next implements recordIter: the record is valid until the next call.
+func (st *stream) next() (*record, error) {
+	for st.read == nil || st.i >= len(st.read.recs) {
+		if st.read != nil {
+			st.free <- st.read // never blocks: it holds every batch made
+			st.read = nil
+		}
+		var b *batch
+		var ok bool
+		select {
+		case b, ok = <-st.out:
+		case <-st.ctx.Done():
+			return nil, context.Cause(st.ctx)
+		}
+		if !ok {
+			return nil, nil
+		}
+		if b.err != nil {
+			return nil, b.err
+		}
+		st.read, st.i = b, 0
+	}
+	st.i++
+	return &st.read.recs[st.i-1], nil
+}
+
+func (st *stream) close() error { return nil }
