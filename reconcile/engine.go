@@ -250,7 +250,7 @@ type sideState struct {
 	// partitionRead is set when the database sent the partition's rows
 	// only, ordered when it sent them in key order.
 	partitionRead, ordered bool
-	progress      *atomic.Int64
+	progress               *atomic.Int64
 	// sorted yields the side's records in key order once ingest is done.
 	sorted recordIter
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,11 @@ type join struct {
 	// keyMismatch is set while comparing a later tier's pair whose tier-1
 	// keys differ or are missing.
 	keyMismatch bool
+	// shared marks the payload columns whose text, when the same on both
+	// sides, parses to the same value on both (not a grouped side's, nor a
+	// date or time read in two zones): the target's is then not parsed
+	// again.
+	shared []bool
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -69,6 +75,15 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 		}
 	}
 	j.vals = [2][]value{make([]value, n), make([]value, n)}
+	j.shared = make([]bool, n)
+	sameZone := sides[0].input.Location.String() == sides[1].input.Location.String()
+	for c := range j.shared {
+		typ := Timestamp
+		if c < len(spec.Fields) {
+			typ = spec.Fields[c].Type
+		}
+		j.shared[c] = !spec.SourceGroupBy && !spec.TargetGroupBy && (sameZone || typ != Date && typ != Timestamp)
+	}
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
 	j.stakes = newStakes(spec)
@@ -85,7 +100,8 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 func (j *join) run(ctx context.Context) error {
 	groups := &j.groups
 	for i, s := range j.sides {
-		groups[i] = &groupIter{it: s.sorted, stamp: j.stamp, col: len(j.fields), loc: s.input.Location}
+		_, stable := s.sorted.(*stream)
+		groups[i] = &groupIter{it: s.sorted, stamp: j.stamp, col: len(j.fields), loc: s.input.Location, stable: stable}
 		if j.spec.Grouped(s.name) {
 			groups[i].fold = newFolder(j.spec, j.fields, j.stamp, s.input.Location)
 			groups[i].fold.pregrouped, groups[i].rowsSlot = s.pregrouped, s.rowsSlot
@@ -162,10 +178,16 @@ func (j *join) run(ctx context.Context) error {
 	return nil
 }
 
+// errSharedInvalid marks a target value that is the source's, which did
+// not parse.
+var errSharedInvalid = errors.New("does not parse")
+
 // parse reads side i's record payload into vals and fills the side's
 // Record from it (all but the key, which only a Difference needs). A
-// folded record is one a grouped side's groupIter made.
-func (j *join) parse(i int, r *record, rows int, folded bool) *Record {
+// folded record is one a grouped side's groupIter made. source, for the
+// target of a pair, is the source's payload, already parsed into vals[0]:
+// a shared column with the same text takes the source's value.
+func (j *join) parse(i int, r *record, rows int, folded bool, source [][]byte) *Record {
 	loc := j.sides[i].input.Location
 	rec := &j.recs[i]
 	nf := len(j.fields)
@@ -181,7 +203,17 @@ func (j *join) parse(i int, r *record, rows int, folded bool) *Record {
 		if c < nf {
 			cmp = &parsers[c]
 		}
-		v, err := cmp.parse(r.cols[c], loc)
+		var v value
+		var err error
+		if source != nil && j.shared[c] && bytes.Equal(r.cols[c], source[c]) && (r.cols[c] == nil) == (source[c] == nil) {
+			// Most values agree: one parse serves both sides.
+			v = j.vals[0][c]
+			if j.invalid[0][c] {
+				err = errSharedInvalid
+			}
+		} else {
+			v, err = cmp.parse(r.cols[c], loc)
+		}
 		if folded && j.groups[i].fold.bad[c] {
 			err = errFoldedInvalid
 		}
@@ -214,11 +246,13 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	if a != nil && b != nil && len(j.spec.Match) > 0 {
 		d.Tier, d.KeyMismatch = j.stage, j.stage > 1 && j.keyMismatch
 	}
+	var source [][]byte
 	if a != nil {
-		d.Source = j.parse(0, a, na, j.groups[0].fold != nil)
+		d.Source = j.parse(0, a, na, j.groups[0].fold != nil, nil)
+		source = a.cols
 	}
 	if b != nil {
-		d.Target = j.parse(1, b, nb, j.groups[1].fold != nil)
+		d.Target = j.parse(1, b, nb, j.groups[1].fold != nil, source)
 	}
 	if j.settling(d.Source) || j.settling(d.Target) {
 		j.res.Settling++
@@ -375,7 +409,7 @@ func (j *join) quarantined(s *sideState) error {
 		d.reset()
 		d.Unkeyed, d.BadKey = true, -1
 		row := r.cols[1:]
-		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1, false)
+		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1, false, nil)
 		rec.Invalid = rec.Invalid[:0] // only the key is reported
 		rec.Key = row[:s.keyCols]
 		if r.cols[0] != nil {
@@ -420,6 +454,9 @@ type groupIter struct {
 	// of picking one; rowsSlot is where a row says how many it stands for.
 	fold     *folder
 	rowsSlot int
+	// stable is set when the iterator keeps a record valid until next()
+	// is called twice (a stream), not once.
+	stable bool
 }
 
 func (g *groupIter) next() (*record, int, error) {
@@ -434,18 +471,33 @@ func (g *groupIter) next() (*record, int, error) {
 	if g.pending == nil {
 		return nil, 0, nil
 	}
-	g.copyRecord(g.pending)
 	n := 1
-	if g.fold != nil {
-		g.fold.reset()
-		g.fold.add(g.cur.cols)
-		n = g.rowsOf(g.cur.cols)
-	}
-	for {
-		p, err := g.it.next()
-		if err != nil {
+	var p *record
+	var err error
+	if g.stable && g.fold == nil {
+		// A stream keeps a record valid one next() longer: a key without
+		// duplicates, most keys, is compared where it lies, uncopied.
+		cur := g.pending
+		if p, err = g.it.next(); err != nil {
 			return nil, 0, err
 		}
+		if p == nil || !bytes.Equal(p.key, cur.key) {
+			g.pending = p
+			return cur, 1, nil
+		}
+		g.copyRecord(cur)
+	} else {
+		g.copyRecord(g.pending)
+		if g.fold != nil {
+			g.fold.reset()
+			g.fold.add(g.cur.cols)
+			n = g.rowsOf(g.cur.cols)
+		}
+		if p, err = g.it.next(); err != nil {
+			return nil, 0, err
+		}
+	}
+	for {
 		if p == nil || !bytes.Equal(p.key, g.cur.key) {
 			g.pending = p
 			if g.fold != nil {
@@ -460,6 +512,9 @@ func (g *groupIter) next() (*record, int, error) {
 			n += g.rowsOf(p.cols) - 1
 		case g.prefer(p, &g.cur):
 			g.copyRecord(p)
+		}
+		if p, err = g.it.next(); err != nil {
+			return nil, 0, err
 		}
 	}
 }

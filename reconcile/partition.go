@@ -78,4 +78,3 @@ func (s Spec) Partitionable() error {
 	}
 	return nil
 }
-

@@ -45,9 +45,11 @@ var errOutOfOrder = errors.New("the database sent keys out of order")
 // batchRecords records or batchBytes bytes (more for one larger record).
 const (
 	streamBatches = 6
-	batchRecords  = 2048
 	batchBytes    = 1 << 20
 )
+
+// batchRecords is a variable for the tests, which cross batches often.
+var batchRecords = 2048
 
 // batch is records and the bytes they point into; err ends a stream that
 // failed.
@@ -66,12 +68,14 @@ type stream struct {
 	out   chan *batch // filled batches, in order
 	free  chan *batch // batches the join is done with
 	made  int
-	// The producer's: the batch being filled and the last key added.
-	cur  *batch
-	prev []byte
-	// The join's: the batch being read and its next record.
-	read *batch
-	i    int
+	// The producer's: the batch being filled and the last key added (in
+	// the batch, or in prevBuf once the batch is sent).
+	cur           *batch
+	prev, prevBuf []byte
+	// The join's: the batch being read, its next record, and the batch
+	// before it, whose last records may still be in use.
+	read, kept *batch
+	i          int
 }
 
 func newStream(ctx context.Context, ncols int) *stream {
@@ -85,12 +89,15 @@ func (st *stream) add(key []byte, cols [][]byte) error {
 		prev, _ := decodeKey(st.prev)
 		return fmt.Errorf("%w (%q after %q): read it unordered", errOutOfOrder, keyText(parts), keyText(prev))
 	}
-	st.prev = append(st.prev[:0], key...)
 	size := len(key)
 	for _, c := range cols {
 		size += len(c)
 	}
 	if b := st.cur; b != nil && (len(b.recs) == batchRecords || len(b.buf)+size > cap(b.buf)) {
+		// prev points into the batch, which the join may recycle once
+		// sent: it is kept apart until the next record replaces it.
+		st.prevBuf = append(st.prevBuf[:0], st.prev...)
+		st.prev = st.prevBuf
 		if err := st.send(b); err != nil {
 			return err
 		}
@@ -121,6 +128,7 @@ func (st *stream) add(key []byte, cols [][]byte) error {
 		b.buf = append(b.buf, c...)
 		r.cols[i] = b.buf[start:len(b.buf):len(b.buf)]
 	}
+	st.prev = r.key
 	return nil
 }
 
@@ -171,12 +179,15 @@ func (st *stream) end(err error) {
 	close(st.out)
 }
 
-// next implements recordIter: the record is valid until the next call.
+// next implements recordIter: the record is valid until the call after
+// the next one, as the batch before the one read is kept.
 func (st *stream) next() (*record, error) {
 	for st.read == nil || st.i >= len(st.read.recs) {
 		if st.read != nil {
-			st.free <- st.read // never blocks: it holds every batch made
-			st.read = nil
+			if st.kept != nil {
+				st.free <- st.kept // never blocks: it holds every batch made
+			}
+			st.kept, st.read = st.read, nil
 		}
 		var b *batch
 		var ok bool

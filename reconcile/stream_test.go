@@ -49,6 +49,8 @@ func FuzzStreamedJoinIsTheSortedOne(f *testing.F) {
 	for seed := range uint64(30) {
 		f.Add(seed)
 	}
+	defer func(n int) { batchRecords = n }(batchRecords)
+	batchRecords = 3 // records of a key span batches, and are kept across them
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		r := rand.New(rand.NewPCG(seed, 3))
 		src, tgt := randomRows(r, r.IntN(120)), randomRows(r, r.IntN(120))

@@ -320,7 +320,25 @@ func parseDate(s string, loc, dateLoc *time.Location) (int64, error) {
 		}
 		y, m, d = t.Year(), int(t.Month()), t.Day()
 	}
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400, nil
+	return daysFromCivil(y, m, d), nil
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d in the
+// proleptic Gregorian calendar (H. Hinnant's algorithm): what time.Date
+// computes, without its zone lookups, for every date and instant read.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := int64(y - era*400)
+	mp := int64((m + 9) % 12)
+	doy := (153*mp+2)/5 + int64(d) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + doe - 719468
 }
 
 // hasOffset reports whether the time part of a timestamp ends in a zone:
@@ -365,14 +383,18 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	rest = strings.TrimLeft(rest, " ")
+	offset := 0
 	if rest == "" {
-		return time.Date(y, time.Month(mo), d, hh, mm, ss, nanos, loc), nil
-	}
-	offset, ok := scanOffset(rest)
-	if !ok {
+		if loc != time.UTC && loc != nil {
+			return time.Date(y, time.Month(mo), d, hh, mm, ss, nanos, loc), nil
+		}
+	} else if offset, ok = scanOffset(rest); !ok {
 		return time.Time{}, bad
 	}
-	return time.Date(y, time.Month(mo), d, hh, mm, ss, nanos, time.UTC).Add(-time.Duration(offset) * time.Second), nil
+	// An instant in UTC or at an offset: seconds since the epoch, as
+	// time.Date would give them, without its zone lookups.
+	secs := daysFromCivil(y, mo, d)*86400 + int64(hh*3600+mm*60+ss-offset)
+	return time.Unix(secs, int64(nanos)).UTC(), nil
 }
 
 // scanDate reads YYYY-MM-DD and returns what follows.
@@ -389,8 +411,19 @@ func scanDate(s string) (y, m, d int, rest string, ok bool) {
 	return y, m, d, rest, true
 }
 
+// daysIn is the number of days of month m of year y (proleptic
+// Gregorian), without time.Date: every date and timestamp read asks.
 func daysIn(y, m int) int {
-	return time.Date(y, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC).Day()
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // scanDigits reads exactly n decimal digits forming a number in [lo, hi].

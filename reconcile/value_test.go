@@ -268,3 +268,36 @@ func FuzzCanonicalInt(f *testing.F) {
 		}
 	})
 }
+
+// TestCivilArithmeticIsTimeDate checks the date arithmetic that replaces
+// time.Date on every date and instant read, across eras and leap rules.
+func TestCivilArithmeticIsTimeDate(t *testing.T) {
+	for y := -800; y <= 10000; y += 7 {
+		for m := 1; m <= 12; m++ {
+			if got, want := daysIn(y, m), time.Date(y, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC).Day(); got != want {
+				t.Fatalf("daysIn(%d, %d) = %d, want %d", y, m, got, want)
+			}
+			for _, d := range []int{1, 15, daysIn(y, m)} {
+				if got, want := daysFromCivil(y, m, d), time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix()/86400; got != want {
+					t.Fatalf("daysFromCivil(%d, %d, %d) = %d, want %d", y, m, d, got, want)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		text string
+		want time.Time
+	}{
+		{"2024-02-29 23:59:60.5+00", time.Date(2024, 2, 29, 23, 59, 60, 5e8, time.UTC)},
+		{"1969-12-31T23:59:59.999999Z", time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC)},
+		{"0001-01-01 00:00:00+14:00", time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 14*3600))},
+		{"9999-12-31 24:00:00-12:00", time.Date(9999, 12, 31, 24, 0, 0, 0, time.FixedZone("", -12*3600))},
+		{"2000-03-01 00:00:00", time.Date(2000, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{"1900-02-28 12:30:00-05:30", time.Date(1900, 2, 28, 12, 30, 0, 0, time.FixedZone("", -(5*3600+1800)))},
+	} {
+		got, err := parseTimestamp(c.text, time.UTC)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("parseTimestamp(%q) = %s, %v; want %s", c.text, got, err, c.want.UTC())
+		}
+	}
+}
