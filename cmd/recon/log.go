@@ -121,9 +121,18 @@ const memoryHeadroomMiB = 64
 // wanders (1M rows PostgreSQL vs MariaDB, three runs each: 188 MiB peak
 // without, 156 MiB with, no slower). A soft limit never fails an
 // allocation; past it the collector only works harder.
+//
+// Under that limit, and unless GOGC says otherwise, the collector waits
+// for the heap to grow fivefold, not twofold: the drivers allocate a
+// string or two for every value read, which made collecting 10% of a run
+// streamed in key order (1M rows: 2.24 s and 72 MiB peak at GOGC=100,
+// 2.05 s and 140 MiB at 400). The limit still bounds the heap.
 func limitMemory(budgetMiB int) {
 	if os.Getenv("GOMEMLIMIT") != "" || budgetMiB <= 0 {
 		return
 	}
 	debug.SetMemoryLimit(int64(budgetMiB+memoryHeadroomMiB) << 20)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
