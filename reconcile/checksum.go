@@ -56,6 +56,9 @@ type ChecksumSession interface {
 	Scan(ctx context.Context, columns []string, leaves []SegmentLevel) (Rows, error)
 	// Close ends the session without a Scan.
 	Close() error
+	// Count counts the side's rows, which sizes the first level when no
+	// earlier run says how many to expect.
+	Count(ctx context.Context) (int64, error)
 	// IntegerKey reports whether the side's key is an integer column, so
 	// that segments may be taken of the key itself, which costs the
 	// database far less than hashing it (SegmentLevel.ByInteger).
@@ -209,8 +212,18 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 	}
 	count := spec.Checksum.Segments
 	if count <= 0 {
+		// Segments of about a leaf each find sparse drift in one pass.
+		expect := opts.ExpectRows
+		if expect <= 0 {
+			n, err := c.sessions[0].Count(ctx)
+			if err != nil {
+				c.close()
+				return nil, "", err
+			}
+			expect = n
+		}
 		count = minSegments
-		for count < maxSegments && count*leaf < opts.ExpectRows {
+		for count < maxSegments && count*leaf < expect {
 			count *= 2
 		}
 	}
@@ -274,7 +287,7 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			c.leaves = append(c.leaves, SegmentLevel{Count: level.Count, Within: read, ByInteger: byInteger})
 			c.figures.SegmentsRead += int64(len(read))
 		}
-		logger.Debug("checksummed segments", "count", level.Count, "compared", len(segments), "split", len(split), "read", len(read))
+		logger.Info("checksummed segments", "count", level.Count, "compared", len(segments), "split", len(split), "read", len(read))
 		if len(split) == 0 {
 			return c, "", nil
 		}

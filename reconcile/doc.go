@@ -30,6 +30,25 @@
 // never by table size. Disk use is about the size of both tables' compared
 // columns, and only when they exceed the budget.
 //
+// Where both databases can send their rows in the engine's key order (a
+// KeyScanner with a key of one integer column: numeric order is the
+// encoded order, whatever the collation), nothing is sorted: a producer
+// per side hands its records to the merge join in batches as they are
+// read (stream.go), so reading and comparing overlap. Each producer checks
+// the order it gets; a key out of order fails the run rather than
+// mismatch it.
+//
+// # Reading less
+//
+//   - Checksum mode (Spec.Checksum; checksum.go): the databases sum a
+//     hash of every row's canonical text per segment of keys; only the
+//     segments that differ are split further and read. The rest count as
+//     matched and in agreement.
+//   - Partitions (Options.Partition; partition.go, partial.go): a run
+//     compares one of K shares of the keys and writes its differences and
+//     figures to a partial file; Replay merges K of them into the run one
+//     worker would have made. A KeyScanner reads only the partition's rows.
+//
 // # Shapes beyond one to one
 //
 //   - Grouped sides (Spec.SourceGroupBy, TargetGroupBy; aggregate.go): a

@@ -113,6 +113,15 @@ type checksumSession struct {
 	integerKey              bool
 }
 
+// Count implements reconcile.ChecksumSession.
+func (s *checksumSession) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.tx.QueryRowContext(ctx, queries.Select(s.d, s.rel.sel, []string{"COUNT(*)"})).Scan(&n); err != nil {
+		return 0, s.rel.wrap("count", err)
+	}
+	return n, nil
+}
+
 // IntegerKey implements reconcile.ChecksumSession.
 func (s *checksumSession) IntegerKey() bool { return s.integerKey }
 

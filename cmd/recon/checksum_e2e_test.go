@@ -42,7 +42,7 @@ reconciliations:
     timestamp: {source: updated_at, target: updated_at, tolerance: 1s}
   - name: by_code
     mode: {mode}
-    checksum: {segments: 4, leaf_rows: 3}
+    checksum: {leaf_rows: 2}
     source: {system: a, table: accounts, where: "qty >= 0"}
     target: {system: b, table: accounts, where: "qty >= 0"}
     key: [{source: code, target: code}]
