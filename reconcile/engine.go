@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -144,29 +145,49 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	// Sides read in key order (integer keys the databases can order) are
 	// joined as they are read; others are sorted first.
 	streamable := len(spec.Match) == 0 && !spec.SourceGroupBy && !spec.TargetGroupBy
+	// Both reads start at once, and a failure on either side ends both:
+	// their queries run in readCtx, which any failure cancels.
+	readCtx, cancelRead := context.WithCancelCause(ctx)
+	defer cancelRead(nil)
+	failed := func(err error) error {
+		if err != nil {
+			cancelRead(err)
+		}
+		return err
+	}
 	var rows [2]Rows
+	var scanErrs [2]error
+	var opening sync.WaitGroup
 	for i, s := range sides {
 		defer s.close()
-		if rows[i], err = s.scan(ctx, streamable); err != nil {
-			for _, r := range rows[:i] {
+		opening.Go(func() {
+			if rows[i], scanErrs[i] = s.scan(readCtx, streamable); scanErrs[i] != nil {
+				scanErrs[i] = failed(fmt.Errorf("%s: %w", s.name, scanErrs[i]))
+			}
+		})
+	}
+	opening.Wait()
+	if err := errors.Join(scanErrs[:]...); err != nil {
+		for _, r := range rows {
+			if r != nil {
 				r.Close()
 			}
-			return Result{}, fmt.Errorf("%s: %w", s.name, err)
 		}
+		return Result{}, err
 	}
 	if sides[0].ordered && sides[1].ordered {
-		j, err := streamJoin(ctx, spec, sides, rows, sink, opts, progress)
+		j, err := streamJoin(readCtx, spec, sides, rows, sink, opts, progress, failed)
 		if err != nil {
 			return Result{}, err
 		}
 		logger.Debug("snapshots read and joined in key order", "source_rows", sides[0].count, "target_rows", sides[1].count, "elapsed", time.Since(start))
 		return finish(j, spec, sides, sums, began), nil
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(readCtx)
 	for i, s := range sides {
 		g.Go(func() error {
 			if err := s.ingest(gctx, rows[i], s.sorter); err != nil {
-				return err
+				return failed(err)
 			}
 			// Sorting the last batch here, not in the join, sorts both
 			// sides at once.

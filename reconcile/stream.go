@@ -14,7 +14,8 @@ import (
 // so reading, comparing and reporting overlap and nothing is sorted or
 // spilled. Each producer checks that its keys do come in order; a database
 // that breaks the order fails the reconciliation rather than mismatch it.
-func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Rows, sink Sink, opts Options, progress *Progress) (*join, error) {
+// failed is called with any error, to end the reads at once.
+func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Rows, sink Sink, opts Options, progress *Progress, failed func(error) error) (*join, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	streams := [2]*stream{newStream(gctx, len(sides[0].payload)), newStream(gctx, len(sides[1].payload))}
 	for i, s := range sides {
@@ -26,10 +27,10 @@ func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Row
 		g.Go(func() error {
 			err := s.ingest(gctx, rows[i], streams[i])
 			streams[i].end(err)
-			return err
+			return failed(err)
 		})
 	}
-	g.Go(func() error { return j.run(gctx) })
+	g.Go(func() error { return failed(j.run(gctx)) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}

@@ -83,3 +83,50 @@ func TestStreamRefusesKeysOutOfOrder(t *testing.T) {
 		t.Fatalf("err = %v, want errOutOfOrder", err)
 	}
 }
+
+// stuckSnapshot's rows never come: Next waits until its read is
+// cancelled, as a database that stopped answering does.
+type stuckSnapshot struct{}
+
+func (stuckSnapshot) Scan(ctx context.Context, _ []string) (Rows, error) {
+	return &stuckRows{ctx: ctx}, nil
+}
+
+type stuckRows struct{ ctx context.Context }
+
+func (r *stuckRows) Next() bool    { <-r.ctx.Done(); return false }
+func (r *stuckRows) Row() [][]byte { return nil }
+func (r *stuckRows) Err() error    { return r.ctx.Err() }
+func (r *stuckRows) Close() error  { return nil }
+
+// brokenSnapshot's read fails at once.
+type brokenSnapshot struct{}
+
+func (brokenSnapshot) Scan(context.Context, []string) (Rows, error) { return &brokenRows{}, nil }
+
+type brokenRows struct{}
+
+func (*brokenRows) Next() bool    { return false }
+func (*brokenRows) Row() [][]byte { return nil }
+func (*brokenRows) Err() error    { return errBroken }
+func (*brokenRows) Close() error  { return nil }
+
+var errBroken = errors.New("connection lost")
+
+// TestAFailedSideEndsTheOther checks that a side whose read fails stops
+// the other side's read, rather than wait for it to end.
+func TestAFailedSideEndsTheOther(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), oracleSpec(), Input{brokenSnapshot{}, time.UTC}, Input{stuckSnapshot{}, time.UTC}, &collect{}, Options{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errBroken) {
+			t.Fatalf("err = %v, want the source's", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the target's read went on after the source's failed")
+	}
+}

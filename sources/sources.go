@@ -364,10 +364,9 @@ var _ reconcile.KeyScanner = (*Relation)(nil)
 
 // ScanKeys reads the rows of req.Columns (the key first) narrowed to a
 // partition and ordered by the key, where the key column is of an integer
-// type in a TypedDialect: ordering by it is numeric, the engine's order,
-// and its partition is k mod K (not for a BIGINT UNSIGNED, whose values
-// may exceed an int64). Otherwise it reads every row, in no order, and
-// says so.
+// type in a TypedDialect whose values are int64s (not a BIGINT UNSIGNED):
+// ordering by it is numeric, the engine's order, and its partition is
+// k mod K. Otherwise it reads every row, in no order, and says so.
 func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconcile.Rows, reconcile.KeyScanned, error) {
 	var done reconcile.KeyScanned
 	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
@@ -386,9 +385,12 @@ func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconci
 	d := r.db.dialect
 	key, ref := cols[0].DatabaseType, queries.Column(d, cols[0].Name)
 	_, typed := d.(TypedDialect)
-	integer := typed && FamilyOf(key) == Integer
+	// A BIGINT UNSIGNED above 2^63-1 is no int64: its encoded key is its
+	// text, whose order is not the number's, and its partition is not
+	// k mod K.
+	integer := typed && FamilyOf(key) == Integer && !(strings.Contains(key, "UNSIGNED") && strings.Contains(key, "BIGINT"))
 	var cond, order string
-	if p := req.Partition; p != nil && integer && !(strings.Contains(key, "UNSIGNED") && strings.Contains(key, "BIGINT")) {
+	if p := req.Partition; p != nil && integer {
 		cond = queries.IntegerPartition(ref, p.Index, p.Count)
 		if p.Index == 0 {
 			cond = "(" + cond + " OR " + ref + " IS NULL)"

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,5 +197,105 @@ func sameExceptions(t *testing.T, a, b string) {
 			ys = append(ys, r.String())
 		}
 		t.Fatalf("exceptions differ (%d rows mode, %d checksum mode)\nonly in rows mode: %v\nonly in checksum mode: %v", len(x), len(y), minus(xs, ys), minus(ys, xs))
+	}
+}
+
+// TestChecksumModeOnMySQLOddities checks checksum mode against rows mode
+// on what MySQL shows one way and sends another: ZEROFILL and YEAR
+// integers (sent without their padding) and dates ALLOW_INVALID_DATES let
+// in (February 30, which recon cannot read).
+func TestChecksumModeOnMySQLOddities(t *testing.T) {
+	my, my2, pg := openDatabase(t, "mysql"), openDatabase(t, "mysql"), openDatabase(t, "postgres")
+	// Each row differs in one way only, in a segment of its own (id mod 64).
+	execAll(t, my, "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+		"CREATE TABLE odd (id INT, code INT(5) ZEROFILL, y YEAR, d DATE)",
+		"INSERT INTO odd VALUES (1, 42, 2001, '2024-01-01'), (2, 7, 0, '2024-01-01'), (3, 1, 1999, '2024-02-30'), (4, 1, 1999, '2024-01-02')")
+	execAll(t, my2, "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+		"CREATE TABLE odd (id INT, code INT(5) ZEROFILL, y YEAR, d DATE)",
+		"INSERT INTO odd VALUES (1, 42, 2001, '2024-01-01'), (2, 7, 0, '2024-01-01'), (3, 1, 1999, '2024-02-30'), (4, 1, 1999, '2024-01-02')")
+	execAll(t, pg, "CREATE TABLE odd (id INT, code TEXT, y TEXT, d DATE)",
+		"INSERT INTO odd VALUES (1, '00042', '2001', '2024-01-01'), (2, '7', '0000', '2024-01-01'), (4, '1', '1999', '2024-01-02')")
+	config := `version: 1
+state: {state}
+systems:
+  my: {driver: mysql, dsn: "${SRC_DSN}"}
+  pg: {driver: postgres, dsn: "${TGT_DSN}"}
+  my2: {driver: mysql, dsn: "${MY2_DSN}"}
+reconciliations:
+  - name: padded
+    mode: {mode}
+    source: {system: my, table: odd, where: "id <> 3"}
+    target: {system: pg, table: odd}
+    key: [{source: id, target: id, type: int}]
+    fields:
+      - {name: code, type: string}
+      - {name: y, type: string}
+      - {name: d, type: date}
+  - name: invalid_dates
+    mode: {mode}
+    source: {system: my, table: odd}
+    target: {system: my2, table: odd}
+    key: [{source: id, target: id, type: int}]
+    fields:
+      - {name: d, type: date}
+`
+	dir := t.TempDir()
+	env := map[string]string{"SRC_DSN": my.dsn, "TGT_DSN": pg.dsn, "MY2_DSN": my2.dsn}
+	runs := map[string]string{}
+	for _, mode := range []string{"rows", "checksum"} {
+		path := writeFile(t, dir, mode+".yaml", strings.NewReplacer("{state}", mode+".db", "{mode}", mode).Replace(config))
+		out := filepath.Join(dir, mode)
+		if code, stdout, stderr := runRecon(t, env, "run", "--config", path, "--out", out); code != exitOK {
+			t.Fatalf("%s mode: exit %d\n%s\n%s", mode, code, stdout, stderr)
+		}
+		runs[mode] = onlyRunDir(t, out)
+	}
+	for _, f := range checksumFigures(t, runs["checksum"]) {
+		if f["mode"] != "checksum" {
+			t.Fatalf("%s: checksum mode fell back to %v: the test proves nothing", f["name"], f["mode"])
+		}
+	}
+	sameExceptions(t, runs["rows"], runs["checksum"])
+	got, err := reporttest.ReadExceptions(filepath.Join(runs["rows"], "exceptions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range got {
+		lines = append(lines, r.String())
+	}
+	slices.Sort(lines)
+	checkExceptions(t, lines, []string{
+		"padded|field_mismatch|1|code|",           // 42 is sent as "42", not "00042"
+		"padded|field_mismatch|2|y|",              // YEAR 0 is sent as "0"
+		"invalid_dates|invalid_record|3|d|source", // February 30, on both sides
+		"invalid_dates|invalid_record|3|d|target",
+	})
+}
+
+// TestUnsignedKeysBeyondInt64AreSorted checks that BIGINT UNSIGNED keys,
+// whose values beyond 2^63 recon keys by their digits (which do not sort
+// as the numbers do), are sorted by recon, not read in the database's
+// order.
+func TestUnsignedKeysBeyondInt64AreSorted(t *testing.T) {
+	a, b := openDatabase(t, "mysql"), openDatabase(t, "mysql")
+	for _, d := range []database{a, b} {
+		execAll(t, d, "CREATE TABLE big (id BIGINT UNSIGNED, v VARCHAR(10))",
+			"INSERT INTO big VALUES (9223372036854775808, 'a'), (10000000000000000000, 'b'), (5, 'c')")
+	}
+	config := `version: 1
+systems:
+  a: {driver: mysql, dsn: "${SRC_DSN}"}
+  b: {driver: mysql, dsn: "${TGT_DSN}"}
+reconciliations:
+  - name: big
+    source: {system: a, table: big}
+    target: {system: b, table: big}
+    key: [{source: id, target: id, type: int}]
+    fields: [{name: v}]
+`
+	got, _, summary := runScenario(t, a, b, config, exitOK)
+	if len(got) != 0 || summary.Reconciliations[0]["matched"].(float64) != 3 {
+		t.Errorf("exceptions %v, figures %v; want 3 matched and nothing else", got, summary.Reconciliations[0])
 	}
 }

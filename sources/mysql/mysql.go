@@ -152,12 +152,15 @@ func (Dialect) SelectExpr(ref, databaseType string) string {
 // Canonical implements sources.ChecksumDialect.
 func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType, utc bool, invalid string) string {
 	fam, t := sources.FamilyOf(col.DatabaseType), col.DatabaseType
-	// A zero date or a zero month or day is no date the engine can read.
-	zero := fmt.Sprintf("MONTH(%s) = 0 OR DAYOFMONTH(%s) = 0", ref, ref)
+	// A zero date, or one ALLOW_INVALID_DATES let in (February 30), is
+	// no date the engine can read; MySQL's own arithmetic refuses them.
+	zero := fmt.Sprintf("%s IS NOT NULL AND (%s + INTERVAL 0 DAY) IS NULL", ref, ref)
 	const micros = "'%Y-%m-%d %H:%i:%s.%f'"
 	switch {
 	case fam == sources.Integer && (typ == reconcile.Int || typ == reconcile.Decimal || typ == reconcile.String):
-		return "CAST(" + ref + " AS CHAR)"
+		// + 0: the digits as sent, without a ZEROFILL or YEAR padding
+		// that CAST would add.
+		return "CAST(" + ref + " + 0 AS CHAR)"
 	case fam == sources.Text && typ == reconcile.String:
 		return "CONVERT(" + ref + " USING utf8mb4)"
 	case fam == sources.Decimal && typ == reconcile.Decimal:
