@@ -190,3 +190,19 @@ func (Dialect) Concat(texts []string) string { return "CONCAT(" + strings.Join(t
 func (Dialect) Hash(text string, digits int) string {
 	return fmt.Sprintf("CAST(CONV(SUBSTR(MD5(CONVERT(%s USING utf8mb4)), 1, %d), 16, 10) AS UNSIGNED)", text, digits)
 }
+
+// UniqueColumn implements sources.ChecksumDialect: a unique index whose
+// only column is the column, in the table's schema (the connection's, or
+// the one the name gives).
+func (Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column string) bool {
+	schema, name, qualified := strings.Cut(table, ".")
+	if !qualified {
+		schema, name = "", table
+	}
+	var ok bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = IF(? = '', DATABASE(), ?) AND TABLE_NAME = ? AND NON_UNIQUE = 0
+		GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = ? AND MAX(SUB_PART) IS NULL)`,
+		schema, schema, name, column).Scan(&ok)
+	return err == nil && ok
+}

@@ -225,3 +225,13 @@ func (Dialect) Concat(texts []string) string { return "(" + strings.Join(texts, 
 func (Dialect) Hash(text string, digits int) string {
 	return fmt.Sprintf("('x' || substr(md5(convert_to(%s, 'UTF8')), 1, %d))::bit(%d)::bigint", text, digits, 4*digits)
 }
+
+// UniqueColumn implements sources.ChecksumDialect: a unique index of the
+// column alone, with no predicate, in the table the name resolves to.
+func (d Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column string) bool {
+	var ok bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2)`,
+		queries.QuoteTable(d, table), column).Scan(&ok)
+	return err == nil && ok
+}

@@ -134,6 +134,7 @@ func Run(t *testing.T, h Harness) {
 		{"Unreachable", testUnreachable},
 		{"RepairText", testRepairText},
 		{"Partition", testPartition},
+		{"UniqueColumn", testUniqueColumn},
 		{"Generic", testGeneric},
 	}
 	for _, tc := range tests {
@@ -778,6 +779,39 @@ func testPartition(t *testing.T, h Harness) {
 			if nulls != 2 {
 				t.Errorf("%s in %d partitions: %d NULL keys read, want 2", sel, count, nulls)
 			}
+		}
+	}
+}
+
+// testUniqueColumn checks what a ChecksumDialect takes for a key that
+// cannot repeat: a primary key or a unique index of the column alone, and
+// nothing else (a plain index, a composite unique index, a column of
+// another table).
+func testUniqueColumn(t *testing.T, h Harness) {
+	d, ok := h.Dialect.(sources.ChecksumDialect)
+	if !ok {
+		return
+	}
+	e := newEnv(t, h)
+	e.create("u1", "id", h.Types.Integer.DDL+" PRIMARY KEY", "code", h.Types.VarChar.DDL, "a", h.Types.Integer.DDL, "b", h.Types.Integer.DDL, "c", h.Types.Integer.DDL)
+	e.exec("CREATE UNIQUE INDEX u1_code ON " + e.q("u1") + " (" + e.q("code") + ")")
+	e.exec("CREATE INDEX u1_a ON " + e.q("u1") + " (" + e.q("a") + ")")
+	e.exec("CREATE UNIQUE INDEX u1_bc ON " + e.q("u1") + " (" + e.q("b") + ", " + e.q("c") + ")")
+	e.create("u2", "a", h.Types.Integer.DDL+" PRIMARY KEY")
+	tx, err := h.Dialect.BeginSnapshot(e.ctx(), sqlx.NewDb(e.setup, h.Dialect.DriverName()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, c := range []struct {
+		table, column string
+		want          bool
+	}{
+		{"u1", "id", true}, {"u1", "code", true}, {"u1", "a", false}, {"u1", "b", false}, {"u1", "c", false},
+		{"u2", "a", true}, {"missing", "a", false},
+	} {
+		if got := d.UniqueColumn(e.ctx(), tx, c.table, c.column); got != c.want {
+			t.Errorf("UniqueColumn(%s, %s) = %t, want %t", c.table, c.column, got, c.want)
 		}
 	}
 }
