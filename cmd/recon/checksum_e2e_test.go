@@ -186,7 +186,7 @@ func sameExceptions(t *testing.T, a, b string) {
 	}
 	x, y := read(a), read(b)
 	if len(x) == 0 {
-		t.Fatal("rows mode found nothing: the comparison proves nothing")
+		t.Fatal("the first run found nothing: the comparison proves nothing")
 	}
 	if !reflect.DeepEqual(x, y) {
 		var xs, ys []string
@@ -196,7 +196,7 @@ func sameExceptions(t *testing.T, a, b string) {
 		for _, r := range y {
 			ys = append(ys, r.String())
 		}
-		t.Fatalf("exceptions differ (%d rows mode, %d checksum mode)\nonly in rows mode: %v\nonly in checksum mode: %v", len(x), len(y), minus(xs, ys), minus(ys, xs))
+		t.Fatalf("exceptions differ (%d in %s, %d in %s)\nonly in the first: %v\nonly in the second: %v", len(x), a, len(y), b, minus(xs, ys), minus(ys, xs))
 	}
 }
 

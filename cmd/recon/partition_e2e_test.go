@@ -143,28 +143,7 @@ func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, con
 // the run's id and times and the reading costs.
 func sameRuns(t *testing.T, single, merged string) {
 	t.Helper()
-	rows := func(dir string) []reporttest.Row {
-		rs, err := reporttest.ReadExceptions(filepath.Join(dir, "exceptions.parquet"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range rs {
-			rs[i].RunID, rs[i].FirstSeenRun = "", ""
-			rs[i].FirstSeenAt = rs[i].FirstSeenAt.Truncate(1 << 62)
-		}
-		return rs
-	}
-	a, b := rows(single), rows(merged)
-	if len(a) == 0 {
-		t.Fatal("the single run found nothing: the comparison proves nothing")
-	}
-	if !reflect.DeepEqual(a, b) {
-		for i := range max(len(a), len(b)) {
-			if i >= len(a) || i >= len(b) || !reflect.DeepEqual(a[i], b[i]) {
-				t.Fatalf("exceptions differ from row %d of %d/%d", i, len(a), len(b))
-			}
-		}
-	}
+	sameExceptions(t, single, merged)
 	figures := func(dir string) string {
 		s, err := reporttest.ReadSummary(dir)
 		if err != nil {
