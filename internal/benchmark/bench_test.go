@@ -265,21 +265,30 @@ func buildBinary(b *testing.B, dir string) string {
 func runBinary(b *testing.B, f fixture, bin string, args ...string) {
 	var peakKiB int64
 	for b.Loop() {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "CRM_DSN="+f.pgDSN, "BILLING_DSN="+f.myDSN, launchEnv+"="+strings.Join(append([]string{bin}, args...), "\x1f"))
-		out, err := cmd.CombinedOutput()
-		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > 1 {
-			b.Fatalf("recon run: %v\n%s", err, out)
-		}
-		_, peak, ok := strings.Cut(string(out), launchMarker)
-		kib, perr := strconv.ParseInt(strings.TrimSpace(peak), 10, 64)
-		if !ok || perr != nil {
-			b.Fatalf("no peak RSS in the launcher's output:\n%s", out)
-		}
+		_, kib := runOnce(b, f, bin, args...)
 		peakKiB = max(peakKiB, kib)
 	}
 	b.ReportMetric(float64(peakKiB)/1024, "peak-RSS-MiB")
 	b.ReportMetric(float64(2*f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// runOnce runs bin with args against f's databases, through the launcher,
+// and returns how long it took and its peak resident memory in KiB.
+func runOnce(b *testing.B, f fixture, bin string, args ...string) (time.Duration, int64) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "CRM_DSN="+f.pgDSN, "BILLING_DSN="+f.myDSN, launchEnv+"="+strings.Join(append([]string{bin}, args...), "\x1f"))
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > 1 {
+		b.Fatalf("recon run: %v\n%s", err, out)
+	}
+	_, peak, ok := strings.Cut(string(out), launchMarker)
+	kib, perr := strconv.ParseInt(strings.TrimSpace(peak), 10, 64)
+	if !ok || perr != nil {
+		b.Fatalf("no peak RSS in the launcher's output:\n%s", out)
+	}
+	return took, kib
 }
 
 const binaryConfig = `version: 1

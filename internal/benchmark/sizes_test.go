@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,22 +132,67 @@ func BenchmarkSizes(b *testing.B) {
 					// Each kind of drift once a period: missing at 7, the
 					// amount at 3, the timestamp at 5.
 					want := [3]int64{every(rows, d.period, 7), every(rows, d.period, 3), every(rows, d.period, 5)}
-					for _, mode := range []string{"rows", "checksum"} {
-						b.Run(mode, func(b *testing.B) {
-							run := filepath.Join(b.TempDir(), "recon.yaml")
-							config := strings.NewReplacer("{mode}", mode, "{table}", table).Replace(ordersConfig)
-							if err := os.WriteFile(run, []byte(config), 0o644); err != nil {
-								b.Fatal(err)
-							}
-							out := filepath.Join(filepath.Dir(run), "reports")
-							runBinary(b, fixture{pgDSN: pg, myDSN: my, rows: rows}, bin, "run", "--config", run, "--out", out)
-							checkOrders(b, out, mode, want)
-						})
+					f := fixture{pgDSN: pg, myDSN: my, rows: rows}
+					config := func(b *testing.B, mode string) (args []string, out string) {
+						run := filepath.Join(b.TempDir(), "recon.yaml")
+						text := strings.NewReplacer("{mode}", mode, "{table}", table).Replace(ordersConfig)
+						if err := os.WriteFile(run, []byte(text), 0o644); err != nil {
+							b.Fatal(err)
+						}
+						out = filepath.Join(filepath.Dir(run), "reports")
+						return []string{"run", "--config", run, "--out", out}, out
 					}
+					// Rows mode against the floor measured just before it,
+					// repeatRuns times: single runs on a shared machine vary
+					// more than the ratio does.
+					b.Run("rows_vs_floor", func(b *testing.B) {
+						args, out := config(b, "rows")
+						var floors, runs, ratios []float64
+						var peak int64
+						for range repeatRuns() {
+							start := time.Now()
+							done := make(chan int)
+							go func() { done <- drain(b, src, ordersColumns(reconcile.SourceSide)) }()
+							drain(b, tgt, ordersColumns(reconcile.TargetSide))
+							<-done
+							floor := time.Since(start).Seconds()
+							took, kib := runOnce(b, f, bin, args...)
+							floors, runs, ratios = append(floors, floor), append(runs, took.Seconds()), append(ratios, took.Seconds()/floor)
+							peak = max(peak, kib)
+						}
+						checkOrders(b, out, "rows", want)
+						b.ReportMetric(median(runs)*1e9, "ns/op")
+						b.ReportMetric(median(floors)*1e9, "floor-ns/op")
+						b.ReportMetric(median(ratios), "x-floor")
+						b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+					})
+					b.Run("checksum", func(b *testing.B) {
+						args, out := config(b, "checksum")
+						runBinary(b, f, bin, args...)
+						checkOrders(b, out, "checksum", want)
+					})
 				})
 			}
 		})
 	}
+}
+
+// repeatRuns is how many alternated floor and rows-mode runs measure
+// rows mode: RECON_BENCH_REPEAT, default 3.
+func repeatRuns() int {
+	if n, err := strconv.Atoi(os.Getenv("RECON_BENCH_REPEAT")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // every counts the numbers from 1 to n whose remainder by period is r.
