@@ -126,8 +126,20 @@ func write(w io.Writer, results []result) {
 		if sub == "" {
 			sub = fam
 		}
-		fmt.Fprintf(w, "| %s | %s | %s |\n", sub, time.Duration(r.metrics["ns/op"]).Round(time.Millisecond), strings.Join(figures, ", "))
+		fmt.Fprintf(w, "| %s | %s | %s |\n", sub, roundTime(time.Duration(r.metrics["ns/op"])), strings.Join(figures, ", "))
 	}
+}
+
+// roundTime shows a time to about four digits: a whole run to the
+// millisecond, a parse to the nanosecond.
+func roundTime(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
 }
 
 func cpuModel() string {
