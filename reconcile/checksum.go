@@ -187,24 +187,9 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 	if opts.Partition != nil {
 		return nil, "a partitioned run", nil
 	}
-	c := &checksummed{}
-	for i, in := range []Input{source, target} {
-		side := [2]Side{SourceSide, TargetSide}[i]
-		cs, ok := in.Snapshot.(Checksummer)
-		if !ok {
-			c.close()
-			return nil, fmt.Sprintf("the %s cannot checksum", side), nil
-		}
-		plan, why := spec.checksumPlan(side, in.Location)
-		if why != "" {
-			return nil, why, nil
-		}
-		sess, why, err := cs.OpenChecksums(ctx, plan)
-		if err != nil || why != "" {
-			c.close()
-			return nil, why, err
-		}
-		c.sessions[i] = sess
+	c, why, err := openChecksums(ctx, spec, source, target)
+	if c == nil {
+		return nil, why, err
 	}
 	leaf := spec.Checksum.LeafRows
 	if leaf <= 0 {
@@ -301,6 +286,46 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 		}
 		level = SegmentLevel{Count: level.Count * factor, Parent: level.Count, Within: split, ByInteger: byInteger}
 	}
+}
+
+// openChecksums starts both sides' checksum sessions, or says why spec
+// cannot be checksummed between them (and returns nil).
+func openChecksums(ctx context.Context, spec Spec, source, target Input) (*checksummed, string, error) {
+	c := &checksummed{}
+	for i, in := range []Input{source, target} {
+		side := [2]Side{SourceSide, TargetSide}[i]
+		cs, ok := in.Snapshot.(Checksummer)
+		why := ""
+		var plan ChecksumPlan
+		if !ok {
+			why = fmt.Sprintf("the %s cannot checksum", side)
+		} else {
+			plan, why = spec.checksumPlan(side, in.Location)
+		}
+		if why != "" {
+			c.close()
+			return nil, why, nil
+		}
+		sess, why, err := cs.OpenChecksums(ctx, plan)
+		if err != nil || why != "" {
+			c.close()
+			return nil, why, err
+		}
+		c.sessions[i] = sess
+	}
+	return c, "", nil
+}
+
+// ChecksumPossible says why spec cannot be compared in checksum mode
+// between source and target, or "" when it can: it opens and closes both
+// sides' checksum sessions and reads no row (for recon validate). A run
+// with settle: or a partition compares rows whatever it says.
+func ChecksumPossible(ctx context.Context, spec Spec, source, target Input) (string, error) {
+	c, why, err := openChecksums(ctx, spec, source, target)
+	if c != nil {
+		c.close()
+	}
+	return why, err
 }
 
 func (c *checksummed) close() {

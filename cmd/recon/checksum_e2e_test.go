@@ -119,6 +119,17 @@ func TestChecksumModeReportsWhatRowsModeReports(t *testing.T) {
 				for _, mode := range []string{"rows", "checksum"} {
 					config := strings.NewReplacer("{state}", mode+".db", "{src}", dbs[0].driver, "{tgt}", dbs[1].driver, "{mode}", mode).Replace(checksumConfig)
 					path := writeFile(t, dir, mode+".yaml", config)
+					if mode == "checksum" && seed == 0 {
+						// recon validate says, reading no rows, what the run will do.
+						want := "mode checksum: checksums possible"
+						if pair[0] == "sqlite" {
+							want = `mode checksum: checksums are not possible (the source system "a" cannot checksum), so rows are compared`
+						}
+						code, stdout, stderr := runRecon(t, env, "validate", "--config", path)
+						if code != exitOK || strings.Count(stdout, want) != 2 {
+							t.Errorf("recon validate: exit %d, want %q for both reconciliations\n%s%s", code, want, stdout, stderr)
+						}
+					}
 					out := filepath.Join(dir, mode)
 					if code, stdout, stderr := runRecon(t, env, "run", "--config", path, "--out", out); code != exitOK {
 						t.Fatalf("%s mode: exit %d\n%s\n%s", mode, code, stdout, stderr)

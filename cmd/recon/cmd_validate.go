@@ -24,8 +24,9 @@ func validateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 Checks the config, connects to every system, and checks that every table,
 filter, query and column exists and that column types can be compared as
 the config's field types, and that every table a repair may write has the
-columns its plans write and guard. Reads no rows. Exit 0 if all is well, 2
-if not.
+columns its plans write and guard, and, for mode checksum or auto, whether
+the databases can checksum it. Reads no rows. Exit 0 if all is well, 2 if
+not.
 
 Flags:
 `)
@@ -51,6 +52,9 @@ Flags:
 			if cb := rc.Spec.CountsBy; cb != nil {
 				what = fmt.Sprintf("rows counted per %s in %s", cb.Period, cb.Location)
 			}
+			if rc.Mode != config.ModeRows {
+				what += ", " + checksumNote(ctx, sys, rc)
+			}
 			fmt.Fprintf(stdout, "ok  %s: %s.%s vs %s.%s, %s\n", rc.Spec.Name,
 				rc.Source.System, rc.Source.Selection, rc.Target.System, rc.Target.Selection, what)
 			continue
@@ -65,6 +69,27 @@ Flags:
 			"fix the names in the config or the database, then run recon validate again"))
 	}
 	return exitOK
+}
+
+// checksumNote says whether a reconciliation of mode checksum or auto can
+// be checksummed, and why not: it then compares rows.
+func checksumNote(ctx context.Context, sys *runner.Systems, rc config.Reconciliation) string {
+	src, _, err := sys.Input(ctx, rc.Source)
+	var tgt reconcile.Input
+	if err == nil {
+		tgt, _, err = sys.Input(ctx, rc.Target)
+	}
+	why := ""
+	if err == nil {
+		why, err = reconcile.ChecksumPossible(ctx, rc.Spec, src, tgt)
+	}
+	switch {
+	case err != nil:
+		return fmt.Sprintf("mode %s: cannot tell whether checksums are possible: %v", rc.Mode, err)
+	case why != "":
+		return fmt.Sprintf("mode %s: checksums are not possible (%s), so rows are compared", rc.Mode, why)
+	}
+	return fmt.Sprintf("mode %s: checksums possible", rc.Mode)
 }
 
 // validateReconciliation checks both sides' columns and their types.
