@@ -25,9 +25,11 @@ func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Row
 	j.settleAfter = opts.SettleAfter
 	for i, s := range sides {
 		g.Go(func() error {
-			err := s.ingest(gctx, rows[i], streams[i])
+			// Fail first: the reads and the join stop at once, even when
+			// the join is waiting on the other side.
+			err := failed(s.ingest(gctx, rows[i], streams[i]))
 			streams[i].end(err)
-			return failed(err)
+			return err
 		})
 	}
 	g.Go(func() error { return failed(j.run(gctx)) })
@@ -88,7 +90,7 @@ func (st *stream) add(key []byte, cols [][]byte) error {
 	if st.prev != nil && bytes.Compare(key, st.prev) < 0 {
 		parts, _ := decodeKey(key)
 		prev, _ := decodeKey(st.prev)
-		return fmt.Errorf("%w (%q after %q): read it unordered", errOutOfOrder, keyText(parts), keyText(prev))
+		return fmt.Errorf("%w (%q after %q), which an integer key never should: report it", errOutOfOrder, keyText(parts), keyText(prev))
 	}
 	size := len(key)
 	for _, c := range cols {

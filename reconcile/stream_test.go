@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -17,6 +18,8 @@ import (
 type orderedSnapshot struct {
 	rows     [][]string
 	shuffled bool
+	// failAfter, when positive, fails the read after that many rows.
+	failAfter int
 }
 
 func (o orderedSnapshot) Scan(ctx context.Context, cols []string) (Rows, error) {
@@ -40,8 +43,16 @@ func (o orderedSnapshot) ScanKeys(_ context.Context, req KeyScan) (Rows, KeyScan
 	if o.shuffled {
 		slices.Reverse(rows)
 	}
+	if o.failAfter > 0 {
+		return &failingRows{sliceRows: sliceRows{rows: rows[:o.failAfter], width: len(req.Columns)}}, KeyScanned{Ordered: req.Ordered}, nil
+	}
 	return &sliceRows{rows: rows, width: len(req.Columns)}, KeyScanned{Ordered: req.Ordered}, nil
 }
+
+// failingRows ends in errBroken after its rows.
+type failingRows struct{ sliceRows }
+
+func (r *failingRows) Err() error { return errBroken }
 
 // FuzzStreamedJoinIsTheSortedOne checks that sides read in key order and
 // joined as they stream make the run the external sort makes.
@@ -128,5 +139,39 @@ func TestAFailedSideEndsTheOther(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the target's read went on after the source's failed")
+	}
+}
+
+// stuckOrderedSnapshot is a side read in key order that never sends a row.
+type stuckOrderedSnapshot struct{ stuckSnapshot }
+
+func (s stuckOrderedSnapshot) ScanKeys(ctx context.Context, req KeyScan) (Rows, KeyScanned, error) {
+	rows, err := s.Scan(ctx, req.Columns)
+	return rows, KeyScanned{Ordered: true}, err
+}
+
+// TestAStreamedSideThatFailsEndsTheJoin checks that a streamed side whose
+// read fails, with batches still queued for the join, ends the run while
+// the join waits on the other side, which never sends a row.
+func TestAStreamedSideThatFailsEndsTheJoin(t *testing.T) {
+	defer func(n int) { batchRecords = n }(batchRecords)
+	batchRecords = 1
+	var rows [][]string
+	for i := range 50 {
+		rows = append(rows, []string{fmt.Sprint(i), "a", "1", null})
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), oracleSpec(), Input{orderedSnapshot{rows: rows, failAfter: 4}, time.UTC},
+			Input{stuckOrderedSnapshot{}, time.UTC}, &collect{}, Options{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errBroken) {
+			t.Fatalf("err = %v, want the source's", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the join waited on the stuck side after the other failed")
 	}
 }
