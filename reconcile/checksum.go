@@ -28,10 +28,12 @@ import (
 //   - A value rows mode would find invalid (an infinite timestamp, a
 //     MySQL zero date) gets a canonical text of its side, so that its
 //     segment never agrees and the record is read and reported.
-//   - Segments are the hash of the key's canonical text modulo a count
-//     (the key itself where both keys are integer columns), never a
-//     collation or a range, so that both sides agree on a key's segment;
-//     a differing segment of count C splits into f of count C·f.
+//   - Segments never rely on a collation, so that both sides agree on a
+//     key's segment: where both keys are integer columns, a segment is a
+//     range of the key (read through its index, so that a differing
+//     segment costs its rows, not a pass over the table), split into f
+//     ranges f times narrower; otherwise it is the hash of the key's
+//     canonical text modulo a count C, split into f of count C·f.
 //   - A segment agrees only when both sides have the same rows, the same
 //     sum of row hashes (a sum, not an XOR, so duplicates do not cancel)
 //     and no key twice; records with a NULL key are always read.
@@ -60,9 +62,12 @@ type ChecksumSession interface {
 	// earlier run says how many to expect.
 	Count(ctx context.Context) (int64, error)
 	// IntegerKey reports whether the side's key is an integer column, so
-	// that segments may be taken of the key itself, which costs the
-	// database far less than hashing it (SegmentLevel.ByInteger).
+	// that segments may be ranges of the key itself, which the database
+	// reads through its index and need not hash (SegmentLevel.Width).
 	IntegerKey() bool
+	// KeyRange returns the least and the greatest key of an integer key,
+	// and whether there is any.
+	KeyRange(ctx context.Context) (least, greatest int64, any bool, err error)
 }
 
 // ChecksumPlan is what one side checksums: the key and every compared
@@ -86,17 +91,45 @@ type ChecksumColumn struct {
 	NullEqualsEmpty bool
 }
 
-// SegmentLevel selects segments: a key is in segment h mod Count, where h
-// is its hash. For Sums, only keys whose segment at Parent (a divisor of
-// Count; 0 for every key) is in Within are summed; for Scan, the keys of
-// the segments Within at Count. Segment s at Parent P splits into the
-// segments s + i·P at Count.
+// SegmentLevel selects segments of keys. With a Width, a segment is a
+// range of integer keys: key k is in segment (k − Origin) / Width, and
+// segment s at ParentWidth P (a multiple of Width) splits into the
+// segments s·P/Width + i. Otherwise key k is in segment h mod Count,
+// where h is the hash of its canonical text, and segment s at Parent P (a
+// divisor of Count) splits into the segments s + i·P at Count.
+//
+// For Sums, only keys whose segment at the parent (none: every key) is in
+// Within are summed; for Scan, the keys of the segments Within.
 type SegmentLevel struct {
 	Count, Parent int64
 	Within        []int64
-	// ByInteger takes segments of the key's integer value, where both
-	// sides' keys are integers, instead of its hash; h is then the key.
-	ByInteger bool
+	// Origin and Last are the least and the greatest key of either side;
+	// Width and ParentWidth are powers of two.
+	Origin, Last, Width, ParentWidth int64
+}
+
+// KeyRanges returns the key ranges [least, greatest] of the segments (in
+// order) at width, adjacent ones joined, and none beyond Last, so that
+// no bound overflows.
+func (l SegmentLevel) KeyRanges(width int64, segments []int64) [][2]int64 {
+	var out [][2]int64
+	origin := l.Origin
+	last := uint64(l.Last - origin)
+	for _, s := range segments {
+		lo := uint64(s) * uint64(width)
+		hi := lo + uint64(width) - 1
+		if lo > last {
+			continue
+		}
+		hi = min(hi, last)
+		r := [2]int64{origin + int64(lo), origin + int64(hi)}
+		if n := len(out); n > 0 && out[n-1][1]+1 == r[0] {
+			out[n-1][1] = r[1]
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // SegmentSum is one segment's checksum: its rows, its distinct keys (no
@@ -212,8 +245,11 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			count *= 2
 		}
 	}
-	byInteger := c.sessions[0].IntegerKey() && c.sessions[1].IntegerKey()
-	level := SegmentLevel{Count: count, ByInteger: byInteger}
+	level, err := firstLevel(ctx, c.sessions, count)
+	if err != nil {
+		c.close()
+		return nil, "", err
+	}
 	for depth := 0; ; depth++ {
 		var sums [2]map[int64]SegmentSum
 		g, gctx := errgroup.WithContext(ctx)
@@ -251,7 +287,11 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 				differing += max(a.Rows, b.Rows)
 			}
 		}
-		splitting := depth+1 < maxLevels && level.Count*2 <= maxSegments && (depth == 0 || differing*2 <= all)
+		splittable := level.Count*2 <= maxSegments
+		if level.Width > 0 {
+			splittable = level.Width >= 2
+		}
+		splitting := depth+1 < maxLevels && splittable && (depth == 0 || differing*2 <= all)
 		for _, s := range segments {
 			a, b := sums[0][s], sums[1][s]
 			c.figures.SegmentsChecksummed++
@@ -269,10 +309,12 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 		}
 		if len(read) > 0 {
 			slices.Sort(read)
-			c.leaves = append(c.leaves, SegmentLevel{Count: level.Count, Within: read, ByInteger: byInteger})
+			leaves := level
+			leaves.Parent, leaves.ParentWidth, leaves.Within = 0, 0, read
+			c.leaves = append(c.leaves, leaves)
 			c.figures.SegmentsRead += int64(len(read))
 		}
-		logger.Info("checksummed segments", "count", level.Count, "compared", len(segments), "split", len(split), "read", len(read))
+		logger.Info("checksummed segments", "count", level.Count, "width", level.Width, "compared", len(segments), "split", len(split), "read", len(read))
 		if len(split) == 0 {
 			return c, "", nil
 		}
@@ -281,11 +323,50 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 		// leaf each: a level costs a pass over the table, so it had
 		// better leave little to split again.
 		factor := int64(2)
-		for factor < 1024 && level.Count*factor < maxSegments && factor*leaf < 2*largest {
+		for factor < 1024 && factor*leaf < 2*largest && (level.Width > 0 && factor < level.Width || level.Width == 0 && level.Count*factor < maxSegments) {
 			factor *= 2
 		}
-		level = SegmentLevel{Count: level.Count * factor, Parent: level.Count, Within: split, ByInteger: byInteger}
+		if level.Width > 0 {
+			level.Width, level.ParentWidth = level.Width/factor, level.Width
+		} else {
+			level.Count, level.Parent = level.Count*factor, level.Count
+		}
+		level.Within = split
 	}
+}
+
+// firstLevel returns the first level of about count segments: ranges of
+// the key where both sides' keys are integers whose span fits (so that
+// no key's distance from the origin overflows), else hashes.
+func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count int64) (SegmentLevel, error) {
+	hashed := SegmentLevel{Count: count}
+	if !sessions[0].IntegerKey() || !sessions[1].IntegerKey() {
+		return hashed, nil
+	}
+	var least, greatest int64
+	found := false
+	for _, sess := range sessions {
+		lo, hi, any, err := sess.KeyRange(ctx)
+		if err != nil {
+			return SegmentLevel{}, err
+		}
+		if !any {
+			continue
+		}
+		if !found {
+			least, greatest, found = lo, hi, true
+		}
+		least, greatest = min(least, lo), max(greatest, hi)
+	}
+	span := uint64(greatest - least) // two's complement: exact for least ≤ greatest
+	if span >= 1<<62 {
+		return hashed, nil
+	}
+	width := int64(1)
+	for uint64(width)*uint64(count) <= span {
+		width *= 2
+	}
+	return SegmentLevel{Origin: least, Last: greatest, Width: width}, nil
 }
 
 // openChecksums starts both sides' checksum sessions, or says why spec

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,16 +26,21 @@ type ChecksumDialect interface {
 	// invalid. It is "" where the dialect cannot compute it exactly.
 	Canonical(ref string, col Column, typ reconcile.FieldType, utc bool, invalid string) string
 	// Frame is the SQL of a canonical text framed so that concatenated
-	// frames are unambiguous: for text, 'N' for NULL, else 'V', its
-	// length in characters, ':' and the text; for the other types, whose
-	// canonical text never holds '|' nor is 'N', the text or 'N', then
-	// '|', which evaluates the canonical text once.
-	Frame(canonical string, text bool) string
+	// frames are unambiguous, in parts for Concat: for text, 'N' for
+	// NULL, else 'V', its length in characters, ':' and the text; for
+	// the other types, whose canonical text never holds '|' nor is 'N',
+	// the text or 'N', then '|', which evaluates the canonical text once.
+	// Canonical texts are cheap rather than readable (dates are days
+	// since 1970, instants microseconds since 1970 UTC): a checksum costs
+	// the database every column of every row.
+	Frame(canonical string, text bool) []string
 	// Concat is the SQL concatenation of non-NULL texts.
 	Concat(texts []string) string
 	// Hash is a non-negative integer: the first digits hex digits of the
-	// MD5 of text's UTF-8 bytes.
+	// SHA-256 of text's UTF-8 bytes.
 	Hash(text string, digits int) string
+	// Quotient is the SQL of the integer quotient of two integers.
+	Quotient(dividend, divisor string) string
 	// UniqueColumn reports whether a unique index (not partial, of that
 	// column alone) keeps column of table free of duplicates, so that a
 	// segment need not count its distinct keys (which costs PostgreSQL a
@@ -85,7 +91,7 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 		tx.Rollback()
 		return nil, fmt.Sprintf("the %s key column %s is of type %s", plan.Side, key.Name, key.DatabaseType), nil
 	}
-	frames := []string{d.Frame(s.keyText, plan.Key.Type == reconcile.String)} // by type: both sides frame alike
+	frames := d.Frame(s.keyText, plan.Key.Type == reconcile.String) // by type: both sides frame alike
 	for i, c := range plan.Columns {
 		col := found[i+1]
 		canon := d.Canonical(queries.Column(d, col.Name), col, c.Type, utc, invalid)
@@ -96,7 +102,7 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 		if c.NullEqualsEmpty {
 			canon = "COALESCE(" + canon + ", '')"
 		}
-		frames = append(frames, d.Frame(canon, c.Type == reconcile.String))
+		frames = append(frames, d.Frame(canon, c.Type == reconcile.String)...)
 	}
 	// A row whose text the database cannot build (MySQL returns NULL past
 	// max_allowed_packet) hashes to its side's number, beyond any hash,
@@ -145,23 +151,53 @@ func (s *checksumSession) Count(ctx context.Context) (int64, error) {
 // IntegerKey implements reconcile.ChecksumSession.
 func (s *checksumSession) IntegerKey() bool { return s.integerKey }
 
-// segment is the SQL of a key's segment at count.
-func (s *checksumSession) segment(count int64, byInteger bool) string {
-	if byInteger {
-		return fmt.Sprintf("((%s %% %d) + %d) %% %d", s.key, count, count, count)
+// KeyRange implements reconcile.ChecksumSession.
+func (s *checksumSession) KeyRange(ctx context.Context) (least, greatest int64, any bool, err error) {
+	var lo, hi sql.NullInt64
+	if err := s.tx.QueryRowContext(ctx, queries.Select(s.d, s.rel.sel, []string{"MIN(" + s.key + ")", "MAX(" + s.key + ")"})).Scan(&lo, &hi); err != nil {
+		return 0, 0, false, s.rel.wrap("key range", err)
+	}
+	return lo.Int64, hi.Int64, lo.Valid, nil
+}
+
+// segment is the SQL of a key's segment at level: of its range at width
+// where the level has one, else of its hash at count.
+func (s *checksumSession) segment(level reconcile.SegmentLevel, count, width int64) string {
+	if level.Width > 0 {
+		return s.d.Quotient(fmt.Sprintf("(%s - (%d))", s.key, level.Origin), strconv.FormatInt(width, 10))
 	}
 	return fmt.Sprintf("(%s) %% %d", s.keyHash, count)
 }
 
-// in is the condition that the key's segment at count is one of segs.
-func (s *checksumSession) in(count int64, byInteger bool, segs []int64) string {
+// in is the condition that the key's segment at count or width is one
+// of segs (in order): key ranges, which an index finds, where the level
+// has them.
+func (s *checksumSession) in(level reconcile.SegmentLevel, count, width int64, segs []int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s IN (", s.segment(count, byInteger))
-	for i, seg := range segs {
-		if i > 0 {
-			b.WriteString(", ")
+	b.WriteString("(")
+	if level.Width > 0 {
+		for i, r := range level.KeyRanges(width, segs) {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			if r[0] == r[1] {
+				fmt.Fprintf(&b, "%s = %d", s.key, r[0])
+			} else {
+				fmt.Fprintf(&b, "%s BETWEEN %d AND %d", s.key, r[0], r[1])
+			}
 		}
-		b.WriteString(strconv.FormatInt(seg, 10))
+		if len(segs) == 0 {
+			b.WriteString("1 = 0")
+		}
+	} else {
+		fmt.Fprintf(&b, "%s IN (", s.segment(level, count, width))
+		for i, seg := range segs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.FormatInt(seg, 10))
+		}
+		b.WriteString(")")
 	}
 	b.WriteString(")")
 	return b.String()
@@ -178,15 +214,15 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 		stamps = "COUNT(" + s.stamp + ")"
 	}
 	exprs := []string{
-		s.segment(level.Count, level.ByInteger),
+		s.segment(level, level.Count, level.Width),
 		"COUNT(*)",
 		distinct,
 		stamps,
 		"SUM(" + s.rowHash + ")",
 	}
 	cond := s.key + " IS NOT NULL"
-	if level.Parent > 0 {
-		cond += " AND " + s.in(level.Parent, level.ByInteger, level.Within)
+	if level.Parent > 0 || level.ParentWidth > 0 {
+		cond += " AND " + s.in(level, level.Parent, level.ParentWidth, level.Within)
 	}
 	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond)+" GROUP BY 1")
 	if err != nil {
@@ -219,7 +255,7 @@ func (s *checksumSession) Scan(ctx context.Context, columns []string, leaves []r
 	}
 	conds := []string{s.key + " IS NULL"}
 	for _, l := range leaves {
-		conds = append(conds, s.in(l.Count, l.ByInteger, l.Within))
+		conds = append(conds, s.in(l, l.Count, l.Width, l.Within))
 	}
 	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, "("+strings.Join(conds, " OR ")+")"))
 	if err != nil {

@@ -191,8 +191,14 @@ func (Dialect) SelectExpr(ref, databaseType string) string {
 func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType, utc bool, invalid string) string {
 	fam, t := sources.FamilyOf(col.DatabaseType), col.DatabaseType
 	// Dates and instants PostgreSQL holds but the engine cannot read
-	// (infinity, BC, beyond year 9999) are invalid.
-	inRange := fmt.Sprintf("%s IS NULL OR isfinite(%s) AND %s >= '0001-01-01' AND %s < '10000-01-01'", ref, ref, ref, ref)
+	// (infinity, BC, beyond year 9999) are invalid; NULL stays NULL.
+	inRange := func(lo, hi, canonical string) string {
+		return fmt.Sprintf("CASE WHEN %s >= '%s' AND %s < '%s' THEN %s WHEN %s IS NOT NULL THEN %s END", ref, lo, ref, hi, canonical, ref, invalid)
+	}
+	// Microseconds since 1970 in integers: whole seconds and microseconds
+	// are exact in date_part's float8, where the epoch with a fraction is
+	// not (and extract's numeric needs PostgreSQL 14).
+	micros := fmt.Sprintf("(date_part('epoch', date_trunc('second', %s))::int8 * 1000000 + date_part('microseconds', %s)::int8 %% 1000000)::text", ref, ref)
 	switch {
 	case fam == sources.Integer && (typ == reconcile.Int || typ == reconcile.Decimal || typ == reconcile.String):
 		return ref + "::text"
@@ -201,21 +207,21 @@ func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType
 	case fam == sources.Decimal && typ == reconcile.Decimal && t != "MONEY":
 		return fmt.Sprintf("CASE WHEN %s::text IN ('NaN', 'Infinity', '-Infinity') THEN %s ELSE trim_scale(%s)::text END", ref, invalid, ref)
 	case t == "DATE" && typ == reconcile.Date:
-		return fmt.Sprintf("CASE WHEN %s THEN to_char(%s, 'YYYY-MM-DD') ELSE %s END", inRange, ref, invalid)
+		return inRange("0001-01-01", "10000-01-01", fmt.Sprintf("(%s - DATE '1970-01-01')::text", ref))
 	case t == "TIMESTAMPTZ" && typ == reconcile.Timestamp:
-		return fmt.Sprintf("CASE WHEN %s THEN to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') ELSE %s END", inRange, ref, invalid)
+		return inRange("0001-01-01 00:00:00+00", "10000-01-01 00:00:00+00", micros)
 	case t == "TIMESTAMP" && typ == reconcile.Timestamp && utc:
-		return fmt.Sprintf("CASE WHEN %s THEN to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US') ELSE %s END", inRange, ref, invalid)
+		return inRange("0001-01-01", "10000-01-01", micros)
 	}
 	return ""
 }
 
 // Frame implements sources.ChecksumDialect.
-func (Dialect) Frame(canonical string, text bool) string {
+func (Dialect) Frame(canonical string, text bool) []string {
 	if text {
-		return fmt.Sprintf("COALESCE('V' || char_length(%s) || ':' || %s, 'N')", canonical, canonical)
+		return []string{fmt.Sprintf("COALESCE('V' || char_length(%s) || ':' || %s, 'N')", canonical, canonical)}
 	}
-	return fmt.Sprintf("COALESCE(%s, 'N') || '|'", canonical)
+	return []string{fmt.Sprintf("COALESCE(%s, 'N')", canonical), "'|'"}
 }
 
 // Concat implements sources.ChecksumDialect.
@@ -223,7 +229,7 @@ func (Dialect) Concat(texts []string) string { return "(" + strings.Join(texts, 
 
 // Hash implements sources.ChecksumDialect.
 func (Dialect) Hash(text string, digits int) string {
-	return fmt.Sprintf("('x' || substr(md5(convert_to(%s, 'UTF8')), 1, %d))::bit(%d)::bigint", text, digits, 4*digits)
+	return fmt.Sprintf("(('x' || encode(substring(sha256(convert_to(%s, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64) >> %d)::bigint", text, 64-4*digits)
 }
 
 // UniqueColumn implements sources.ChecksumDialect: a unique index of the
@@ -235,3 +241,6 @@ func (d Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column st
 		queries.QuoteTable(d, table), column).Scan(&ok)
 	return err == nil && ok
 }
+
+// Quotient implements sources.ChecksumDialect.
+func (Dialect) Quotient(dividend, divisor string) string { return dividend + " / " + divisor }
