@@ -189,7 +189,7 @@ func (a *accumulator) addCount(raw []byte, pregrouped bool) {
 
 func (a *accumulator) addSum(typ FieldType, v value) {
 	if typ == Float {
-		a.flt += v.flt
+		a.flt += v.float()
 		return
 	}
 	if a.small && !v.big {
@@ -302,7 +302,7 @@ func appendCanonical(b []byte, typ FieldType, v value) []byte {
 		}
 		return append(b, d.String()...)
 	case Float:
-		return strconv.AppendFloat(b, v.flt, 'g', -1, 64)
+		return strconv.AppendFloat(b, v.float(), 'g', -1, 64)
 	case Bool:
 		return strconv.AppendBool(b, v.num != 0)
 	case Date:
@@ -330,9 +330,9 @@ func compareValues(typ FieldType, a, b value) int {
 		return strings.Compare(a.str, b.str)
 	case Float:
 		switch {
-		case a.flt < b.flt:
+		case a.float() < b.float():
 			return -1
-		case a.flt > b.flt:
+		case a.float() > b.float():
 			return 1
 		}
 		return 0

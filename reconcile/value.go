@@ -17,19 +17,24 @@ import (
 // field's type; null is set for SQL NULL (and for the empty string when the
 // field has NullEqualsEmpty).
 type value struct {
-	null bool
 	// str is a String, as a view of the record's bytes (see comparator.parse).
 	str string
 	// num is an Int, unless big; a Date as days since 1970-01-01; a Timestamp's Unix
 	// seconds, with exp its nanoseconds (Unix nanoseconds overflow outside
 	// 1678-2262, and 9999-12-31 is a common "valid until"); a Bool as 0/1; a
-	// Decimal's coefficient, with exp its exponent, unless big.
-	num int64
-	exp int32
-	big bool            // an Int or Decimal too long for num, held in dec
-	dec decimal.Decimal // Decimal when big
-	flt float64         // Float
+	// Decimal's coefficient, with exp its exponent, unless big; a Float's
+	// bits. (Small, since values are copied per field per row.)
+	num  int64
+	dec  decimal.Decimal // Decimal when big
+	exp  int32
+	null bool
+	big  bool // an Int or Decimal too long for num, held in dec
 }
+
+func floatValue(f float64) value { return value{num: int64(math.Float64bits(f))} }
+
+// float is a Float's value.
+func (v value) float() float64 { return math.Float64frombits(uint64(v.num)) }
 
 // errEmpty marks a non-string field whose text is empty: no number, no date.
 var errEmpty = errors.New("empty text is not a value of this type")
@@ -131,7 +136,7 @@ func parseTyped(typ FieldType, s string, loc *time.Location) (value, error) {
 		if err != nil {
 			return value{}, fmt.Errorf("not a number")
 		}
-		return value{flt: f}, nil
+		return floatValue(f), nil
 	case Bool:
 		b, err := parseBool(s)
 		return value{num: b}, err
@@ -171,7 +176,7 @@ func (c *comparator) equal(a, b value) bool {
 		}
 		return withinDecimal(a.decimal(), b.decimal(), c.tol)
 	case Float:
-		return withinFloat(a.flt, b.flt, c.tol)
+		return withinFloat(a.float(), b.float(), c.tol)
 	case Timestamp:
 		return a.instant().Sub(b.instant()).Abs() <= c.tol.Duration // Sub saturates
 	}
@@ -535,7 +540,7 @@ func (v Value) Null() bool { return v.v.null }
 func (v Value) Decimal() decimal.Decimal { return v.v.decimal() }
 
 // Float is a Float value.
-func (v Value) Float() float64 { return v.v.flt }
+func (v Value) Float() float64 { return v.v.float() }
 
 // Bool is a Bool value.
 func (v Value) Bool() bool { return v.v.num != 0 }

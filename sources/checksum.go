@@ -169,14 +169,23 @@ func (s *checksumSession) segment(level reconcile.SegmentLevel, count, width int
 	return fmt.Sprintf("(%s) %% %d", s.keyHash, count)
 }
 
+// maxKeyRanges is the most key ranges a condition lists: planning a
+// thousand index ranges costs the databases milliseconds, tens of
+// thousands (sparse drift over a vast table) more than a scan.
+const maxKeyRanges = 1000
+
 // in is the condition that the key's segment at count or width is one
 // of segs (in order): key ranges, which an index finds, where the level
-// has them.
+// has them and they are few enough.
 func (s *checksumSession) in(level reconcile.SegmentLevel, count, width int64, segs []int64) string {
 	var b strings.Builder
-	b.WriteString("(")
+	var ranges [][2]int64
 	if level.Width > 0 {
-		for i, r := range level.KeyRanges(width, segs) {
+		ranges = level.KeyRanges(width, segs)
+	}
+	b.WriteString("(")
+	if level.Width > 0 && len(ranges) <= maxKeyRanges {
+		for i, r := range ranges {
 			if i > 0 {
 				b.WriteString(" OR ")
 			}
@@ -186,7 +195,7 @@ func (s *checksumSession) in(level reconcile.SegmentLevel, count, width int64, s
 				fmt.Fprintf(&b, "%s BETWEEN %d AND %d", s.key, r[0], r[1])
 			}
 		}
-		if len(segs) == 0 {
+		if len(ranges) == 0 {
 			b.WriteString("1 = 0")
 		}
 	} else {

@@ -135,6 +135,7 @@ func Run(t *testing.T, h Harness) {
 		{"RepairText", testRepairText},
 		{"Partition", testPartition},
 		{"UniqueColumn", testUniqueColumn},
+		{"ChecksumSegments", testChecksumSegments},
 		{"Generic", testGeneric},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,125 @@
+package sourcetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
+	"github.com/recon-dev/recon/sources"
+)
+
+// testChecksumSegments checks, for a ChecksumDialect, that segments of an
+// integer key are the key ranges reconcile.SegmentLevel describes: the key
+// range, the rows each segment sums, a level within a parent's segments,
+// and the rows a Scan of leaves reads, listed as few ranges or as many.
+func testChecksumSegments(t *testing.T, h Harness) {
+	if _, ok := h.Dialect.(sources.ChecksumDialect); !ok {
+		return
+	}
+	e := newEnv(t, h)
+	e.create("segs", "id", h.Types.BigInt.DDL, "v", h.Types.VarChar.DDL)
+	const least, n = -1500, 3000 // keys least … least+n-1, and a NULL
+	var values []string
+	for i := range n {
+		values = append(values, fmt.Sprintf("(%d, 'v')", least+i))
+	}
+	e.exec("INSERT INTO segs (id, v) VALUES " + strings.Join(values, ", ") + ", (NULL, 'n')")
+	rel := e.rel(queries.Selection{Table: "segs"})
+	sess, why, err := rel.OpenChecksums(e.ctx(), reconcile.ChecksumPlan{Side: reconcile.SourceSide,
+		Key: reconcile.ChecksumColumn{Name: "id", Type: reconcile.Int}, Columns: []reconcile.ChecksumColumn{{Name: "v", Type: reconcile.String}}})
+	if err != nil || why != "" {
+		t.Fatalf("OpenChecksums: %q, %v", why, err)
+	}
+	defer sess.Close()
+	lo, hi, any, err := sess.KeyRange(e.ctx())
+	if err != nil || !any || lo != least || hi != least+n-1 {
+		t.Fatalf("KeyRange = %d, %d, %t, %v; want %d, %d", lo, hi, any, err, least, least+n-1)
+	}
+	segment := func(width, key int64) int64 { return (key - least) / width }
+	sums := func(level reconcile.SegmentLevel) map[int64]int64 {
+		t.Helper()
+		got, err := sess.Sums(e.ctx(), level)
+		if err != nil {
+			t.Fatalf("Sums(%+v): %v", level, err)
+		}
+		rows := map[int64]int64{}
+		for _, s := range got {
+			rows[s.Segment] = s.Rows
+		}
+		return rows
+	}
+	top := reconcile.SegmentLevel{Origin: least, Last: hi, Width: 256}
+	want := map[int64]int64{}
+	for k := int64(least); k <= hi; k++ {
+		want[segment(256, k)]++
+	}
+	if got := sums(top); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows per segment of 256 = %v, want %v", got, want)
+	}
+	within := []int64{1, 2, 7, 11} // 11 is the last, short
+	sub := reconcile.SegmentLevel{Origin: least, Last: hi, Width: 64, ParentWidth: 256, Within: within}
+	want = map[int64]int64{}
+	for k := int64(least); k <= hi; k++ {
+		for _, p := range within {
+			if segment(256, k) == p {
+				want[segment(64, k)]++
+			}
+		}
+	}
+	if got := sums(sub); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows per segment of 64 within %v = %v, want %v", within, got, want)
+	}
+	// Every other key: 1,500 ranges of one key, more than a condition
+	// lists; a few adjacent segments: one range.
+	var alternate []int64
+	for s := int64(0); s < n; s += 2 {
+		alternate = append(alternate, s)
+	}
+	for _, leaf := range []reconcile.SegmentLevel{
+		{Origin: least, Last: hi, Width: 1, Within: alternate},
+		{Origin: least, Last: hi, Width: 16, Within: []int64{3, 4, 5, 187}},
+	} {
+		wantKeys := []string{"NULL"}
+		for k := int64(least); k <= hi; k++ {
+			for _, s := range leaf.Within {
+				if segment(leaf.Width, k) == s {
+					wantKeys = append(wantKeys, strconv.FormatInt(k, 10))
+				}
+			}
+		}
+		scan, _, err := rel.OpenChecksums(e.ctx(), reconcile.ChecksumPlan{Side: reconcile.SourceSide,
+			Key: reconcile.ChecksumColumn{Name: "id", Type: reconcile.Int}, Columns: []reconcile.ChecksumColumn{{Name: "v", Type: reconcile.String}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := scan.Scan(e.ctx(), []string{"id"}, []reconcile.SegmentLevel{leaf})
+		if err != nil {
+			t.Fatalf("Scan of %d segments at width %d: %v", len(leaf.Within), leaf.Width, err)
+		}
+		var keys []string
+		for rows.Next() {
+			if k := rows.Row()[0]; k == nil {
+				keys = append(keys, "NULL")
+			} else {
+				keys = append(keys, string(k))
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := sortedKeys(keys), sortedKeys(wantKeys); got != want {
+			t.Errorf("Scan of %d segments at width %d read %d keys, want %d", len(leaf.Within), leaf.Width, len(keys), len(wantKeys))
+		}
+	}
+}
+
+func sortedKeys(keys []string) string {
+	out := append([]string(nil), keys...)
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
