@@ -165,6 +165,27 @@ func BenchmarkSizes(b *testing.B) {
 						runBinary(b, f, bin, args...)
 						checkOrders(b, out, "checksum", want)
 					})
+					rate := linkRate()
+					if rate == "" || rows > linkMaxRows || d.period != drifts[len(drifts)-1].period {
+						return
+					}
+					// The same over a link per database, once each.
+					b.Run("link="+rate, func(b *testing.B) {
+						shapeLinks(b, rate, pg, my)
+						b.Run("read_floor", func(b *testing.B) {
+							for b.Loop() {
+								drainBoth(b, src, tgt, ordersColumns(), ordersColumns())
+							}
+							b.ReportMetric(float64(2*rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+						})
+						for _, mode := range []string{"rows", "checksum"} {
+							b.Run(mode, func(b *testing.B) {
+								args, out := config(b, mode)
+								runBinary(b, f, bin, args...)
+								checkOrders(b, out, mode, want)
+							})
+						}
+					})
 				})
 			}
 		})
