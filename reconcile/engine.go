@@ -332,7 +332,7 @@ func (s *sideState) scan(ctx context.Context, ordered bool) (Rows, error) {
 	if ks, ok := s.input.Snapshot.(KeyScanner); ok && s.keyCols == 1 && len(s.spec.Key[0].Normalize) == 0 && (s.partition != nil || ordered) {
 		// The engine still checks each row's partition and order: the
 		// database only spares it the reading and the sorting.
-		rows, done, err := ks.ScanKeys(ctx, KeyScan{Columns: s.columns, Partition: s.partition, Ordered: ordered})
+		rows, done, err := ks.ScanKeys(ctx, KeyScan{Columns: s.columns, KeyType: s.spec.Key[0].Type, Partition: s.partition, Ordered: ordered})
 		s.partitionRead, s.ordered = done.Partitioned, done.Ordered
 		return rows, err
 	}

@@ -28,7 +28,7 @@ import (
 //
 // The format is recon's own and private to one version: a magic line, a
 // JSON header, then records of a tag byte and uvarint-framed fields.
-const partialMagic = "recon partial v1\n"
+const partialMagic = "recon partial v2\n" // v2: text keys partitioned by SHA-256
 
 // Tags of a partial file's records.
 const (

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,9 +20,12 @@ import (
 // A key's owner depends on its encoded key alone (see key.go), so both
 // sides and every worker agree on it whatever the databases' types and
 // collations: a single integer key k belongs to k mod Count (ranges of ids
-// spread evenly), any other key to the FNV-1a hash of its encoding mod
-// Count. Records whose key cannot be used belong to partition 0, and so
-// does a counts_by reconciliation, which is counted whole there.
+// spread evenly), a single text key to the first 32 bits of the SHA-256 of
+// its text mod Count (which SQL computes too, so that a database can send
+// only about its partition's rows), any other key to the FNV-1a hash of
+// its encoding mod Count. Records whose key cannot be used belong to
+// partition 0, and so does a counts_by reconciliation, which is counted
+// whole there.
 type Partition struct {
 	Index int `json:"index"`
 	Count int `json:"count"`
@@ -62,9 +67,37 @@ func partitionOf(k []byte, count int) int {
 		}
 		return int(m)
 	}
+	if text, ok := singleText(k); ok {
+		sum := sha256.Sum256(text)
+		return int(binary.BigEndian.Uint32(sum[:4]) % uint32(count))
+	}
 	h := fnv.New64a()
 	h.Write(k)
 	return int(h.Sum64() % uint64(count))
+}
+
+// singleText returns the text of a key of one text component: its bytes
+// between the tag and the terminator, where a NUL is escaped as 0, 0xFF
+// (and any other 0 ends a component, so that more follow).
+func singleText(k []byte) ([]byte, bool) {
+	if len(k) < 3 || k[0] != tagText || k[len(k)-2] != 0 || k[len(k)-1] != 1 {
+		return nil, false
+	}
+	text := k[1 : len(k)-2]
+	if bytes.IndexByte(text, 0) < 0 {
+		return text, true
+	}
+	var out []byte
+	for i := 0; i < len(text); i++ {
+		if text[i] == 0 {
+			if i+1 == len(text) || text[i+1] != 0xFF {
+				return nil, false
+			}
+			i++
+		}
+		out = append(out, text[i])
+	}
+	return out, true
 }
 
 // ErrNotPartitionable is the error of a partitioned run of a

@@ -275,3 +275,37 @@ func TestReplayRefusesADifferenceOutOfShape(t *testing.T) {
 		}
 	}
 }
+
+// TestTextKeysPartitionBySHA256 pins the partition of single text keys
+// (which databases compute in SQL to send only a partition's rows): the
+// first 32 bits of the SHA-256 of the key's text, NUL bytes included,
+// mod the count; a canonical integer written as text stays k mod count.
+func TestTextKeysPartitionBySHA256(t *testing.T) {
+	enc := newKeyEncoder([]KeyColumn{{Type: String}})
+	for _, c := range []struct {
+		key          string
+		count, owner int
+	}{
+		{"abc", 4, 3},      // SHA-256 ba7816bf…
+		{"", 7, 1},         // e3b0c442…
+		{"a\x00b", 5, 4},   // 59b271ae…
+		{"042", 3, 2},      // 19158c4a…: not canonical, so text
+		{"Zo\u00eb", 6, 0}, // c6a12698…
+		{"42", 4, 2},       // an integer
+		{"-7", 4, 1},       // an integer, mod taken upwards
+	} {
+		key, _, kerr := enc.encode([][]byte{[]byte(c.key)})
+		if kerr != nil {
+			t.Fatal(kerr)
+		}
+		if got := partitionOf(key, c.count); got != c.owner {
+			t.Errorf("partition of %q among %d = %d, want %d", c.key, c.count, got, c.owner)
+		}
+	}
+	// Two text components are no single text: their encoding is hashed.
+	two := newKeyEncoder([]KeyColumn{{Type: String}, {Type: String}})
+	key, _, _ := two.encode([][]byte{[]byte("a"), []byte("b")})
+	if _, ok := singleText(key); ok {
+		t.Errorf("the key (a, b) reads as one text")
+	}
+}

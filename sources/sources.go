@@ -390,9 +390,19 @@ func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconci
 	// k mod K.
 	integer := typed && FamilyOf(key) == Integer && !(strings.Contains(key, "UNSIGNED") && strings.Contains(key, "BIGINT"))
 	var cond, order string
-	if p := req.Partition; p != nil && integer {
+	tp, textual := d.(TextPartitioner)
+	switch p := req.Partition; {
+	case p != nil && integer:
 		cond = queries.IntegerPartition(ref, p.Index, p.Count)
-		if p.Index == 0 {
+	case p != nil && textual && req.KeyType == reconcile.String && FamilyOf(key) == Text:
+		// The text the engine reads is the expression's.
+		if cond, err = tp.TextPartition(ctx, tx, d.SelectExpr(ref, key), *p); err != nil {
+			tx.Rollback()
+			return nil, done, r.wrap("read", err)
+		}
+	}
+	if cond != "" {
+		if req.Partition.Index == 0 {
 			cond = "(" + cond + " OR " + ref + " IS NULL)"
 		}
 		done.Partitioned = true
@@ -410,6 +420,18 @@ func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconci
 		return nil, reconcile.KeyScanned{}, r.wrap("read", err)
 	}
 	return newRows(tx, rows, len(cols), r), done, nil
+}
+
+// TextPartitioner is a Dialect that can narrow a read to about a
+// partition of text keys (reconcile.Partition): it computes the SHA-256
+// of the UTF-8 text a key's expression sends, or the integer a canonical
+// integer's text is.
+type TextPartitioner interface {
+	// TextPartition is a condition that holds for every row whose text
+	// (an expression of the key) is in p, NULL aside (and for few
+	// others), or "" where the session cannot compute it (its text is not
+	// sent as UTF-8).
+	TextPartition(ctx context.Context, tx *sqlx.Tx, text string, p reconcile.Partition) (string, error)
 }
 
 // GroupingDialect is a Dialect that can group rows by a key's exact

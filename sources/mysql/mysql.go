@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -214,3 +215,20 @@ func (Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column stri
 
 // Quotient implements sources.ChecksumDialect.
 func (Dialect) Quotient(dividend, divisor string) string { return dividend + " DIV " + divisor }
+
+// TextPartition implements sources.TextPartitioner, where the session
+// sends text as UTF-8 (utf8mb3 is its subset). A text that may be a
+// canonical integer is taken as one (CASE, so that no other text is cast).
+func (d Dialect) TextPartition(ctx context.Context, tx *sqlx.Tx, text string, p reconcile.Partition) (string, error) {
+	var charset sql.NullString
+	if err := tx.QueryRowContext(ctx, "SELECT @@character_set_results").Scan(&charset); err != nil {
+		return "", err
+	}
+	if !slices.Contains([]string{"utf8mb4", "utf8mb3", "utf8"}, charset.String) {
+		return "", nil
+	}
+	return fmt.Sprintf("(%s %% %d = %d OR CASE WHEN %s REGEXP '^-?[0-9]{1,19}$' THEN MOD(MOD(CAST(%s AS DECIMAL(20,0)), %d) + %d, %d) = %d ELSE FALSE END)",
+		d.Hash(text, 8), p.Count, p.Index, text, text, p.Count, p.Count, p.Count, p.Index), nil
+}
+
+var _ sources.TextPartitioner = Dialect{}

@@ -244,3 +244,13 @@ func (d Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column st
 
 // Quotient implements sources.ChecksumDialect.
 func (Dialect) Quotient(dividend, divisor string) string { return dividend + " / " + divisor }
+
+// TextPartition implements sources.TextPartitioner: lib/pq has the server
+// send text as UTF-8. A text that may be a canonical integer is taken as
+// one (CASE, so that no other text is cast).
+func (d Dialect) TextPartition(_ context.Context, _ *sqlx.Tx, text string, p reconcile.Partition) (string, error) {
+	return fmt.Sprintf("(%s %% %d = %d OR CASE WHEN %s ~ '^-?[0-9]{1,19}$' THEN mod(mod((%s)::numeric, %d) + %d, %d) = %d ELSE false END)",
+		d.Hash(text, 8), p.Count, p.Index, text, text, p.Count, p.Count, p.Count, p.Index), nil
+}
+
+var _ sources.TextPartitioner = Dialect{}

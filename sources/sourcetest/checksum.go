@@ -1,6 +1,8 @@
 package sourcetest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -122,4 +124,76 @@ func sortedKeys(keys []string) string {
 	out := append([]string(nil), keys...)
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// textOwner is the partition of a single text key, as reconcile.Partition
+// defines it: a canonical int64's value, else the first 32 bits of the
+// SHA-256 of its text, mod count.
+func textOwner(key string, count int) int {
+	if n, err := strconv.ParseInt(key, 10, 64); err == nil && strconv.FormatInt(n, 10) == key {
+		return int((n%int64(count) + int64(count)) % int64(count))
+	}
+	sum := sha256.Sum256([]byte(key))
+	return int(binary.BigEndian.Uint32(sum[:4]) % uint32(count))
+}
+
+// testTextPartition checks that a TextPartitioner's read of a partition
+// of text keys holds every row of the partition (as reconcile.Partition
+// assigns them, NULL keys to 0), and not every row of the table.
+func testTextPartition(t *testing.T, h Harness) {
+	if _, ok := h.Dialect.(sources.TextPartitioner); !ok {
+		return
+	}
+	e := newEnv(t, h)
+	e.create("tparts", "id", h.Types.VarChar.DDL, "v", h.Types.VarChar.DDL)
+	keys := []string{"42", "-7", "0", "-0", "042", "+5", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+		"99999999999999999999", "", " ", "abc", "ABC", "abc ", "Zo\u00eb", "Zoe\u0308", "日本", "a'b", `a\b`}
+	for i := range 200 {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	var values []string
+	for _, k := range keys {
+		lit, err := h.Dialect.(queries.Writer).StringLiteral(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, "("+lit+", 'v')")
+	}
+	e.exec("INSERT INTO tparts (id, v) VALUES " + strings.Join(values, ", ") + ", (NULL, 'n')")
+	for _, count := range []int{1, 3, 5} {
+		for index := range count {
+			rows, done, err := e.rel(queries.Selection{Table: "tparts"}).ScanKeys(e.ctx(), reconcile.KeyScan{Columns: []string{"id", "v"},
+				KeyType: reconcile.String, Partition: &reconcile.Partition{Index: index, Count: count}})
+			if err != nil {
+				t.Fatalf("ScanKeys %d/%d: %v", index, count, err)
+			}
+			if !done.Partitioned {
+				t.Fatalf("ScanKeys %d/%d of text keys: not partitioned in the database", index, count)
+			}
+			read := map[string]bool{}
+			n := 0
+			for rows.Next() {
+				n++
+				if k := rows.Row()[0]; k == nil {
+					read["NULL"] = true
+				} else {
+					read[string(k)] = true
+				}
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				t.Fatal(err)
+			}
+			if index == 0 && !read["NULL"] {
+				t.Errorf("partition 0/%d lacks the NULL key", count)
+			}
+			for _, k := range keys {
+				if textOwner(k, count) == index && !read[k] {
+					t.Errorf("partition %d/%d lacks key %q", index, count, k)
+				}
+			}
+			if count > 1 && n >= len(keys) {
+				t.Errorf("partition %d/%d read %d of %d rows: the database did not narrow the read", index, count, n, len(keys)+1)
+			}
+		}
+	}
 }

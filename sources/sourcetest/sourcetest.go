@@ -136,6 +136,7 @@ func Run(t *testing.T, h Harness) {
 		{"Partition", testPartition},
 		{"UniqueColumn", testUniqueColumn},
 		{"ChecksumSegments", testChecksumSegments},
+		{"TextPartition", testTextPartition},
 		{"Generic", testGeneric},
 	}
 	for _, tc := range tests {
