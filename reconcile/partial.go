@@ -670,6 +670,15 @@ func mergeFigures(spec Spec, parts []*partialResult) Result {
 		if r.Mode != "" {
 			res.Mode = r.Mode
 		}
+		if c := r.Checksum; c != nil {
+			if res.Checksum == nil {
+				res.Checksum = &ChecksumFigures{}
+			}
+			res.Checksum.SegmentsChecksummed += c.SegmentsChecksummed
+			res.Checksum.SegmentsRead += c.SegmentsRead
+			res.Checksum.RowsInAgreement += c.RowsInAgreement
+			res.Checksum.Levels = max(res.Checksum.Levels, c.Levels)
+		}
 		if r.Periods != nil { // counts_by: counted whole in partition 0
 			res.Periods, res.PeriodsBreached, res.PeriodCounts = r.Periods, r.PeriodsBreached, r.PeriodCounts
 		}

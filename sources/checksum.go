@@ -116,6 +116,9 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 	// A table's rows, filtered or not, keep the uniqueness of its index;
 	// a query's need not.
 	s.unique = r.sel.Query == "" && d.UniqueColumn(ctx, tx, r.sel.Table, key.Name)
+	if s.integerKey {
+		s.partition = plan.Partition // the engine refuses the others
+	}
 	return s, "", nil
 }
 
@@ -137,6 +140,8 @@ type checksumSession struct {
 	integerKey              bool
 	// unique is set when an index keeps the key unique.
 	unique bool
+	// partition narrows every query to a partition's integer keys.
+	partition *reconcile.Partition
 }
 
 // Count implements reconcile.ChecksumSession.
@@ -230,6 +235,9 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 		"SUM(" + s.rowHash + ")",
 	}
 	cond := s.key + " IS NOT NULL"
+	if p := s.partition; p != nil {
+		cond += " AND " + queries.IntegerPartition(s.key, p.Index, p.Count)
+	}
 	if level.Parent > 0 || level.ParentWidth > 0 {
 		cond += " AND " + s.in(level, level.Parent, level.ParentWidth, level.Within)
 	}
@@ -262,11 +270,25 @@ func (s *checksumSession) Scan(ctx context.Context, columns []string, leaves []r
 	for i, c := range cols {
 		exprs[i] = s.d.SelectExpr(queries.Column(s.d, c.Name), c.DatabaseType)
 	}
-	conds := []string{s.key + " IS NULL"}
+	var conds []string
+	if p := s.partition; p == nil || p.Index == 0 {
+		conds = append(conds, s.key+" IS NULL") // partition 0's
+	}
 	for _, l := range leaves {
 		conds = append(conds, s.in(l, l.Count, l.Width, l.Within))
 	}
-	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, "("+strings.Join(conds, " OR ")+")"))
+	cond := "(" + strings.Join(conds, " OR ") + ")"
+	if len(conds) == 0 {
+		cond = "1 = 0"
+	}
+	if p := s.partition; p != nil {
+		mine := queries.IntegerPartition(s.key, p.Index, p.Count)
+		if p.Index == 0 {
+			mine += " OR " + s.key + " IS NULL"
+		}
+		cond = "(" + cond + " AND (" + mine + "))"
+	}
+	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond))
 	if err != nil {
 		return nil, s.rel.wrap("read segments", err)
 	}
