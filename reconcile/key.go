@@ -92,9 +92,7 @@ func (e *keyEncoder) encode(raw [][]byte) (key []byte, exact bool, kerr *keyErro
 				continue
 			}
 			e.buf = appendIntKey(e.buf, v.num)
-			if exact {
-				_, exact = canonicalInt(text)
-			}
+			exact = exact && canonicalForm(text) // an int64 already
 			continue
 		}
 		if n, ok := canonicalInt(text); ok {
@@ -153,19 +151,27 @@ func appendIntKey(b []byte, n int64) []byte {
 // canonicalInt reports whether s is an int64 written the one way
 // strconv.FormatInt writes it: no sign but '-', no leading zeros, no spaces.
 func canonicalInt(s string) (int64, bool) {
-	digits := strings.TrimPrefix(s, "-")
-	// The checks ParseInt and FormatInt would make, without their
-	// allocations: this runs for every key.
-	if digits == "" || len(digits) > 19 || (digits[0] == '0' && (len(digits) > 1 || len(s) > 1)) {
+	if !canonicalForm(s) {
 		return 0, false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false
-		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
+}
+
+// canonicalForm reports whether s is written as FormatInt writes an int64,
+// its range aside: the checks ParseInt and FormatInt would make, without
+// their allocations, since this runs for every key.
+func canonicalForm(s string) bool {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || len(digits) > 19 || (digits[0] == '0' && (len(digits) > 1 || len(s) > 1)) {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeKey turns an encoded key back into its components' text.
