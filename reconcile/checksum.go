@@ -174,6 +174,10 @@ const (
 	maxLevels       = 3
 )
 
+// maxSparseness is how many keys' span, at most, a row may have for
+// ranges of keys to be segments: 8, as when most ids were deleted.
+const maxSparseness = 8
+
 // checksumPlan returns side's plan, or why spec cannot be checksummed.
 func (s Spec) checksumPlan(side Side, loc *time.Location) (ChecksumPlan, string) {
 	switch {
@@ -249,7 +253,7 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			count *= 2
 		}
 	}
-	level, err := firstLevel(ctx, c.sessions, count)
+	level, err := firstLevel(ctx, c.sessions, count, leaf)
 	if err != nil {
 		c.close()
 		return nil, "", err
@@ -345,10 +349,12 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 	}
 }
 
-// firstLevel returns the first level of about count segments: ranges of
-// the key where both sides' keys are integers whose span fits (so that
-// no key's distance from the origin overflows), else hashes.
-func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count int64) (SegmentLevel, error) {
+// firstLevel returns the first level of about count segments of leaf rows:
+// ranges of the key where both sides' keys are integers whose span is
+// dense enough, else hashes. (Keys clustered in a vast span, or one
+// outlier, would leave most rows in a few ranges, which splitting may not
+// spread; a span of 2^62 or more may overflow.)
+func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count, leaf int64) (SegmentLevel, error) {
 	hashed := SegmentLevel{Count: count}
 	if !sessions[0].IntegerKey() || !sessions[1].IntegerKey() {
 		return hashed, nil
@@ -369,7 +375,7 @@ func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count int64) (
 		least, greatest = min(least, lo), max(greatest, hi)
 	}
 	span := uint64(greatest - least) // two's complement: exact for least ≤ greatest
-	if span >= 1<<62 {
+	if span >= 1<<62 || span/uint64(maxSparseness) > uint64(count)*uint64(leaf) {
 		return hashed, nil
 	}
 	width := int64(1)

@@ -39,8 +39,10 @@ type ChecksumDialect interface {
 	// Hash is a non-negative integer: the first digits hex digits of the
 	// SHA-256 of text's UTF-8 bytes.
 	Hash(text string, digits int) string
-	// Quotient is the SQL of the integer quotient of two integers.
-	Quotient(dividend, divisor string) string
+	// RangeSegment is the SQL of an integer key's segment, (key −
+	// origin) / width, in 64-bit integers, for a key no less than origin
+	// and less than 2^62 beyond it.
+	RangeSegment(key string, origin, width int64) string
 	// UniqueColumn reports whether a unique index (not partial, of that
 	// column alone) keeps column of table free of duplicates, so that a
 	// segment need not count its distinct keys (which costs PostgreSQL a
@@ -169,7 +171,7 @@ func (s *checksumSession) KeyRange(ctx context.Context) (least, greatest int64, 
 // where the level has one, else of its hash at count.
 func (s *checksumSession) segment(level reconcile.SegmentLevel, count, width int64) string {
 	if level.Width > 0 {
-		return s.d.Quotient(fmt.Sprintf("(%s - (%d))", s.key, level.Origin), strconv.FormatInt(width, 10))
+		return s.d.RangeSegment(s.key, level.Origin, width)
 	}
 	return fmt.Sprintf("(%s) %% %d", s.keyHash, count)
 }

@@ -107,11 +107,17 @@ func checksumRows(r *rand.Rand, n int, first int64, infinity bool) (src, tgt []s
 func TestChecksumModeReportsWhatRowsModeReports(t *testing.T) {
 	for _, pair := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"postgres", "postgres"}, {"mysql", "mysql"}, {"sqlite", "postgres"}} {
 		t.Run(pair[0]+"_vs_"+pair[1], func(t *testing.T) {
-			for seed := range uint64(2) {
+			for seed := range uint64(3) {
 				r := rand.New(rand.NewPCG(seed, uint64(len(pair[0])*7+len(pair[1]))))
-				// Key ranges start at the least key, negative in the second.
-				first := []int64{1, -1<<45 + 7}[seed]
+				// Key ranges start at the least key, negative in the
+				// second; in the third one key far beyond the rest makes
+				// ranges useless, so that segments are hashes.
+				first := []int64{1, -1<<45 + 7, 1}[seed]
 				src, tgt := checksumRows(r, 300, first, pair == [2]string{"postgres", "postgres"})
+				if seed == 2 {
+					far := "(1000000000000000, 'FAR', 'far', 1, 1.5, '2026-01-01', NULL, NULL)"
+					src, tgt = append(src, far), append(tgt, far)
+				}
 				dbs := [2]database{openDatabase(t, pair[0]), openDatabase(t, pair[1])}
 				for i, rows := range [][]string{src, tgt} {
 					execAll(t, dbs[i], checksumTable[string(dbs[i].dialect)],
@@ -155,7 +161,7 @@ func TestChecksumModeReportsWhatRowsModeReports(t *testing.T) {
 						if c["rows_in_agreement"].(float64) == 0 || c["segments_read"].(float64) >= c["segments_checksummed"].(float64) || c["levels"].(float64) < 2 {
 							t.Errorf("%s: checksum figures %v: every segment read, or none split", sums[i]["name"], c)
 						}
-						if sums[i]["source_rows_read"].(float64) >= rows[i]["source_rows_read"].(float64) {
+						if sums[i]["source_rows_read"].(float64) > 0.75*rows[i]["source_rows_read"].(float64) {
 							t.Errorf("%s: read %v source rows in checksum mode, %v in rows mode", sums[i]["name"], sums[i]["source_rows_read"], rows[i]["source_rows_read"])
 						}
 					}

@@ -153,9 +153,11 @@ func (Dialect) SelectExpr(ref, databaseType string) string {
 // Canonical implements sources.ChecksumDialect.
 func (Dialect) Canonical(ref string, col sources.Column, typ reconcile.FieldType, utc bool, invalid string) string {
 	fam, t := sources.FamilyOf(col.DatabaseType), col.DatabaseType
-	// A zero date, one ALLOW_INVALID_DATES let in (February 30) or one of
-	// year 0 is no date the engine can read; MySQL's own arithmetic
-	// refuses the first two (NULL), the comparison the third.
+	// A zero date or one ALLOW_INVALID_DATES let in (February 30) is no
+	// date the engine can read, and MySQL's own arithmetic refuses them
+	// (NULL). A date of year 0 the engine reads, but MySQL's day numbers
+	// there are not the proleptic calendar's: it gets the marker too, so
+	// that its segment is always read and compared.
 	valid := fmt.Sprintf("(%s + INTERVAL 0 DAY) >= '0001-01-01'", ref)
 	switch {
 	case fam == sources.Integer && (typ == reconcile.Int || typ == reconcile.Decimal || typ == reconcile.String):
@@ -213,8 +215,12 @@ func (Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column stri
 	return err == nil && ok
 }
 
-// Quotient implements sources.ChecksumDialect.
-func (Dialect) Quotient(dividend, divisor string) string { return dividend + " DIV " + divisor }
+// RangeSegment implements sources.ChecksumDialect: MySQL computes integers
+// in BIGINT (signed, or unsigned for an unsigned key, which is never below
+// origin).
+func (Dialect) RangeSegment(key string, origin, width int64) string {
+	return fmt.Sprintf("(%s - (%d)) DIV %d", key, origin, width)
+}
 
 // TextPartition implements sources.TextPartitioner, where the session
 // sends text as UTF-8 (utf8mb3 is its subset). A text that may be a

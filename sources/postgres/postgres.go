@@ -242,8 +242,12 @@ func (d Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column st
 	return err == nil && ok
 }
 
-// Quotient implements sources.ChecksumDialect.
-func (Dialect) Quotient(dividend, divisor string) string { return dividend + " / " + divisor }
+// RangeSegment implements sources.ChecksumDialect: in int8, since an int4
+// or int2 key less an origin (perhaps the other side's) may overflow its
+// type.
+func (Dialect) RangeSegment(key string, origin, width int64) string {
+	return fmt.Sprintf("(%s::int8 - (%d)) / %d", key, origin, width)
+}
 
 // TextPartition implements sources.TextPartitioner: lib/pq has the server
 // send text as UTF-8. A text that may be a canonical integer is taken as

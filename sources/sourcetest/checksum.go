@@ -76,6 +76,28 @@ func testChecksumSegments(t *testing.T, h Harness) {
 	if got := sums(sub); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rows per segment of 64 within %v = %v, want %v", within, got, want)
 	}
+	// A narrower key type less an origin beyond its range (the other
+	// side's) is still computed in 64 bits.
+	e.create("segs4", "id", h.Types.Integer.DDL, "v", h.Types.VarChar.DDL)
+	e.exec("INSERT INTO segs4 (id, v) VALUES (5, 'v'), (7, 'v'), (2147483647, 'v')")
+	narrow, why, err := e.rel(queries.Selection{Table: "segs4"}).OpenChecksums(e.ctx(), reconcile.ChecksumPlan{Side: reconcile.SourceSide,
+		Key: reconcile.ChecksumColumn{Name: "id", Type: reconcile.Int}, Columns: []reconcile.ChecksumColumn{{Name: "v", Type: reconcile.String}}})
+	if err != nil || why != "" {
+		t.Fatalf("OpenChecksums of an %s key: %q, %v", h.Types.Integer.DDL, why, err)
+	}
+	wide := reconcile.SegmentLevel{Origin: -1 << 31, Last: 2147483647, Width: 1 << 30}
+	got, err := narrow.Sums(e.ctx(), wide)
+	narrow.Close()
+	if err != nil {
+		t.Fatalf("Sums of an %s key from origin -2^31: %v", h.Types.Integer.DDL, err)
+	}
+	counts := map[int64]int64{}
+	for _, s := range got {
+		counts[s.Segment] = s.Rows
+	}
+	if want := map[int64]int64{2: 2, 3: 1}; fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("rows per segment of 2^30 from -2^31 = %v, want %v", counts, want)
+	}
 	// Every other key: 1,500 ranges of one key, more than a condition
 	// lists; a few adjacent segments: one range.
 	var alternate []int64
