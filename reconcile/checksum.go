@@ -253,16 +253,20 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			count *= 2
 		}
 	}
-	level, err := firstLevel(ctx, c.sessions, count, leaf)
+	partitions := int64(1)
+	if p := opts.Partition; p != nil {
+		// Only integer keys have a partition SQL computes exactly, which
+		// both sides' sums must cover alike.
+		if !c.sessions[0].IntegerKey() || !c.sessions[1].IntegerKey() {
+			c.close()
+			return nil, "a partitioned run of keys that are not integer columns on both sides", nil
+		}
+		partitions = int64(p.Count)
+	}
+	level, err := firstLevel(ctx, c.sessions, count, leaf, partitions)
 	if err != nil {
 		c.close()
 		return nil, "", err
-	}
-	if opts.Partition != nil && level.Width == 0 {
-		// Only integer keys have a partition SQL computes exactly, which
-		// both sides' sums must cover alike.
-		c.close()
-		return nil, "a partitioned run of keys that are not integer columns on both sides", nil
 	}
 	for depth := 0; ; depth++ {
 		var sums [2]map[int64]SegmentSum
@@ -349,12 +353,12 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 	}
 }
 
-// firstLevel returns the first level of about count segments of leaf rows:
-// ranges of the key where both sides' keys are integers whose span is
-// dense enough, else hashes. (Keys clustered in a vast span, or one
-// outlier, would leave most rows in a few ranges, which splitting may not
-// spread; a span of 2^62 or more may overflow.)
-func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count, leaf int64) (SegmentLevel, error) {
+// firstLevel returns the first level of about count segments of leaf rows
+// (of one of partitions): ranges of the key where both sides' keys are
+// integers whose span is dense enough, else hashes. (Keys clustered in a
+// vast span, or one outlier, would leave most rows in a few ranges, which
+// splitting may not spread; a span of 2^62 or more may overflow.)
+func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count, leaf, partitions int64) (SegmentLevel, error) {
 	hashed := SegmentLevel{Count: count}
 	if !sessions[0].IntegerKey() || !sessions[1].IntegerKey() {
 		return hashed, nil
@@ -375,7 +379,7 @@ func firstLevel(ctx context.Context, sessions [2]ChecksumSession, count, leaf in
 		least, greatest = min(least, lo), max(greatest, hi)
 	}
 	span := uint64(greatest - least) // two's complement: exact for least ≤ greatest
-	if span >= 1<<62 || span/uint64(maxSparseness) > uint64(count)*uint64(leaf) {
+	if span >= 1<<62 || span/uint64(maxSparseness) > uint64(count)*uint64(leaf)*uint64(partitions) {
 		return hashed, nil
 	}
 	width := int64(1)

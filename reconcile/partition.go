@@ -89,13 +89,15 @@ func singleText(k []byte) ([]byte, bool) {
 	}
 	var out []byte
 	for i := 0; i < len(text); i++ {
-		if text[i] == 0 {
-			if i+1 == len(text) || text[i+1] != 0xFF {
-				return nil, false
-			}
-			i++
+		if text[i] != 0 {
+			out = append(out, text[i])
+			continue
 		}
-		out = append(out, text[i])
+		if i+1 == len(text) || text[i+1] != 0xFF {
+			return nil, false
+		}
+		out = append(out, 0)
+		i++ // past the escape's 0xFF
 	}
 	return out, true
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -223,16 +222,19 @@ func (Dialect) RangeSegment(key string, origin, width int64) string {
 }
 
 // TextPartition implements sources.TextPartitioner, where the session
-// sends text as UTF-8 (utf8mb3 is its subset). A text that may be a
-// canonical integer is taken as one (CASE, so that no other text is cast).
-func (d Dialect) TextPartition(ctx context.Context, tx *sqlx.Tx, text string, p reconcile.Partition) (string, error) {
+// sends text as utf8mb4 (utf8mb3 sends a character beyond it as '?'). The
+// condition reads the key's text (an ENUM's label, not its index; a UUID
+// as text, which MariaDB will not cast to a number), and takes text that
+// may be a canonical integer as one (CASE, so that no other text is cast).
+func (d Dialect) TextPartition(ctx context.Context, tx *sqlx.Tx, expr string, p reconcile.Partition) (string, error) {
 	var charset sql.NullString
 	if err := tx.QueryRowContext(ctx, "SELECT @@character_set_results").Scan(&charset); err != nil {
 		return "", err
 	}
-	if !slices.Contains([]string{"utf8mb4", "utf8mb3", "utf8"}, charset.String) {
+	if charset.String != "utf8mb4" {
 		return "", nil
 	}
+	text := "CONVERT(" + expr + " USING utf8mb4)"
 	return fmt.Sprintf("(%s %% %d = %d OR CASE WHEN %s REGEXP '^-?[0-9]{1,19}$' THEN MOD(MOD(CAST(%s AS DECIMAL(20,0)), %d) + %d, %d) = %d ELSE FALSE END)",
 		d.Hash(text, 8), p.Count, p.Index, text, text, p.Count, p.Count, p.Count, p.Index), nil
 }
