@@ -294,22 +294,24 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 				segments = append(segments, s)
 			}
 		}
-		// Where most rows differ even in split segments, splitting again
-		// costs a pass and spares little: they are read at once. (The
-		// first level's segments may be large, so that one splits.)
-		var all, differing int64
+		// Where most rows are in differing segments, splitting them costs
+		// a pass and spares little: they are read at once. Unless the
+		// segments are far larger than a leaf (segments: set, or a table
+		// that grew), when a split may still spare most.
+		var all, differing, largestDiffering int64
 		for _, s := range segments {
 			a, b := sums[0][s], sums[1][s]
 			all += max(a.Rows, b.Rows)
 			if a != b || a.Keys != a.Rows {
 				differing += max(a.Rows, b.Rows)
+				largestDiffering = max(largestDiffering, a.Rows, b.Rows)
 			}
 		}
 		splittable := level.Count*2 <= maxSegments
 		if level.Width > 0 {
 			splittable = level.Width >= 2
 		}
-		splitting := depth+1 < maxLevels && splittable && (depth == 0 || differing*2 <= all)
+		splitting := depth+1 < maxLevels && splittable && (differing*2 <= all || depth == 0 && largestDiffering > 2*leaf)
 		for _, s := range segments {
 			a, b := sums[0][s], sums[1][s]
 			c.figures.SegmentsChecksummed++
