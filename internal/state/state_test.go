@@ -2,9 +2,11 @@ package state_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,11 +107,95 @@ func TestLifecycle(t *testing.T) {
 			if n, _ := s.OpenExceptions(ctx, "deals"); n != 0 {
 				t.Errorf("%d open at the end", n)
 			}
-			var seenRows int
-			if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_seen").Scan(&seenRows); err != nil || seenRows != 0 {
-				t.Errorf("recon_seen keeps %d rows (%v): state must stay small", seenRows, err)
+			var rows int
+			if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_open_exceptions").Scan(&rows); err != nil || rows != 0 {
+				t.Errorf("recon_open_exceptions keeps %d rows (%v): a failed run's sightings must not outlive the next run", rows, err)
 			}
 		})
+	}
+}
+
+// A run that dies between its sightings and Finish (killed, so neither
+// Finish nor Discard runs) opens nothing and resolves nothing: the next
+// run first sees what it saw, and what it alone saw is dropped uncounted.
+func TestRunThatDied(t *testing.T) {
+	ctx := context.Background()
+	for kind, open := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := open(t)
+			hour := time.Hour
+			if _, err := s.Seen(ctx, "r1", "deals", t0, ids("A", "B")); err != nil {
+				t.Fatal(err)
+			}
+			if lc, err := s.Finish(ctx, "r1", "deals", t0); err != nil || lc != (state.Lifecycle{New: 2}) {
+				t.Fatalf("r1: %+v %v", lc, err)
+			}
+			// r2 sees B, C and D, then dies.
+			if _, err := s.Seen(ctx, "r2", "deals", t0.Add(hour), ids("B", "C", "D")); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.OpenExceptions(ctx, "deals"); err != nil || n != 2 {
+				t.Errorf("while r2 runs: %d open (%v), want 2: what a run saw is not open before it completes", n, err)
+			}
+			fs, err := s.Seen(ctx, "r3", "deals", t0.Add(2*hour), ids("B", "C"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fs[0] != (state.FirstSeen{Run: "r1", At: t0}) || fs[1] != (state.FirstSeen{Run: "r3", At: t0.Add(2 * hour)}) {
+				t.Errorf("r3 first seen %+v: B since r1, C since r3 (r2 died)", fs)
+			}
+			lc, err := s.Finish(ctx, "r3", "deals", t0.Add(2*hour))
+			if want := (state.Lifecycle{New: 1, Open: 1, Resolved: 1}); err != nil || lc != want {
+				t.Errorf("r3: %+v %v, want %+v (A resolved; D, seen only by r2, neither new nor resolved)", lc, err, want)
+			}
+			var rows int
+			if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_open_exceptions").Scan(&rows); err != nil || rows != 2 {
+				t.Errorf("after r3: %d rows (%v), want B and C", rows, err)
+			}
+		})
+	}
+}
+
+// A store at schema version 2 keeps its open exceptions through the
+// migration to version 3: they stay open, first seen when they were.
+func TestMigrationKeepsOpenExceptions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "recon-state.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range state.Migrations[:2] {
+		for _, stmt := range strings.Split(m, ";\n") {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, stmt := range []string{
+		"CREATE TABLE recon_schema (version BIGINT NOT NULL)", "INSERT INTO recon_schema VALUES (2)",
+		"INSERT INTO recon_open_exceptions VALUES ('deals', 'field_mismatch', 'A', 'amount', 'r1', '2026-11-01T02:00:00.000000Z')",
+		"INSERT INTO recon_seen VALUES ('r2', 'deals', 'field_mismatch', 'B', 'amount')", // of a run that died
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := state.Open(ctx, path, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.OpenExceptions(ctx, "deals"); err != nil || n != 1 {
+		t.Errorf("after the migration: %d open (%v), want 1", n, err)
+	}
+	fs, err := s.Seen(ctx, "r3", "deals", t0.Add(time.Hour), ids("A", "B"))
+	if err != nil || fs[0] != (state.FirstSeen{Run: "r1", At: t0}) || fs[1].Run != "r3" {
+		t.Errorf("first seen %+v, %v", fs, err)
+	}
+	if lc, err := s.Finish(ctx, "r3", "deals", t0.Add(time.Hour)); err != nil || lc != (state.Lifecycle{New: 1, Open: 1}) {
+		t.Errorf("r3: %+v %v", lc, err)
 	}
 }
 
