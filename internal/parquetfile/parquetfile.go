@@ -15,6 +15,11 @@
 //
 // Memory is bounded: a row group is flushed every RowGroupRows rows or when
 // its compressed pages reach 8 MiB, whichever comes first.
+//
+// T must be flat: its fields are strings, int32s and int64s, or pointers
+// to them for nullable columns. Rows are laid out in columns by fields
+// indexed once, not by the library's general marshaller, which walks every
+// row's reflection tree (half the cost of writing an exception).
 package parquetfile
 
 import (
@@ -23,10 +28,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/xitongsys/parquet-go/common"
+	"github.com/xitongsys/parquet-go/layout"
 	"github.com/xitongsys/parquet-go/parquet"
+	"github.com/xitongsys/parquet-go/schema"
 	"github.com/xitongsys/parquet-go/writer"
 )
 
@@ -49,6 +58,10 @@ type Writer[T any] struct {
 // Create creates the file at path, which must not exist; T's parquet tags
 // are its schema.
 func Create[T any](path string) (*Writer[T], error) {
+	marshal, err := flatMarshal[T]()
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
@@ -59,9 +72,67 @@ func Create[T any](path string) (*Writer[T], error) {
 		f.Close()
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	pw.MarshalFunc = marshal
 	pw.RowGroupSize = rowGroupBytes
 	pw.PageSize = pageBytes
 	return &Writer[T]{path: path, f: f, buf: buf, pw: pw}, nil
+}
+
+// flatMarshal lays rows of the flat struct T out in the column tables the
+// writer pages, as the library's own marshaller would: a field's value,
+// or nil with definition level 0 for a nil pointer.
+func flatMarshal[T any]() (func([]any, *schema.SchemaHandler) (*map[string]*layout.Table, error), error) {
+	t := reflect.TypeFor[T]()
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%s is not a struct of columns", t)
+	}
+	for i := range t.NumField() {
+		f := t.Field(i).Type
+		if f.Kind() == reflect.Pointer {
+			f = f.Elem()
+		}
+		if k := f.Kind(); k != reflect.String && k != reflect.Int64 && k != reflect.Int32 {
+			return nil, fmt.Errorf("%s.%s is a %s, not a string, int32 or int64 column", t, t.Field(i).Name, t.Field(i).Type)
+		}
+	}
+	return func(rows []any, sh *schema.SchemaHandler) (*map[string]*layout.Table, error) {
+		tables := make([]*layout.Table, t.NumField())
+		out := make(map[string]*layout.Table, len(tables))
+		for i := range tables {
+			path := sh.GetRootInName() + common.PAR_GO_PATH_DELIMITER + sh.Infos[i+1].InName
+			el := sh.SchemaElements[sh.MapIndex[path]]
+			table := layout.NewEmptyTable()
+			table.Path, table.Schema, table.Info = common.StrToPath(path), el, sh.Infos[i+1]
+			table.RepetitionType = el.GetRepetitionType()
+			if table.RepetitionType == parquet.FieldRepetitionType_OPTIONAL {
+				table.MaxDefinitionLevel = 1
+			}
+			table.Values = make([]any, 0, len(rows))
+			table.DefinitionLevels = make([]int32, 0, len(rows))
+			table.RepetitionLevels = make([]int32, len(rows))
+			tables[i], out[path] = table, table
+		}
+		for _, r := range rows {
+			row, ok := r.(T)
+			if !ok {
+				return nil, fmt.Errorf("a %T among rows of %s", r, t)
+			}
+			v := reflect.ValueOf(&row).Elem()
+			for i, table := range tables {
+				f := v.Field(i)
+				level := table.MaxDefinitionLevel
+				if f.Kind() == reflect.Pointer {
+					if f.IsNil() {
+						table.Values, table.DefinitionLevels = append(table.Values, nil), append(table.DefinitionLevels, 0)
+						continue
+					}
+					f = f.Elem()
+				}
+				table.Values, table.DefinitionLevels = append(table.Values, f.Interface()), append(table.DefinitionLevels, level)
+			}
+		}
+		return &out, nil
+	}, nil
 }
 
 // Path is the file's path.
