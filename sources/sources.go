@@ -240,6 +240,10 @@ func (db *DB) Name() string { return db.name }
 type Column struct {
 	Name         string
 	DatabaseType string // the database's type name, upper case ("NUMERIC", "VARCHAR", "TIMESTAMPTZ")
+	// Scale is a decimal column's digits after the point, where the driver
+	// tells it (ScaleKnown).
+	Scale      int64
+	ScaleKnown bool
 }
 
 // Relation is one selection (table or query) on a system.
@@ -280,6 +284,9 @@ func (r *Relation) probe(ctx context.Context, tx *sqlx.Tx) ([]Column, error) {
 	cols := make([]Column, len(types))
 	for i, t := range types {
 		cols[i] = Column{Name: t.Name(), DatabaseType: strings.ToUpper(t.DatabaseTypeName())}
+		if _, scale, ok := t.DecimalSize(); ok && FamilyOf(cols[i].DatabaseType) == Decimal {
+			cols[i].Scale, cols[i].ScaleKnown = scale, true
+		}
 	}
 	return cols, nil
 }

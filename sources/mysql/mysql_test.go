@@ -15,6 +15,7 @@ import (
 
 	"github.com/recon-dev/recon/internal/dbtest"
 	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
 	"github.com/recon-dev/recon/sources/mysql"
 	"github.com/recon-dev/recon/sources/sourcetest"
@@ -312,3 +313,61 @@ func TestQuoteIdent(t *testing.T) {
 }
 
 func FuzzStringLiteral(f *testing.F) { sourcetest.FuzzLiteral(f, mysql.Dialect{}, false) }
+
+// A decimal's canonical text (checksum mode's) is its digits without
+// trailing zeros or a bare point, whatever the column's scale, and the
+// same where the scale is unknown and the text is tested for a point.
+func TestCanonicalDecimals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn, setup := newDatabase(t)
+	for _, stmt := range []string{
+		"CREATE TABLE dec_canon (id INT, s0 DECIMAL(12,0), s2 DECIMAL(12,2), s10 DECIMAL(30,10))",
+		`INSERT INTO dec_canon VALUES (1, 10, 10.00, 10), (2, -3, -3.25, -3.25), (3, 0, 0.00, 0), (4, 1234567, 100.50, 0.0000000001),
+			(5, -0, -0.50, 12345678901234567890.0123456789)`,
+	} {
+		if _, err := setup.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	want := map[string][]string{
+		"s0":  {"10", "-3", "0", "1234567", "0"},
+		"s2":  {"10", "-3.25", "0", "100.5", "-0.5"},
+		"s10": {"10", "-3.25", "0", "0.0000000001", "12345678901234567890.0123456789"},
+	}
+	db, err := sources.OpenDB(ctx, sources.Config{Name: "mysql", Driver: "mysql", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cols, err := db.Relation(queries.Selection{Table: "dec_canon"}).Columns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range cols[1:] {
+		if !col.ScaleKnown {
+			t.Errorf("%s (%s): scale unknown", col.Name, col.DatabaseType)
+		}
+		unknown := col
+		unknown.ScaleKnown = false
+		for _, c := range []sources.Column{col, unknown} {
+			expr := mysql.Dialect{}.Canonical("`"+c.Name+"`", c, reconcile.Decimal, true, "'!'")
+			rows, err := setup.Query("SELECT " + expr + " FROM dec_canon ORDER BY id")
+			if err != nil {
+				t.Fatalf("%s: %v", expr, err)
+			}
+			var got []string
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, s)
+			}
+			rows.Close()
+			if !slices.Equal(got, want[c.Name]) {
+				t.Errorf("%s (scale %d, known %v): canonical texts %q, want %q", c.Name, c.Scale, c.ScaleKnown, got, want[c.Name])
+			}
+		}
+	}
+}
