@@ -45,7 +45,7 @@ const seenChunk = 1024
 // by this run; one this run adds stays unopened (invisible to
 // OpenExceptions) until Finish opens it. A separate table of sightings,
 // joined to the open set at the end, cost twice as much (16 µs an
-// exception in SQLite against 8, BenchmarkLifecycle).
+// exception in SQLite against 9, BenchmarkLifecycle).
 func (s *Store) Seen(ctx context.Context, runID, reconciliation string, started time.Time, ids []Identity) ([]FirstSeen, error) {
 	out := make([]FirstSeen, 0, len(ids))
 	for len(ids) > 0 {
@@ -66,8 +66,8 @@ func (s *Store) seen(ctx context.Context, runID, reconciliation string, started 
 	// CONFLICT DO UPDATE command cannot affect row a second time").
 	first := make(map[Identity]FirstSeen, len(ids))
 	at := formatTime(started)
-	args := make([]any, 0, 4+3*len(ids))
-	args = append(args, reconciliation, runID, at, runID)
+	args := make([]any, 0, 5+3*len(ids))
+	args = append(args, reconciliation, runID, at, runID, at)
 	for _, id := range ids {
 		if _, ok := first[id]; !ok {
 			first[id] = FirstSeen{}
@@ -76,14 +76,19 @@ func (s *Store) seen(ctx context.Context, runID, reconciliation string, started 
 	}
 	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(first)), ",")
 	// A row no run that completed opened (left by this run, or by one that
-	// died) is first seen now. "WHERE true" tells SQLite's parser that ON
-	// CONFLICT is the upsert's, not a join's.
+	// died) is first seen now. A run never takes a mark from a run that
+	// started after it: one that lost its lock (paused past its lease)
+	// and wakes gets no sighting back and fails, and the run that took
+	// the lock keeps its marks. "WHERE true" tells SQLite's parser that
+	// ON CONFLICT is the upsert's, not a join's.
 	rows, err := s.db.QueryContext(ctx, s.q(`INSERT INTO recon_open_exceptions
-		(reconciliation, kind, record_key, field, first_seen_run, first_seen_at, last_seen_run, opened)
-		SELECT ?, column1, column2, column3, ?, ?, ?, 0 FROM (VALUES `+values+`) AS sighting WHERE true
-		ON CONFLICT (reconciliation, kind, record_key, field) DO UPDATE SET last_seen_run = excluded.last_seen_run,
+		(reconciliation, kind, record_key, field, first_seen_run, first_seen_at, last_seen_run, last_seen_at, opened)
+		SELECT ?, column1, column2, column3, ?, ?, ?, ?, 0 FROM (VALUES `+values+`) AS sighting WHERE true
+		ON CONFLICT (reconciliation, kind, record_key, field) DO UPDATE SET
+		last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at,
 		first_seen_run = CASE WHEN recon_open_exceptions.opened = 1 THEN recon_open_exceptions.first_seen_run ELSE excluded.first_seen_run END,
 		first_seen_at = CASE WHEN recon_open_exceptions.opened = 1 THEN recon_open_exceptions.first_seen_at ELSE excluded.first_seen_at END
+		WHERE recon_open_exceptions.last_seen_at <= excluded.last_seen_at
 		RETURNING kind, record_key, field, first_seen_run, first_seen_at`), args...)
 	if err != nil {
 		return nil, s.fail("record exceptions", err)
@@ -106,7 +111,7 @@ func (s *Store) seen(ctx context.Context, runID, reconciliation string, started 
 	out := make([]FirstSeen, len(ids))
 	for i, id := range ids {
 		if out[i] = first[id]; out[i].Run == "" {
-			return nil, s.fail("record exceptions", fmt.Errorf("no sighting of %+v came back", id))
+			return nil, s.fail("record exceptions", fmt.Errorf("a run that started later marked %s %q of %s: this run lost its lock", id.Kind, id.RecordKey, reconciliation))
 		}
 	}
 	return out, nil
@@ -187,7 +192,7 @@ func (s *Store) Finish(ctx context.Context, runID, reconciliation string, starte
 func (s *Store) Discard(ctx context.Context, runID, reconciliation string) error {
 	ctx, done := s.bound(ctx)
 	defer done()
-	if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM recon_open_exceptions WHERE reconciliation = ? AND opened = 0 AND first_seen_run = ?"),
+	if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM recon_open_exceptions WHERE reconciliation = ? AND opened = 0 AND last_seen_run = ?"),
 		reconciliation, runID); err != nil {
 		return s.fail("", err)
 	}

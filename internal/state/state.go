@@ -216,10 +216,12 @@ var migrations = []string{
 	// Rows each side sent, so that the next run can tell how far along it is.
 	`ALTER TABLE recon_runs ADD COLUMN source_rows_read BIGINT;
 	ALTER TABLE recon_runs ADD COLUMN target_rows_read BIGINT`,
-	// A run marks the open exceptions it sees, and adds the new ones
-	// unopened until it completes, instead of listing its sightings apart
-	// (a third of the cost). Sightings of runs that died are of no use.
+	// A run marks the open exceptions it sees (its id and start), and adds
+	// the new ones unopened until it completes, instead of listing its
+	// sightings apart (half the cost). Sightings of runs that died are of
+	// no use.
 	`ALTER TABLE recon_open_exceptions ADD COLUMN last_seen_run TEXT NOT NULL DEFAULT '';
+	ALTER TABLE recon_open_exceptions ADD COLUMN last_seen_at TEXT NOT NULL DEFAULT '';
 	ALTER TABLE recon_open_exceptions ADD COLUMN opened BIGINT NOT NULL DEFAULT 1;
 	DROP TABLE recon_seen`,
 }

@@ -156,6 +156,42 @@ func TestRunThatDied(t *testing.T) {
 	}
 }
 
+// A run that lost its lock (paused past its lease while another run took
+// over) and wakes for one more batch takes nothing from the run that
+// started after it: its batch fails, and its Discard leaves the later
+// run's sightings alone.
+func TestRunThatLostItsLock(t *testing.T) {
+	ctx := context.Background()
+	for kind, open := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s := open(t)
+			hour := time.Hour
+			if _, err := s.Seen(ctx, "r1", "deals", t0, ids("B")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Finish(ctx, "r1", "deals", t0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Seen(ctx, "r3", "deals", t0.Add(2*hour), ids("A", "B")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Seen(ctx, "r2", "deals", t0.Add(hour), ids("A", "B")); err == nil || !strings.Contains(err.Error(), "lost its lock") {
+				t.Errorf("a batch of r2, which r3 started after: %v, want it refused", err)
+			}
+			if err := s.Discard(ctx, "r2", "deals"); err != nil {
+				t.Fatal(err)
+			}
+			lc, err := s.Finish(ctx, "r3", "deals", t0.Add(2*hour))
+			if want := (state.Lifecycle{New: 1, Open: 1}); err != nil || lc != want {
+				t.Errorf("r3: %+v %v, want %+v", lc, err, want)
+			}
+			if n, err := s.OpenExceptions(ctx, "deals"); err != nil || n != 2 {
+				t.Errorf("after r3: %d open (%v), want A and B", n, err)
+			}
+		})
+	}
+}
+
 // A store at schema version 2 keeps its open exceptions through the
 // migration to version 3: they stay open, first seen when they were.
 func TestMigrationKeepsOpenExceptions(t *testing.T) {
