@@ -369,3 +369,46 @@ func rerunStatements(t *testing.T, p repairPair, runDir string) {
 		conn.Close()
 	}
 }
+
+// A record missing within its soft-delete grace is one exception: the
+// planner's question of when it was first seen names the report's
+// identity (no field), not another.
+func TestGraceAsksAfterTheReportedException(t *testing.T) {
+	dir := demoConfig(t)
+	billing, err := sql.Open("sqlite", filepath.Join(dir, "billing.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := billing.Exec("ALTER TABLE customers ADD COLUMN is_deleted TEXT"); err != nil {
+		t.Fatal(err)
+	}
+	billing.Close()
+	text, err := os.ReadFile(filepath.Join(dir, "recon.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := strings.Replace(string(text), "repair: {direction: both, formats: [sql, csv, salesforce, hubspot]}",
+		"repair: {direction: source_to_target, soft_delete: {column: is_deleted, value: true, grace: 30d}}", 1)
+	if config == string(text) {
+		t.Fatal("the demo config's repair line changed: update this test")
+	}
+	writeFile(t, dir, "grace.yaml", config)
+	if code, stdout, stderr := runRecon(t, nil, "run", "--config", filepath.Join(dir, "grace.yaml"), "--out", t.TempDir()); code > exitBreached {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	st, err := sql.Open("sqlite", filepath.Join(dir, "recon-state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var blank, open, recorded int64
+	if err := st.QueryRow("SELECT COUNT(*) FROM recon_open_exceptions WHERE field = ''").Scan(&blank); err != nil || blank != 0 {
+		t.Errorf("%d open exceptions with a blank field (%v): a missing record counted twice", blank, err)
+	}
+	if err := st.QueryRow("SELECT COUNT(*) FROM recon_open_exceptions WHERE reconciliation = 'accounts_vs_customers'").Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.QueryRow("SELECT exceptions_new FROM recon_runs WHERE reconciliation = 'accounts_vs_customers'").Scan(&recorded); err != nil || recorded != open || open == 0 {
+		t.Errorf("exceptions_new %d (%v), open exceptions %d: a first run's new exceptions are the open ones", recorded, err, open)
+	}
+}

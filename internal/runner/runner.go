@@ -577,7 +577,7 @@ func newPlanner(ctx context.Context, sys *Systems, rc config.Reconciliation, dir
 // seen (this run, for a new one), from the state store.
 func firstSeenOf(ctx context.Context, store *state.Store, runID, name string, started time.Time) func(reconcile.Kind, string) (time.Time, error) {
 	return func(kind reconcile.Kind, key string) (time.Time, error) {
-		seen, err := store.Seen(ctx, runID, name, started, []state.Identity{{Kind: string(kind), RecordKey: key}})
+		seen, err := store.Seen(ctx, runID, name, started, []state.Identity{{Kind: string(kind), RecordKey: key, Field: state.NullText}})
 		if err != nil {
 			return time.Time{}, err
 		}
