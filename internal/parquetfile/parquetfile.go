@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -72,6 +74,14 @@ func Create[T any](path string) (*Writer[T], error) {
 		f.Close()
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	for i := range reflect.TypeFor[T]().NumField() {
+		// The writer's schema follows the fields' order, one column each.
+		if name := reflect.TypeFor[T]().Field(i).Name; i+1 >= len(pw.SchemaHandler.Infos) || pw.SchemaHandler.Infos[i+1].InName != name {
+			f.Close()
+			os.Remove(path)
+			return nil, fmt.Errorf("create %s: the schema's column %d is not the field %s", path, i+1, name)
+		}
+	}
 	pw.MarshalFunc = marshal
 	pw.RowGroupSize = rowGroupBytes
 	pw.PageSize = pageBytes
@@ -86,13 +96,23 @@ func flatMarshal[T any]() (func([]any, *schema.SchemaHandler) (*map[string]*layo
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%s is not a struct of columns", t)
 	}
+	// The Go type each Parquet type is laid out from, exactly (a named
+	// string is no string to the pages).
+	physical := map[reflect.Type]string{
+		reflect.TypeFor[string](): "BYTE_ARRAY", reflect.TypeFor[int64](): "INT64", reflect.TypeFor[int32](): "INT32",
+	}
 	for i := range t.NumField() {
-		f := t.Field(i).Type
-		if f.Kind() == reflect.Pointer {
-			f = f.Elem()
+		f := t.Field(i)
+		typ := f.Type
+		if typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
 		}
-		if k := f.Kind(); k != reflect.String && k != reflect.Int64 && k != reflect.Int32 {
-			return nil, fmt.Errorf("%s.%s is a %s, not a string, int32 or int64 column", t, t.Field(i).Name, t.Field(i).Type)
+		want, ok := physical[typ]
+		if !ok || !f.IsExported() {
+			return nil, fmt.Errorf("%s.%s is a %s, not an exported string, int32 or int64 column", t, f.Name, f.Type)
+		}
+		if tag := f.Tag.Get("parquet"); !slices.Contains(strings.Split(strings.ReplaceAll(tag, " ", ""), ","), "type="+want) {
+			return nil, fmt.Errorf("%s.%s is a %s, whose parquet tag must say type=%s (it says %q)", t, f.Name, f.Type, want, tag)
 		}
 	}
 	return func(rows []any, sh *schema.SchemaHandler) (*map[string]*layout.Table, error) {

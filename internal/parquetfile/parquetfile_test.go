@@ -23,3 +23,33 @@ func TestCreateRefusesColumnsItCannotLayOut(t *testing.T) {
 		t.Errorf("a refused file is left behind: %v", err)
 	}
 }
+
+// So is one the marshaller would lay out wrongly: a named string, an
+// unexported field, a Go type that is not the tag's.
+func TestCreateRefusesFieldsTheTagsDoNotDescribe(t *testing.T) {
+	type label string
+	type named struct {
+		L label `parquet:"name=l, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=REQUIRED"`
+	}
+	type narrowed struct {
+		N int64 `parquet:"name=n, type=INT32, repetitiontype=REQUIRED"`
+	}
+	type hidden struct {
+		A string `parquet:"name=a, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=REQUIRED"`
+		b string
+	}
+	for name, create := range map[string]func(string) error{
+		"named":    func(p string) error { _, err := Create[named](p); return err },
+		"narrowed": func(p string) error { _, err := Create[narrowed](p); return err },
+		"hidden":   func(p string) error { _, err := Create[hidden](p); return err },
+	} {
+		path := filepath.Join(t.TempDir(), name+".parquet")
+		if err := create(path); err == nil {
+			t.Errorf("%s: Create succeeded", name)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("%s: a refused file is left behind: %v", name, err)
+		}
+	}
+	_ = hidden{}.b
+}
