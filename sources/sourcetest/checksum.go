@@ -76,6 +76,22 @@ func testChecksumSegments(t *testing.T, h Harness) {
 	if got := sums(sub); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rows per segment of 64 within %v = %v, want %v", within, got, want)
 	}
+	// Within every other segment of 64: more parents than a condition
+	// lists, which are joined.
+	var everyOther []int64
+	for p := int64(0); p < n/64; p += 2 {
+		everyOther = append(everyOther, p)
+	}
+	many := reconcile.SegmentLevel{Origin: least, Last: hi, Width: 16, ParentWidth: 64, Within: everyOther}
+	want = map[int64]int64{}
+	for k := int64(least); k <= hi; k++ {
+		if slices.Contains(everyOther, segment(64, k)) {
+			want[segment(16, k)]++
+		}
+	}
+	if got := sums(many); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows per segment of 16 within %d segments of 64 = %v, want %v", len(everyOther), got, want)
+	}
 	// A narrower key type less an origin beyond its range (the other
 	// side's) is still computed in 64 bits.
 	e.create("segs4", "id", h.Types.Integer.DDL, "v", h.Types.VarChar.DDL)
@@ -104,19 +120,31 @@ func testChecksumSegments(t *testing.T, h Harness) {
 	for s := int64(0); s < n; s += 2 {
 		alternate = append(alternate, s)
 	}
-	for _, leaf := range []reconcile.SegmentLevel{
-		{Origin: least, Last: hi, Width: 1, Within: alternate},
-		{Origin: least, Last: hi, Width: 16, Within: []int64{3, 4, 5, 187}},
+	// And the same of the rows a filter keeps (not NULL keys, whose
+	// remainder is NULL).
+	filtered := e.rel(queries.Selection{Table: "segs", Where: "id % 3 <> 0"})
+	for _, c := range []struct {
+		rel  *sources.Relation
+		keep func(k int64) bool
+		leaf reconcile.SegmentLevel
+	}{
+		{rel, nil, reconcile.SegmentLevel{Origin: least, Last: hi, Width: 1, Within: alternate}},
+		{rel, nil, reconcile.SegmentLevel{Origin: least, Last: hi, Width: 16, Within: []int64{3, 4, 5, 187}}},
+		{filtered, func(k int64) bool { return k%3 != 0 }, reconcile.SegmentLevel{Origin: least, Last: hi, Width: 1, Within: alternate}},
 	} {
+		leaf := c.leaf
 		wantKeys := []string{"NULL"}
+		if c.keep != nil {
+			wantKeys = nil
+		}
 		for k := int64(least); k <= hi; k++ {
 			for _, s := range leaf.Within {
-				if segment(leaf.Width, k) == s {
+				if segment(leaf.Width, k) == s && (c.keep == nil || c.keep(k)) {
 					wantKeys = append(wantKeys, strconv.FormatInt(k, 10))
 				}
 			}
 		}
-		scan, _, err := rel.OpenChecksums(e.ctx(), reconcile.ChecksumPlan{Side: reconcile.SourceSide,
+		scan, _, err := c.rel.OpenChecksums(e.ctx(), reconcile.ChecksumPlan{Side: reconcile.SourceSide,
 			Key: reconcile.ChecksumColumn{Name: "id", Type: reconcile.Int}, Columns: []reconcile.ChecksumColumn{{Name: "v", Type: reconcile.String}}})
 		if err != nil {
 			t.Fatal(err)
