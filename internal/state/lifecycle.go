@@ -131,6 +131,16 @@ func (s *Store) Finish(ctx context.Context, runID, reconciliation string, starte
 		return lc, s.fail("", err)
 	}
 	defer tx.Rollback()
+	// A run that lost its lock to one that started after it resolves
+	// nothing of what that run saw.
+	var later int64
+	if err := tx.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM recon_open_exceptions WHERE reconciliation = ? AND last_seen_at > ?"),
+		reconciliation, formatTime(started)).Scan(&later); err != nil {
+		return lc, s.fail("resolve", err)
+	}
+	if later > 0 {
+		return lc, s.fail("resolve", fmt.Errorf("a run of %s that started later has marked %d exceptions: this run lost its lock", reconciliation, later))
+	}
 	rows, err := tx.QueryContext(ctx, s.q("SELECT first_seen_at FROM recon_open_exceptions WHERE reconciliation = ? AND opened = 1 AND last_seen_run <> ?"),
 		reconciliation, runID)
 	if err != nil {

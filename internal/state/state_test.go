@@ -157,8 +157,8 @@ func TestRunThatDied(t *testing.T) {
 }
 
 // A run that lost its lock (paused past its lease while another run took
-// over) and wakes for one more batch takes nothing from the run that
-// started after it: its batch fails, and its Discard leaves the later
+// over) and wakes for one more batch, or to finish, takes nothing from the
+// run that started after it: both fail, and its Discard leaves the later
 // run's sightings alone.
 func TestRunThatLostItsLock(t *testing.T) {
 	ctx := context.Background()
@@ -177,6 +177,9 @@ func TestRunThatLostItsLock(t *testing.T) {
 			}
 			if _, err := s.Seen(ctx, "r2", "deals", t0.Add(hour), ids("A", "B")); err == nil || !strings.Contains(err.Error(), "lost its lock") {
 				t.Errorf("a batch of r2, which r3 started after: %v, want it refused", err)
+			}
+			if _, err := s.Finish(ctx, "r2", "deals", t0.Add(hour)); err == nil || !strings.Contains(err.Error(), "lost its lock") {
+				t.Errorf("r2 finishing after r3 marked its exceptions: %v, want it refused", err)
 			}
 			if err := s.Discard(ctx, "r2", "deals"); err != nil {
 				t.Fatal(err)
