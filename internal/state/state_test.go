@@ -47,6 +47,16 @@ func ids(names ...string) []state.Identity {
 	return out
 }
 
+// storedRows counts the open set's rows, unopened ones included.
+func storedRows(t *testing.T, s *state.Store) int {
+	t.Helper()
+	var n int
+	if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_open_exceptions").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // A scripted sequence of runs: drift appears, persists, changes, a run
 // fails (and resolves nothing), then it is repaired.
 func TestLifecycle(t *testing.T) {
@@ -107,9 +117,8 @@ func TestLifecycle(t *testing.T) {
 			if n, _ := s.OpenExceptions(ctx, "deals"); n != 0 {
 				t.Errorf("%d open at the end", n)
 			}
-			var rows int
-			if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_open_exceptions").Scan(&rows); err != nil || rows != 0 {
-				t.Errorf("recon_open_exceptions keeps %d rows (%v): a failed run's sightings must not outlive the next run", rows, err)
+			if rows := storedRows(t, s); rows != 0 {
+				t.Errorf("recon_open_exceptions keeps %d rows: a failed run's sightings must not outlive the next run", rows)
 			}
 		})
 	}
@@ -148,9 +157,8 @@ func TestRunThatDied(t *testing.T) {
 			if want := (state.Lifecycle{New: 1, Open: 1, Resolved: 1}); err != nil || lc != want {
 				t.Errorf("r3: %+v %v, want %+v (A resolved; D, seen only by r2, neither new nor resolved)", lc, err, want)
 			}
-			var rows int
-			if err := state.DB(s).QueryRow("SELECT COUNT(*) FROM recon_open_exceptions").Scan(&rows); err != nil || rows != 2 {
-				t.Errorf("after r3: %d rows (%v), want B and C", rows, err)
+			if rows := storedRows(t, s); rows != 2 {
+				t.Errorf("after r3: %d rows, want B and C", rows)
 			}
 		})
 	}
