@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strconv"
@@ -21,6 +22,9 @@ type Rows struct {
 	dest  []any
 	row   [][]byte
 	err   error
+	// then are statements whose records follow, in the same snapshot.
+	ctx  context.Context
+	then []string
 }
 
 var _ reconcile.Rows = (*Rows)(nil)
@@ -35,7 +39,22 @@ func newRows(tx *sqlx.Tx, rows *sql.Rows, n int, rel *Relation) *Rows {
 
 // Next advances to the next record.
 func (r *Rows) Next() bool {
-	if r.err != nil || !r.rows.Next() {
+	for r.err == nil && !r.rows.Next() {
+		if r.rows.Err() != nil || len(r.then) == 0 {
+			return false
+		}
+		if err := r.rows.Close(); err != nil {
+			r.err = r.rel.wrap("read", err)
+			return false
+		}
+		rows, err := r.tx.QueryContext(r.ctx, r.then[0])
+		if err != nil {
+			r.err = r.rel.wrap("read", err)
+			return false
+		}
+		r.rows, r.then = rows, r.then[1:]
+	}
+	if r.err != nil {
 		return false
 	}
 	if err := r.rows.Scan(r.dest...); err != nil {

@@ -76,21 +76,24 @@ func testChecksumSegments(t *testing.T, h Harness) {
 	if got := sums(sub); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rows per segment of 64 within %v = %v, want %v", within, got, want)
 	}
-	// Within every other segment of 64: more parents than a condition
-	// lists, which are joined.
-	var everyOther []int64
-	for p := int64(0); p < n/64; p += 2 {
-		everyOther = append(everyOther, p)
-	}
-	many := reconcile.SegmentLevel{Origin: least, Last: hi, Width: 16, ParentWidth: 64, Within: everyOther}
-	want = map[int64]int64{}
-	for k := int64(least); k <= hi; k++ {
-		if slices.Contains(everyOther, segment(64, k)) {
-			want[segment(16, k)]++
+	// Within every other segment: more parents than a condition lists,
+	// of 64 keys (a sixteenth of the span in every 16 of them: listed in
+	// one statement) and of 2 (read 16 at a time).
+	for _, widths := range [][2]int64{{16, 64}, {1, 2}} {
+		var everyOther []int64
+		for p := int64(0); p < n/widths[1]; p += 2 {
+			everyOther = append(everyOther, p)
 		}
-	}
-	if got := sums(many); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("rows per segment of 16 within %d segments of 64 = %v, want %v", len(everyOther), got, want)
+		many := reconcile.SegmentLevel{Origin: least, Last: hi, Width: widths[0], ParentWidth: widths[1], Within: everyOther}
+		want = map[int64]int64{}
+		for k := int64(least); k <= hi; k++ {
+			if slices.Contains(everyOther, segment(widths[1], k)) {
+				want[segment(widths[0], k)]++
+			}
+		}
+		if got := sums(many); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("rows per segment of %d within %d segments of %d = %v, want %v", widths[0], len(everyOther), widths[1], got, want)
+		}
 	}
 	// A narrower key type less an origin beyond its range (the other
 	// side's) is still computed in 64 bits.
