@@ -50,6 +50,17 @@ type ChecksumDialect interface {
 	UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column string) bool
 }
 
+// SegmentPlanner is a ChecksumDialect whose planner must be told how to
+// sum every row of a relation into segments, which it may misjudge: a
+// segment is an expression of the key, so a planner may expect a group
+// per row where there are a few thousand, and sort the whole table to
+// aggregate it.
+type SegmentPlanner interface {
+	// PlanSegments returns SQL to run before the statement that sums every
+	// row into segments, and SQL that undoes it after.
+	PlanSegments() (before, after string)
+}
+
 // The hash of a row takes 15 hex digits (60 bits, so that a sum of a
 // billion fits any database's decimal), a key's segment 8 (32 bits).
 const (
@@ -293,6 +304,20 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 		if within, ok = s.chunked(level, level.ParentWidth, level.Within); !ok {
 			within = []string{s.in(level, level.Parent, level.ParentWidth, level.Within)}
 		}
+	}
+	if planner, ok := s.d.(SegmentPlanner); ok && within[0] == "" {
+		before, after := planner.PlanSegments()
+		if _, err := s.tx.ExecContext(ctx, before); err != nil {
+			return nil, s.rel.wrap("checksum", err)
+		}
+		out, err := s.sums(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond)+" GROUP BY 1", nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.tx.ExecContext(ctx, after); err != nil {
+			return nil, s.rel.wrap("checksum", err)
+		}
+		return out, nil
 	}
 	// A segment lies within one parent, so in one chunk.
 	var out []reconcile.SegmentSum
