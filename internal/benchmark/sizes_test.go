@@ -193,12 +193,12 @@ func BenchmarkSizes(b *testing.B) {
 }
 
 // repeatRuns is how many alternated floor and rows-mode runs measure
-// rows mode: RECON_BENCH_REPEAT, default 3.
+// rows mode: RECON_BENCH_REPEAT, default 5.
 func repeatRuns() int {
 	if n, err := strconv.Atoi(os.Getenv("RECON_BENCH_REPEAT")); err == nil && n > 0 {
 		return n
 	}
-	return 3
+	return 5
 }
 
 func median(xs []float64) float64 {
