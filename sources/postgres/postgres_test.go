@@ -93,23 +93,31 @@ func harness() sourcetest.Harness {
 
 func TestConformance(t *testing.T) { sourcetest.Run(t, harness()) }
 
-// TestSnapshotSettings checks the session a snapshot runs in, against a
-// database whose defaults are hostile.
-func TestSnapshotSettings(t *testing.T) {
-	t.Parallel()
+// snapshot begins a snapshot in a fresh database whose defaults are
+// hostile; both end with the test.
+func snapshot(t *testing.T) (*sqlx.DB, *sqlx.Tx) {
+	t.Helper()
 	dsn, _ := newDatabase(t)
 	d := postgres.Dialect{}
 	db, err := sqlx.Open(d.DriverName(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	ctx := context.Background()
-	tx, err := d.BeginSnapshot(ctx, db)
+	t.Cleanup(func() { db.Close() })
+	tx, err := d.BeginSnapshot(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
+	t.Cleanup(func() { tx.Rollback() })
+	return db, tx
+}
+
+// TestSnapshotSettings checks the session a snapshot runs in, against a
+// database whose defaults are hostile.
+func TestSnapshotSettings(t *testing.T) {
+	t.Parallel()
+	db, tx := snapshot(t)
+	ctx := context.Background()
 	for setting, want := range map[string]string{
 		"transaction_isolation": "repeatable read",
 		"transaction_read_only": "on",
@@ -256,19 +264,8 @@ func FuzzStringLiteral(f *testing.F) { sourcetest.FuzzLiteral(f, postgres.Dialec
 // rows summed in 14.6 s without temporary files, not 18.2 s with 720 MB.)
 func TestPlanSegments(t *testing.T) {
 	t.Parallel()
-	dsn, _ := newDatabase(t)
-	d := postgres.Dialect{}
-	db, err := sqlx.Open(d.DriverName(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
-	tx, err := d.BeginSnapshot(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
+	_, tx := snapshot(t)
+	d, ctx := postgres.Dialect{}, context.Background()
 	settings := func() (out [4]string) {
 		t.Helper()
 		if err := tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('parallel_setup_cost'),
