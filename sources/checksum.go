@@ -305,19 +305,14 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 			within = []string{s.in(level, level.Parent, level.ParentWidth, level.Within)}
 		}
 	}
+	// The statement that sums every row is planned as the dialect says.
+	var after string
 	if planner, ok := s.d.(SegmentPlanner); ok && within[0] == "" {
-		before, after := planner.PlanSegments()
+		var before string
+		before, after = planner.PlanSegments()
 		if _, err := s.tx.ExecContext(ctx, before); err != nil {
 			return nil, s.rel.wrap("checksum", err)
 		}
-		out, err := s.sums(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond)+" GROUP BY 1", nil)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := s.tx.ExecContext(ctx, after); err != nil {
-			return nil, s.rel.wrap("checksum", err)
-		}
-		return out, nil
 	}
 	// A segment lies within one parent, so in one chunk.
 	var out []reconcile.SegmentSum
@@ -329,6 +324,11 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 		var err error
 		if out, err = s.sums(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, c)+" GROUP BY 1", out); err != nil {
 			return nil, err
+		}
+	}
+	if after != "" {
+		if _, err := s.tx.ExecContext(ctx, after); err != nil {
+			return nil, s.rel.wrap("checksum", err)
 		}
 	}
 	return out, nil
