@@ -155,6 +155,17 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		}
 		return err
 	}
+	// firstFailure is what ended the reads: the first failure, which
+	// cancelled the other side's read, whose own error then only says so
+	// (PostgreSQL's "canceling statement due to user request"), however
+	// the two errors race to be returned. A run stopped from outside keeps
+	// the errors it got.
+	firstFailure := func(err error) error {
+		if cause := context.Cause(readCtx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
+		return err
+	}
 	var rows [2]Rows
 	var scanErrs [2]error
 	var opening sync.WaitGroup
@@ -173,12 +184,12 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 				r.Close()
 			}
 		}
-		return Result{}, err
+		return Result{}, firstFailure(err)
 	}
 	if sides[0].ordered && sides[1].ordered {
 		j, err := streamJoin(readCtx, spec, sides, rows, sink, opts, progress, failed)
 		if err != nil {
-			return Result{}, err
+			return Result{}, firstFailure(err)
 		}
 		logger.Debug("snapshots read and joined in key order", "source_rows", sides[0].count, "target_rows", sides[1].count, "elapsed", time.Since(start))
 		return finish(j, spec, sides, sums, began), nil
@@ -199,7 +210,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return Result{}, err
+		return Result{}, firstFailure(err)
 	}
 	for _, s := range sides {
 		if s.pregrouped {

@@ -175,3 +175,32 @@ func TestAStreamedSideThatFailsEndsTheJoin(t *testing.T) {
 		t.Fatal("the join waited on the stuck side after the other failed")
 	}
 }
+
+// openingSnapshot's read does not open until its context is cancelled,
+// then fails as a driver does when its statement is cancelled.
+type openingSnapshot struct{}
+
+func (openingSnapshot) Scan(ctx context.Context, _ []string) (Rows, error) {
+	<-ctx.Done()
+	return nil, errCancelledStatement
+}
+
+// refusedSnapshot's read fails to open, as one naming a missing column.
+type refusedSnapshot struct{}
+
+func (refusedSnapshot) Scan(context.Context, []string) (Rows, error) { return nil, errMissingColumn }
+
+var (
+	errCancelledStatement = errors.New("canceling statement due to user request")
+	errMissingColumn      = errors.New(`no such column "missing"`)
+)
+
+// TestTheFirstFailureIsTheError checks that a run whose target fails to
+// open reports that failure, not the source's read it cancelled (which
+// the run's error classes would take for a lost connection).
+func TestTheFirstFailureIsTheError(t *testing.T) {
+	_, err := Run(context.Background(), oracleSpec(), Input{openingSnapshot{}, time.UTC}, Input{refusedSnapshot{}, time.UTC}, &collect{}, Options{})
+	if !errors.Is(err, errMissingColumn) || errors.Is(err, errCancelledStatement) {
+		t.Fatalf("err = %v, want the target's failure alone", err)
+	}
+}
