@@ -223,9 +223,8 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	logger.Debug("snapshots read", "source_rows", sides[0].count, "target_rows", sides[1].count,
 		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
 
-	j := newJoin(spec, sides, sink, &progress.Compared)
-	j.settleAfter = opts.SettleAfter
-	if err := j.run(ctx); err != nil {
+	j, err := mergeJoin(ctx, spec, sides, sink, opts, progress)
+	if err != nil {
 		return Result{}, err
 	}
 	return finish(j, spec, sides, sums, began), nil

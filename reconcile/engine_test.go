@@ -387,3 +387,50 @@ func TestProgressRemaining(t *testing.T) {
 		}
 	}
 }
+
+// TestEqualTextIsJudgedWithoutParsing: text equal on both sides is not
+// parsed where it cannot fail to parse, yet what parsing would have found
+// is still found: text a normalisation refuses (a phone number, a value
+// outside the allowed ones) is invalid on both sides, and the currency of
+// money at stake is the record's, though equal text left it unparsed.
+func TestEqualTextIsJudgedWithoutParsing(t *testing.T) {
+	spec := Spec{
+		Name: "equal_text",
+		Key:  []KeyColumn{{Source: "id", Target: "id", Type: String}},
+		Fields: []Field{
+			{Name: "amount", Source: "amount", Target: "amount", Type: Decimal, Money: true},
+			{Name: "currency", Source: "currency", Target: "currency", Type: String, Normalize: []Normalization{Trim, Upper}},
+			{Name: "phone", Source: "phone", Target: "phone", Type: String, Normalize: []Normalization{Phone}},
+			{Name: "stage", Source: "stage", Target: "stage", Type: String, Allowed: []string{"Won", "Lost"}},
+		},
+	}
+	source := [][]string{
+		{"1", "10.00", " eur", "+14155552671", "Won"},
+		{"2", "10.00", "usd", "not a phone", "Won"},
+		{"3", "10.00", "usd", "+14155552671", "Pending"},
+	}
+	target := [][]string{
+		{"1", "12.50", " eur", "+14155552671", "Won"},
+		{"2", "10.00", "usd", "not a phone", "Won"},
+		{"3", "10.00", "usd", "+14155552671", "Pending"},
+	}
+	for _, budget := range []int{0, 1} { // in memory, and spilled record by record
+		got, res := runLines(t, spec, Input{sliceSnapshot{source}, time.UTC}, Input{sliceSnapshot{target}, time.UTC}, budget)
+		want := []string{
+			"field_mismatch key=1 field=amount side= src=10.00 tgt=12.50",
+			"invalid_record key=2 field=phone side=source src=not a phone tgt=∅",
+			"invalid_record key=2 field=phone side=target src=∅ tgt=not a phone",
+			"invalid_record key=3 field=stage side=source src=Pending tgt=∅",
+			"invalid_record key=3 field=stage side=target src=∅ tgt=Pending",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("budget %d: exceptions\n%s\nwant\n%s", budget, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if len(res.ValueAtStake) != 1 || res.ValueAtStake[0].Currency == nil || *res.ValueAtStake[0].Currency != "EUR" {
+			t.Errorf("budget %d: value at stake %+v, want one stake in EUR", budget, res.ValueAtStake)
+		}
+		if res.InvalidRecords != 4 || res.InAgreement != 0 {
+			t.Errorf("budget %d: %d invalid records, %d in agreement; want 4 and 0", budget, res.InvalidRecords, res.InAgreement)
+		}
+	}
+}

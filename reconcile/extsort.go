@@ -18,6 +18,9 @@ import (
 type record struct {
 	key  []byte
 	cols [][]byte
+	// parses has bit c set for a column c found to parse before the join
+	// (see checker); 0 where nothing was checked.
+	parses uint64
 }
 
 // A record is encoded as uvarint(len(key)) key, then per column

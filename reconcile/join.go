@@ -49,6 +49,14 @@ type join struct {
 	// date or time read in two zones): the target's is then not parsed
 	// again.
 	shared []bool
+	// unparsed marks the shared columns whose equal text needs no parse
+	// at all: text that no normalisation can refuse (see
+	// comparator.textDecides). checkable marks the other shared columns
+	// whose equal text is equal values once it is known to parse (see
+	// checker). unread lists the columns of the source record being
+	// compared that were left unparsed so.
+	unparsed, checkable []bool
+	unread              []int
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -83,6 +91,11 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 			typ = spec.Fields[c].Type
 		}
 		j.shared[c] = !spec.SourceGroupBy && !spec.TargetGroupBy && (sameZone || typ != Date && typ != Timestamp)
+	}
+	j.unparsed, j.checkable = make([]bool, n), make([]bool, n)
+	for c := range j.fields {
+		j.unparsed[c] = j.shared[c] && j.fields[c].textDecides()
+		j.checkable[c] = j.shared[c] && !j.unparsed[c] && c < 64 && j.fields[c].textDecidesOnceParsed()
 	}
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
@@ -184,10 +197,15 @@ var errSharedInvalid = errors.New("does not parse")
 
 // parse reads side i's record payload into vals and fills the side's
 // Record from it (all but the key, which only a Difference needs). A
-// folded record is one a grouped side's groupIter made. source, for the
-// target of a pair, is the source's payload, already parsed into vals[0]:
-// a shared column with the same text takes the source's value.
-func (j *join) parse(i int, r *record, rows int, folded bool, source [][]byte) *Record {
+// folded record is one a grouped side's groupIter made. other is the
+// other side's payload when the record is one of a pair, nil otherwise:
+// for the source, a column whose text equals the target's and decides
+// the comparison (unparsed, or checkable and known to parse) is not
+// parsed, its value left empty on both sides (parseUnread parses it if
+// it is needed after all); for the
+// target, the source's payload, already parsed into vals[0], where a
+// shared column with the same text takes the source's value.
+func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *Record {
 	loc := j.sides[i].input.Location
 	rec := &j.recs[i]
 	nf := len(j.fields)
@@ -198,6 +216,9 @@ func (j *join) parse(i int, r *record, rows int, folded bool, source [][]byte) *
 	if !folded {
 		parsers = j.fields
 	}
+	if i == 0 {
+		j.unread = j.unread[:0]
+	}
 	for c := range j.vals[i] {
 		cmp := j.stamp
 		if c < nf {
@@ -205,13 +226,19 @@ func (j *join) parse(i int, r *record, rows int, folded bool, source [][]byte) *
 		}
 		var v value
 		var err error
-		if source != nil && j.shared[c] && bytes.Equal(r.cols[c], source[c]) && (r.cols[c] == nil) == (source[c] == nil) {
-			// Most values agree: one parse serves both sides.
+		same := other != nil && j.shared[c] && bytes.Equal(r.cols[c], other[c]) && (r.cols[c] == nil) == (other[c] == nil)
+		switch {
+		case same && i == 0 && r.cols[c] != nil && (j.unparsed[c] || r.parses&(1<<c) != 0):
+			// Most values agree: equal text that decides the comparison
+			// is not parsed at all.
+			j.unread = append(j.unread, c)
+		case same && i == 1:
+			// One parse serves both sides.
 			v = j.vals[0][c]
 			if j.invalid[0][c] {
 				err = errSharedInvalid
 			}
-		} else {
+		default:
 			v, err = cmp.parse(r.cols[c], loc)
 		}
 		if folded && j.groups[i].fold.bad[c] {
@@ -246,12 +273,18 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	if a != nil && b != nil && len(j.spec.Match) > 0 {
 		d.Tier, d.KeyMismatch = j.stage, j.stage > 1 && j.keyMismatch
 	}
-	var source [][]byte
 	if a != nil {
-		d.Source = j.parse(0, a, na, j.groups[0].fold != nil, nil)
-		source = a.cols
+		var target [][]byte
+		if b != nil {
+			target = b.cols
+		}
+		d.Source = j.parse(0, a, na, j.groups[0].fold != nil, target)
 	}
 	if b != nil {
+		var source [][]byte
+		if a != nil {
+			source = a.cols
+		}
 		d.Target = j.parse(1, b, nb, j.groups[1].fold != nil, source)
 	}
 	if j.settling(d.Source) || j.settling(d.Target) {
@@ -290,6 +323,7 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 		}
 		j.compareFields()
 		if j.stakes != nil && len(d.Mismatched) > 0 {
+			j.parseUnread(a)
 			j.stakes.add(&j.spec, j.vals[0], j.vals[1], j.invalid[0], d.Mismatched)
 		}
 		d.Misaligned = j.compareStamps()
@@ -323,6 +357,56 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	}
 	d.order = key.key
 	return j.sink.Write(d)
+}
+
+// parseUnread parses the source's columns that parse left unparsed, for
+// what needs their values (the currency a money field's stake is in).
+// They cannot fail: they were left unparsed because no normalisation
+// refuses them, or because they were found to parse.
+func (j *join) parseUnread(a *record) {
+	for _, c := range j.unread {
+		j.vals[0][c], _ = j.fields[c].parse(a.cols[c], j.sides[0].input.Location)
+	}
+	j.unread = j.unread[:0]
+}
+
+// checker finds which of a record's checkable columns parse, with
+// comparators of its own (a comparator serves one goroutine), so that
+// another goroutine than the join's can do it.
+type checker struct {
+	cols []int
+	cmps []comparator
+	loc  *time.Location
+}
+
+// newChecker is a checker of the source's checkable columns, or nil if
+// there are none.
+func (j *join) newChecker() *checker {
+	c := &checker{loc: j.sides[0].input.Location}
+	for i, ok := range j.checkable {
+		if ok {
+			c.cols = append(c.cols, i)
+			c.cmps = append(c.cmps, newComparator(j.spec.Fields[i]))
+		}
+	}
+	if len(c.cols) == 0 {
+		return nil
+	}
+	return c
+}
+
+// check returns the record.parses of cols.
+func (c *checker) check(cols [][]byte) uint64 {
+	if c == nil {
+		return 0
+	}
+	var parses uint64
+	for i, col := range c.cols {
+		if _, err := c.cmps[i].parse(cols[col], c.loc); err == nil {
+			parses |= 1 << col
+		}
+	}
+	return parses
 }
 
 // settling reports whether r was modified within the settle window.
@@ -557,6 +641,7 @@ func (g *groupIter) prefer(p, cur *record) bool {
 
 // copyRecord makes p the current record, copied: the iterator reuses p.
 func (g *groupIter) copyRecord(p *record) {
+	g.cur.parses = p.parses
 	g.buf = append(g.buf[:0], p.key...)
 	for _, c := range p.cols {
 		g.buf = append(g.buf, c...)

@@ -133,6 +133,20 @@ func newNormalizer(steps []Normalization, region string, mapping map[string]stri
 	return n
 }
 
+// infallible reports whether apply never refuses a value: no checked
+// step, no allowed values.
+func (n *normalizer) infallible() bool {
+	if n == nil {
+		return true
+	}
+	for _, step := range n.steps {
+		if _, ok := normalizers[step]; !ok {
+			return false
+		}
+	}
+	return n.allowed == nil
+}
+
 // apply rewrites s. An empty value is never checked against the allowed
 // values: an unset picklist is no value, as NULL is.
 func (n *normalizer) apply(s string) (string, error) {

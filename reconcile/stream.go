@@ -41,8 +41,52 @@ func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Row
 	return j, nil
 }
 
-// errOutOfOrder is a side's database sending a key before a smaller one.
-var errOutOfOrder = errors.New("the database sent keys out of order")
+// mergeJoin joins two sides the engine sorted: a goroutine per side
+// merges its sorted runs and hands the records to the join in batches, as
+// streamJoin's producers do, so that merging both sides and comparing
+// them use every core rather than one.
+func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, sink Sink, opts Options, progress *Progress) (*join, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	j := newJoin(spec, sides, sink, &progress.Compared)
+	j.settleAfter = opts.SettleAfter
+	// The source's merge also checks which of its columns parse: the join
+	// then need not parse those that equal the target's.
+	checkers := [2]*checker{j.newChecker(), nil}
+	var streams [2]*stream
+	for i, s := range sides {
+		it := s.sorted
+		streams[i] = newStream(gctx, len(s.payload))
+		s.sorted = streams[i]
+		g.Go(func() error {
+			err := forward(it, streams[i], checkers[i])
+			streams[i].end(err)
+			return err
+		})
+	}
+	g.Go(func() error { return j.run(gctx) })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// forward sends it's records down st, checked by c (if not nil), and
+// closes it.
+func forward(it recordIter, st *stream, c *checker) error {
+	defer it.close()
+	for {
+		r, err := it.next()
+		if err != nil || r == nil {
+			return err
+		}
+		if err := st.addChecked(r.key, r.cols, c.check(r.cols)); err != nil {
+			return err
+		}
+	}
+}
+
+// errOutOfOrder is a side's key coming before a smaller one.
+var errOutOfOrder = errors.New("keys came out of order")
 
 // Batches bound what a stream holds: streamBatches batches of up to
 // batchRecords records or batchBytes bytes (more for one larger record).
@@ -86,11 +130,14 @@ func newStream(ctx context.Context, ncols int) *stream {
 }
 
 // add appends a record, which must not come before the previous one.
-func (st *stream) add(key []byte, cols [][]byte) error {
+func (st *stream) add(key []byte, cols [][]byte) error { return st.addChecked(key, cols, 0) }
+
+// addChecked appends a record with its record.parses.
+func (st *stream) addChecked(key []byte, cols [][]byte, parses uint64) error {
 	if st.prev != nil && bytes.Compare(key, st.prev) < 0 {
 		parts, _ := decodeKey(key)
 		prev, _ := decodeKey(st.prev)
-		return fmt.Errorf("%w (%q after %q), which an integer key never should: report it", errOutOfOrder, keyText(parts), keyText(prev))
+		return fmt.Errorf("%w (%q after %q), which neither a database's order of integer keys nor the engine's sort should ever give: report it", errOutOfOrder, keyText(parts), keyText(prev))
 	}
 	size := len(key)
 	for _, c := range cols {
@@ -118,6 +165,7 @@ func (st *stream) add(key []byte, cols [][]byte) error {
 	n := len(b.recs)
 	b.recs = append(b.recs, record{})
 	r := &b.recs[n]
+	r.parses = parses
 	start := len(b.buf)
 	b.buf = append(b.buf, key...)
 	r.key = b.buf[start:len(b.buf):len(b.buf)]

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -202,5 +204,50 @@ func TestTheFirstFailureIsTheError(t *testing.T) {
 	_, err := Run(context.Background(), oracleSpec(), Input{openingSnapshot{}, time.UTC}, Input{refusedSnapshot{}, time.UTC}, &collect{}, Options{})
 	if !errors.Is(err, errMissingColumn) || errors.Is(err, errCancelledStatement) {
 		t.Fatalf("err = %v, want the target's failure alone", err)
+	}
+}
+
+type failingSink struct{ writes int }
+
+var errSinkFull = errors.New("disk full")
+
+func (s *failingSink) Write(*Difference) error {
+	s.writes++
+	return errSinkFull
+}
+
+// TestAFailedJoinEndsTheMerges checks that when the join of two sorted
+// sides fails (its sink refuses a difference), the goroutines merging
+// each side's spilled runs stop, and close their run files, rather than
+// wait to hand over records nobody reads.
+func TestAFailedJoinEndsTheMerges(t *testing.T) {
+	defer func(n int) { batchRecords = n }(batchRecords)
+	batchRecords = 1
+	var source, target [][]string
+	for i := range 2000 {
+		source = append(source, []string{fmt.Sprint(i * 7919 % 2000), "a", "1", null})
+		target = append(target, []string{fmt.Sprint(i * 7919 % 2000), "b", "1", null})
+	}
+	files := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd to count open files")
+		}
+		return len(fds)
+	}
+	goroutines, open := runtime.NumGoroutine(), files()
+	var sink failingSink
+	_, err := Run(context.Background(), oracleSpec(), Input{sliceSnapshot{source}, time.UTC}, Input{sliceSnapshot{target}, time.UTC},
+		&sink, Options{MemoryBudget: 16 << 10})
+	if !errors.Is(err, errSinkFull) || sink.writes != 1 {
+		t.Fatalf("err = %v after %d writes, want the sink's error at the first", err, sink.writes)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > goroutines; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still running after the run, %d before it", runtime.NumGoroutine(), goroutines)
+		}
+	}
+	if n := files(); n != open {
+		t.Fatalf("%d files open after the run, %d before it", n, open)
 	}
 }

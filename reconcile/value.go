@@ -71,6 +71,20 @@ func (c comparator) foldedComparator() comparator {
 	return c
 }
 
+// textDecides reports whether two equal texts are always two equal,
+// valid values: text compared as text, through normalisations none of
+// which can refuse a value.
+func (c *comparator) textDecides() bool {
+	return c.typ == String && !c.set && !c.folded && c.norm.infallible()
+}
+
+// textDecidesOnceParsed reports whether two equal texts that parse are
+// always two equal values: as for textDecides, and for every type but
+// Float (NaN is no float's equal, its own included).
+func (c *comparator) textDecidesOnceParsed() bool {
+	return c.typ != Float && !c.set && !c.folded
+}
+
 // parse reads raw (nil for SQL NULL) as the field's type. loc is the zone
 // of timestamps written without one.
 func (c *comparator) parse(raw []byte, loc *time.Location) (value, error) {
