@@ -21,9 +21,11 @@
 //     ties by arrival) and written to a run file. A side that fits is never
 //     written to disk.
 //  3. Merge join. Both sides' runs are merged with a heap into one sorted
-//     stream per side, and the two streams are walked in step. Records with
-//     one key are adjacent, which finds duplicates; a key on one side only is
-//     a missing record; a key on both sides is compared field by field.
+//     stream per side, by a goroutine per side that hands batches to the
+//     join (mergeJoin), and the two streams are walked in step. Records
+//     with one key are adjacent, which finds duplicates; a key on one side
+//     only is a missing record; a key on both sides is compared field by
+//     field.
 //
 // Memory is bounded by the budget, the heap of at most maxFanIn run readers
 // (more runs are first merged in passes) and one record group per side,
@@ -68,7 +70,11 @@
 // floats, booleans, dates, and timestamps compared as UTC instants, where
 // text without an offset is wall-clock time in the side's Location. A value
 // that does not parse makes the record invalid: it still matches by key, its
-// bad field is not compared, its other fields are.
+// bad field is not compared, its other fields are. Text the same on both
+// sides of a pair is only parsed where its value is needed: a value equal
+// text cannot make unequal or invalid (a string no normalisation can
+// refuse; a column the source's merge goroutine found to parse, checker)
+// is equal without a parse.
 //
 // # Output: a stream of differences
 //

@@ -57,6 +57,9 @@ type join struct {
 	// compared that were left unparsed so.
 	unparsed, checkable []bool
 	unread              []int
+	// same marks, for the pair being compared, the shared columns whose
+	// text is the same on both sides.
+	same []bool
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -92,7 +95,7 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 		}
 		j.shared[c] = !spec.SourceGroupBy && !spec.TargetGroupBy && (sameZone || typ != Date && typ != Timestamp)
 	}
-	j.unparsed, j.checkable = make([]bool, n), make([]bool, n)
+	j.unparsed, j.checkable, j.same = make([]bool, n), make([]bool, n), make([]bool, n)
 	for c := range j.fields {
 		j.unparsed[c] = j.shared[c] && j.fields[c].textDecides()
 		j.checkable[c] = j.shared[c] && !j.unparsed[c] && c < 64 && j.fields[c].textDecidesOnceParsed()
@@ -226,7 +229,15 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 		}
 		var v value
 		var err error
-		same := other != nil && j.shared[c] && bytes.Equal(r.cols[c], other[c]) && (r.cols[c] == nil) == (other[c] == nil)
+		same := false
+		switch {
+		case other == nil:
+		case i == 0:
+			same = j.shared[c] && bytes.Equal(r.cols[c], other[c]) && (r.cols[c] == nil) == (other[c] == nil)
+			j.same[c] = same
+		default:
+			same = j.same[c] // the source's parse compared the texts
+		}
 		switch {
 		case same && i == 0 && r.cols[c] != nil && (j.unparsed[c] || r.parses&(1<<c) != 0):
 			// Most values agree: equal text that decides the comparison

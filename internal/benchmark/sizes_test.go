@@ -139,26 +139,10 @@ func BenchmarkSizes(b *testing.B) {
 						out = filepath.Join(filepath.Dir(run), "reports")
 						return []string{"run", "--config", run, "--out", out}, out
 					}
-					// Rows mode against the floor measured just before it,
-					// repeatRuns times: single runs on a shared machine vary
-					// more than the ratio does.
 					b.Run("rows_vs_floor", func(b *testing.B) {
 						args, out := config(b, "rows")
-						var floors, runs, ratios []float64
-						var peak int64
-						for range repeatRuns() {
-							start := time.Now()
-							drainBoth(b, src, tgt, ordersColumns(), ordersColumns())
-							floor := time.Since(start).Seconds()
-							took, kib := runOnce(b, f, bin, args...)
-							floors, runs, ratios = append(floors, floor), append(runs, took.Seconds()), append(ratios, took.Seconds()/floor)
-							peak = max(peak, kib)
-						}
+						againstFloor(b, f, bin, func() { drainBoth(b, src, tgt, ordersColumns(), ordersColumns()) }, args...)
 						checkOrders(b, out, "rows", want)
-						b.ReportMetric(median(runs)*1e9, "ns/op")
-						b.ReportMetric(median(floors)*1e9, "floor-ns/op")
-						b.ReportMetric(median(ratios), "x-floor")
-						b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 					})
 					b.Run("checksum", func(b *testing.B) {
 						args, out := config(b, "checksum")
@@ -190,6 +174,27 @@ func BenchmarkSizes(b *testing.B) {
 			}
 		})
 	}
+}
+
+// againstFloor measures bin run with args against the read floor (floor
+// reads both sides) measured just before it, repeatRuns times: single
+// runs on a shared machine vary more than the ratio does. It reports the
+// medians of the runs, the floors and their ratios, and the peak RSS.
+func againstFloor(b *testing.B, f fixture, bin string, floor func(), args ...string) {
+	var floors, runs, ratios []float64
+	var peak int64
+	for range repeatRuns() {
+		start := time.Now()
+		floor()
+		read := time.Since(start).Seconds()
+		took, kib := runOnce(b, f, bin, args...)
+		floors, runs, ratios = append(floors, read), append(runs, took.Seconds()), append(ratios, took.Seconds()/read)
+		peak = max(peak, kib)
+	}
+	b.ReportMetric(median(runs)*1e9, "ns/op")
+	b.ReportMetric(median(floors)*1e9, "floor-ns/op")
+	b.ReportMetric(median(ratios), "x-floor")
+	b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 }
 
 // repeatRuns is how many alternated floor and rows-mode runs measure
