@@ -22,7 +22,8 @@
 //     written to disk.
 //  3. Merge join. Both sides' runs are merged with a heap into one sorted
 //     stream per side, by a goroutine per side that hands batches to the
-//     join (mergeJoin), and the two streams are walked in step. Records
+//     join (mergeJoin) and reads what it can ahead of it (checker), and
+//     the two streams are walked in step. Records
 //     with one key are adjacent, which finds duplicates; a key on one side
 //     only is a missing record; a key on both sides is compared field by
 //     field.

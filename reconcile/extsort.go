@@ -18,9 +18,18 @@ import (
 type record struct {
 	key  []byte
 	cols [][]byte
-	// parses has bit c set for a column c found to parse before the join
-	// (see checker); 0 where nothing was checked.
+	known
+}
+
+// known is what a goroutine ahead of the join found out about a
+// record's columns (see checker); its zero value says nothing.
+type known struct {
+	// parses has bit c set for a column c found to parse.
 	parses uint64
+	// stamp is the timestamp column's value where stamped, unless
+	// stampBad: it does not parse.
+	stamp             value
+	stamped, stampBad bool
 }
 
 // A record is encoded as uvarint(len(key)) key, then per column

@@ -229,6 +229,17 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 		}
 		var v value
 		var err error
+		if c == nf && r.stamped {
+			// Read ahead of the join (see checker).
+			if v = r.stamp; r.stampBad {
+				err = errNotTimestamp
+			}
+			j.vals[i][c], j.invalid[i][c] = v, err != nil
+			if err != nil {
+				rec.Invalid = append(rec.Invalid, c)
+			}
+			continue
+		}
 		same := false
 		switch {
 		case other == nil:
@@ -381,43 +392,59 @@ func (j *join) parseUnread(a *record) {
 	j.unread = j.unread[:0]
 }
 
-// checker finds which of a record's checkable columns parse, with
-// comparators of its own (a comparator serves one goroutine), so that
-// another goroutine than the join's can do it.
+// checker finds out, ahead of the join, in a goroutine of a side's own,
+// what the join would otherwise parse itself: the timestamp's value, and
+// on the source which checkable columns parse. Its comparators are its
+// own: a comparator serves one goroutine.
 type checker struct {
-	cols []int
-	cmps []comparator
-	loc  *time.Location
+	cols  []int
+	cmps  []comparator
+	stamp *comparator // nil: the timestamp is left to the join
+	col   int         // the timestamp's column
+	loc   *time.Location
 }
 
-// newChecker is a checker of the source's checkable columns, or nil if
-// there are none.
-func (j *join) newChecker() *checker {
-	c := &checker{loc: j.sides[0].input.Location}
-	for i, ok := range j.checkable {
-		if ok {
-			c.cols = append(c.cols, i)
-			c.cmps = append(c.cmps, newComparator(j.spec.Fields[i]))
+// newChecker is a checker of side i's records, or nil if there is
+// nothing to check: a grouped side's records are folded after, and
+// only the source's columns are checked.
+func (j *join) newChecker(i int) *checker {
+	if j.spec.Grouped(j.sides[i].name) {
+		return nil
+	}
+	c := &checker{loc: j.sides[i].input.Location, col: len(j.fields)}
+	if j.stamp != nil {
+		stamp := *j.stamp
+		c.stamp = &stamp
+	}
+	for col, ok := range j.checkable {
+		if ok && i == 0 {
+			c.cols = append(c.cols, col)
+			c.cmps = append(c.cmps, newComparator(j.spec.Fields[col]))
 		}
 	}
-	if len(c.cols) == 0 {
+	if len(c.cols) == 0 && c.stamp == nil {
 		return nil
 	}
 	return c
 }
 
-// check returns the record.parses of cols.
-func (c *checker) check(cols [][]byte) uint64 {
+// check finds out what it can about a record's cols.
+func (c *checker) check(cols [][]byte) known {
+	var found known
 	if c == nil {
-		return 0
+		return found
 	}
-	var parses uint64
 	for i, col := range c.cols {
 		if _, err := c.cmps[i].parse(cols[col], c.loc); err == nil {
-			parses |= 1 << col
+			found.parses |= 1 << col
 		}
 	}
-	return parses
+	if c.stamp != nil {
+		var err error
+		found.stamp, err = c.stamp.parse(cols[c.col], c.loc)
+		found.stamped, found.stampBad = true, err != nil
+	}
+	return found
 }
 
 // settling reports whether r was modified within the settle window.
@@ -652,7 +679,7 @@ func (g *groupIter) prefer(p, cur *record) bool {
 
 // copyRecord makes p the current record, copied: the iterator reuses p.
 func (g *groupIter) copyRecord(p *record) {
-	g.cur.parses = p.parses
+	g.cur.known = p.known
 	g.buf = append(g.buf[:0], p.key...)
 	for _, c := range p.cols {
 		g.buf = append(g.buf, c...)

@@ -49,9 +49,10 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, sink Sink, o
 	g, gctx := errgroup.WithContext(ctx)
 	j := newJoin(spec, sides, sink, &progress.Compared)
 	j.settleAfter = opts.SettleAfter
-	// The source's merge also checks which of its columns parse: the join
-	// then need not parse those that equal the target's.
-	checkers := [2]*checker{j.newChecker(), nil}
+	// Each side's merge also reads its timestamps, and the source's finds
+	// which of its columns parse: the join then need not parse those that
+	// equal the target's.
+	checkers := [2]*checker{j.newChecker(0), j.newChecker(1)}
 	var streams [2]*stream
 	for i, s := range sides {
 		it := s.sorted
@@ -130,10 +131,10 @@ func newStream(ctx context.Context, ncols int) *stream {
 }
 
 // add appends a record, which must not come before the previous one.
-func (st *stream) add(key []byte, cols [][]byte) error { return st.addChecked(key, cols, 0) }
+func (st *stream) add(key []byte, cols [][]byte) error { return st.addChecked(key, cols, known{}) }
 
-// addChecked appends a record with its record.parses.
-func (st *stream) addChecked(key []byte, cols [][]byte, parses uint64) error {
+// addChecked appends a record with what was found out about it.
+func (st *stream) addChecked(key []byte, cols [][]byte, found known) error {
 	if st.prev != nil && bytes.Compare(key, st.prev) < 0 {
 		parts, _ := decodeKey(key)
 		prev, _ := decodeKey(st.prev)
@@ -165,7 +166,7 @@ func (st *stream) addChecked(key []byte, cols [][]byte, parses uint64) error {
 	n := len(b.recs)
 	b.recs = append(b.recs, record{})
 	r := &b.recs[n]
-	r.parses = parses
+	r.known = found
 	start := len(b.buf)
 	b.buf = append(b.buf, key...)
 	r.key = b.buf[start:len(b.buf):len(b.buf)]
