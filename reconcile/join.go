@@ -212,7 +212,8 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 	loc := j.sides[i].input.Location
 	rec := &j.recs[i]
 	nf := len(j.fields)
-	rec.Fields, rec.Timestamp, rec.UpdatedAt = r.cols[:nf], nil, nil
+	cols := r.cols
+	rec.Fields, rec.Timestamp, rec.UpdatedAt = cols[:nf], nil, nil
 	rec.Rows, rec.Invalid, rec.Key, rec.Grouped = rows, rec.Invalid[:0], nil, folded
 	j.records[i]++
 	parsers := j.parsers[i]
@@ -222,58 +223,59 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 	if i == 0 {
 		j.unread = j.unread[:0]
 	}
-	for c := range j.vals[i] {
-		cmp := j.stamp
-		if c < nf {
-			cmp = &parsers[c]
-		}
+	vals, invalid, same, shared := j.vals[i], j.invalid[i], j.same, j.shared
+	cols = cols[:len(vals)]
+	if other != nil {
+		other = other[:len(vals)]
+	}
+	for c, text := range cols {
 		var v value
 		var err error
-		if c == nf && r.stamped {
+		stamped := c == nf && r.stamped
+		equalText := false
+		switch {
+		case other == nil || stamped:
+		case i == 0:
+			equalText = shared[c] && bytes.Equal(text, other[c]) && (text == nil) == (other[c] == nil)
+			same[c] = equalText
+		default:
+			equalText = same[c] // the source's parse compared the texts
+		}
+		switch {
+		case stamped:
 			// Read ahead of the join (see checker).
 			if v = r.stamp; r.stampBad {
 				err = errNotTimestamp
 			}
-			j.vals[i][c], j.invalid[i][c] = v, err != nil
-			if err != nil {
-				rec.Invalid = append(rec.Invalid, c)
-			}
-			continue
-		}
-		same := false
-		switch {
-		case other == nil:
-		case i == 0:
-			same = j.shared[c] && bytes.Equal(r.cols[c], other[c]) && (r.cols[c] == nil) == (other[c] == nil)
-			j.same[c] = same
-		default:
-			same = j.same[c] // the source's parse compared the texts
-		}
-		switch {
-		case same && i == 0 && r.cols[c] != nil && (j.unparsed[c] || r.parses&(1<<c) != 0):
+		case equalText && i == 0 && text != nil && (j.unparsed[c] || r.parses&(1<<c) != 0):
 			// Most values agree: equal text that decides the comparison
 			// is not parsed at all.
 			j.unread = append(j.unread, c)
-		case same && i == 1:
+		case equalText && i == 1:
 			// One parse serves both sides.
 			v = j.vals[0][c]
 			if j.invalid[0][c] {
 				err = errSharedInvalid
 			}
+		case c < nf:
+			v, err = parsers[c].parse(text, loc)
 		default:
-			v, err = cmp.parse(r.cols[c], loc)
+			v, err = j.stamp.parse(text, loc)
 		}
 		if folded && j.groups[i].fold.bad[c] {
 			err = errFoldedInvalid
 		}
-		j.vals[i][c], j.invalid[i][c] = v, err != nil
+		vals[c], invalid[c] = v, err != nil
 		if err != nil {
 			rec.Invalid = append(rec.Invalid, c)
 		}
 	}
+	if i == 0 && r.stamped {
+		same[nf] = false // not compared: the target's timestamp is its own
+	}
 	if j.stamp != nil {
-		rec.Timestamp = r.cols[nf]
-		if v := j.vals[i][nf]; !v.null && !j.invalid[i][nf] {
+		rec.Timestamp = cols[nf]
+		if v := vals[nf]; !v.null && !invalid[nf] {
 			j.stamps[i] = v.instant()
 			rec.UpdatedAt = &j.stamps[i]
 		}
@@ -455,7 +457,11 @@ func (j *join) settling(r *Record) bool {
 func (j *join) compareFields() {
 	src, tgt := j.vals[0], j.vals[1]
 	for f := range j.fields {
-		if j.invalid[0][f] || j.invalid[1][f] || j.fields[f].equal(src[f], tgt[f]) {
+		if j.invalid[0][f] || j.invalid[1][f] {
+			continue
+		}
+		// The same text is the same value (of a shared column).
+		if j.same[f] || j.fields[f].equal(src[f], tgt[f]) {
 			continue
 		}
 		j.diff.Mismatched = append(j.diff.Mismatched, f)

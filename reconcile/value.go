@@ -79,10 +79,10 @@ func (c *comparator) textDecides() bool {
 }
 
 // textDecidesOnceParsed reports whether two equal texts that parse are
-// always two equal values: as for textDecides, and for every type but
-// Float (NaN is no float's equal, its own included).
+// always two equal values: for every type (a NaN equals a NaN), where
+// the text is not a grouped side's.
 func (c *comparator) textDecidesOnceParsed() bool {
-	return c.typ != Float && !c.set && !c.folded
+	return !c.set && !c.folded
 }
 
 // parse reads raw (nil for SQL NULL) as the field's type. loc is the zone
