@@ -3,6 +3,7 @@ SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/recon
 ROWS    ?= 1000000
+TEXT_SIZES ?= 1000000,10000000
 SIM_ROWS ?= 10000000,100000000
 SIZES   ?= 100000,1000000,10000000
 # LINK: a link per database for the sizes benchmark, as tc writes a rate (root only; empty for none)
@@ -35,10 +36,10 @@ test-deps: ## install what make test needs when missing (as root, with apt-get),
 test-short: ## unit tests only, no database servers
 	$(GO) test -short -count=1 ./...
 
-bench: ## measure the read floor, full reconciliations of $(ROWS) rows (PostgreSQL vs MariaDB), rows and checksum modes at $(SIZES) rows (and over a $(LINK) link per database), and the engine at $(SIM_ROWS) generated rows; writes BENCHMARKS.md
+bench: ## measure the read floor, full reconciliations with text keys at $(TEXT_SIZES) rows and of finance and CRM shapes at $(ROWS) rows (PostgreSQL vs MariaDB), rows and checksum modes at $(SIZES) rows (and over a $(LINK) link per database), and the engine at $(SIM_ROWS) generated rows; writes BENCHMARKS.md
 	@rm -f bench.out
 	set -o pipefail; $(GO) test -run '^$$' -bench '^Benchmark(Run|Parse|KeyEncode|Compare|Spill|WriteExceptions|Lifecycle)$$' -benchmem -count 1 ./reconcile/ ./reports/ ./internal/state/ | tee -a bench.out
-	set -o pipefail; RECON_BENCH_ROWS=$(ROWS) RECON_BENCH_SIZES=$(SIZES) RECON_BENCH_LINK=$(LINK) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 120m ./internal/benchmark/ | tee -a bench.out
+	set -o pipefail; RECON_BENCH_ROWS=$(ROWS) RECON_BENCH_TEXT_SIZES=$(TEXT_SIZES) RECON_BENCH_SIZES=$(SIZES) RECON_BENCH_LINK=$(LINK) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 120m ./internal/benchmark/ | tee -a bench.out
 	set -o pipefail; RECON_SIM_ROWS=$(SIM_ROWS) $(GO) test -run '^$$' -bench Scale -benchtime 1x -count 1 -timeout 60m ./reconcile/ | tee -a bench.out
 	$(GO) run ./internal/benchmark/benchmd bench.out > BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"

@@ -64,9 +64,25 @@ func benchRows() int {
 	return 200_000
 }
 
+// textKeySizes are the table sizes BenchmarkPostgresVsMariaDB measures:
+// RECON_BENCH_TEXT_SIZES, a comma-separated list, or benchRows().
+func textKeySizes() []int {
+	var out []int
+	for _, s := range strings.Split(os.Getenv("RECON_BENCH_TEXT_SIZES"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{benchRows()}
+	}
+	return out
+}
+
 // pgSeed builds opportunities server-side; every clean row's values equal
 // the MariaDB invoice built from the same number.
 const pgSeed = `
+DROP TABLE IF EXISTS opportunities;
 CREATE TABLE opportunities (id bigint PRIMARY KEY, account_name text, amount numeric(12,2), currency char(3),
   close_date date, stage text, lead_source text, owner_email text, phone text, region text, product text,
   quantity int, discount numeric(5,2), updated_at timestamptz);
@@ -82,6 +98,7 @@ ANALYZE opportunities;`
 // 0.1% missing, 0.5% wrong amounts, 0.2% stale; ” for NULL lead sources and
 // upper-case emails, which the config normalises away.
 const mysqlSeed = `
+DROP TABLE IF EXISTS invoices;
 CREATE TABLE invoices (opportunity_id VARCHAR(20) PRIMARY KEY, customer VARCHAR(200), total DECIMAL(14,4),
   currency VARCHAR(3), invoice_date DATE, lead_source VARCHAR(50), owner_email VARCHAR(200), phone VARCHAR(30),
   region VARCHAR(20), product VARCHAR(50), quantity INT, discount DECIMAL(5,2), updated_at DATETIME(6))
@@ -119,9 +136,10 @@ type fixture struct {
 	rows         int
 }
 
-// seed fills both databases; they live as long as b.
-func seed(b *testing.B) fixture {
-	f := fixture{pgDSN: dbtest.Postgres(b), myDSN: dbtest.MySQL(b), rows: benchRows()}
+// seed fills the databases of pg and my with rows rows a side, replacing
+// what an earlier seed left.
+func seed(b *testing.B, pg, my string, rows int) fixture {
+	f := fixture{pgDSN: pg, myDSN: my, rows: rows}
 	start := time.Now()
 	if err := exec1("postgres", f.pgDSN, withRows(pgSeed, f.rows)); err != nil {
 		b.Fatal(err)
@@ -135,18 +153,25 @@ func seed(b *testing.B) fixture {
 	return f
 }
 
-// BenchmarkPostgresVsMariaDB seeds the pair once and measures, on it, the
-// read floor, the engine in-process, and the built binary against the
-// floor.
+// BenchmarkPostgresVsMariaDB seeds the pair at each of textKeySizes and
+// measures, on it, the read floor, the engine in-process, and the built
+// binary against the floor. Its keys are text on one side, so both sides
+// go through the external sort, which spills to disk beyond the memory
+// budget (about 200k rows).
 func BenchmarkPostgresVsMariaDB(b *testing.B) {
-	f := seed(b)
-	src := open(b, "postgres", f.pgDSN).Relation(queries.Selection{Table: "opportunities"})
-	tgt := open(b, "mysql", f.myDSN).Relation(queries.Selection{Table: "invoices"})
-	b.Run("read_floor", func(b *testing.B) { readFloor(b, f, src, tgt) })
-	b.Run("reconcile", func(b *testing.B) { reconcileInProcess(b, f, src, tgt) })
-	b.Run("binary_vs_floor", func(b *testing.B) {
-		binary(b, f, func() { drainBoth(b, src, tgt, columns(reconcile.SourceSide), columns(reconcile.TargetSide)) })
-	})
+	pg, my := dbtest.Postgres(b), dbtest.MySQL(b)
+	for _, rows := range textKeySizes() {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			f := seed(b, pg, my, rows)
+			src := open(b, "postgres", f.pgDSN).Relation(queries.Selection{Table: "opportunities"})
+			tgt := open(b, "mysql", f.myDSN).Relation(queries.Selection{Table: "invoices"})
+			b.Run("read_floor", func(b *testing.B) { readFloor(b, f, src, tgt) })
+			b.Run("reconcile", func(b *testing.B) { reconcileInProcess(b, f, src, tgt) })
+			b.Run("binary_vs_floor", func(b *testing.B) {
+				binary(b, f, func() { drainBoth(b, src, tgt, columns(reconcile.SourceSide), columns(reconcile.TargetSide)) })
+			})
+		})
+	}
 }
 
 func exec1(driver, dsn, script string) error {

@@ -77,7 +77,7 @@ func parse(r io.Reader) ([]result, error) {
 
 func write(w io.Writer, results []result) {
 	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `make bench` on %s. Reproduce with `make bench` (defaults `ROWS=1000000`,\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "`SIZES=100000,1000000,10000000`, `SIM_ROWS=10000000,100000000`); every figure below is one run of that command.\n\n")
+	fmt.Fprintf(w, "`TEXT_SIZES=1000000,10000000`, `SIZES=100000,1000000,10000000`, `SIM_ROWS=10000000,100000000`); every figure below is one run of that command.\n\n")
 	fmt.Fprintf(w, "## Machine\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(w, "| CPU | %s, %d cores |\n| memory | %s |\n| Go | %s |\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
 	for _, tool := range [][]string{{"postgres", "--version"}, {"mariadbd", "--version"}} {
