@@ -195,6 +195,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		return finish(j, spec, sides, sums, began), nil
 	}
 	g, gctx := errgroup.WithContext(readCtx)
+	var merged [2]encodedIter
 	for i, s := range sides {
 		g.Go(func() error {
 			if err := s.ingest(gctx, rows[i], s.sorter); err != nil {
@@ -203,9 +204,10 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 			// Sorting the last batch here, not in the join, sorts both
 			// sides at once.
 			var err error
-			if s.sorted, err = s.sorter.finish(); err != nil {
+			if merged[i], err = s.sorter.finish(); err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
+			s.sorted = merged[i] // closed by s.close if the join never starts
 			return nil
 		})
 	}
@@ -223,7 +225,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	logger.Debug("snapshots read", "source_rows", sides[0].count, "target_rows", sides[1].count,
 		"spilled_bytes", sides[0].sorter.spilled+sides[1].sorter.spilled, "elapsed", time.Since(start))
 
-	j, err := mergeJoin(ctx, spec, sides, sink, opts, progress)
+	j, err := mergeJoin(ctx, spec, sides, merged, sink, opts, progress)
 	if err != nil {
 		return Result{}, err
 	}

@@ -48,6 +48,15 @@ func appendRecord(b []byte, key []byte, cols [][]byte) []byte {
 	return b
 }
 
+// decodeRecordKey reads the key of the record encoded in b, aliasing b.
+func decodeRecordKey(b []byte) ([]byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, errCorruptSpill
+	}
+	return b[w : w+int(n)], nil
+}
+
 // decodeRecord reads a record from b into r, aliasing b, and returns the
 // bytes it used.
 func decodeRecord(b []byte, r *record) (int, error) {
@@ -219,7 +228,7 @@ func (s *sorter) spill() error {
 }
 
 // finish returns the records in key order.
-func (s *sorter) finish() (recordIter, error) {
+func (s *sorter) finish() (encodedIter, error) {
 	if len(s.runs) == 0 {
 		s.sort()
 		return &memIter{s: s, rec: record{cols: make([][]byte, s.ncols)}}, nil
@@ -274,19 +283,18 @@ func (s *sorter) mergeInto(path string, runs []string) error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<18)
-	var b []byte
+	var lenBuf [binary.MaxVarintLen64]byte
 	for {
-		r, err := m.next()
+		enc, _, err := m.nextEncoded()
 		if err != nil {
 			f.Close()
 			return err
 		}
-		if r == nil {
+		if enc == nil {
 			break
 		}
-		b = appendRecord(b[:0], r.key, r.cols)
-		w.Write(binary.AppendUvarint(nil, uint64(len(b))))
-		w.Write(b)
+		w.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(enc))))
+		w.Write(enc)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -329,19 +337,37 @@ type recordIter interface {
 	close() error
 }
 
+// encodedIter is a recordIter that can also yield its records encoded
+// (appendRecord's encoding), undecoded: for a consumer that copies them
+// whole.
+type encodedIter interface {
+	recordIter
+	// nextEncoded returns the next record's encoding and its key, both
+	// valid until the next call; nil at the end.
+	nextEncoded() (enc, key []byte, err error)
+}
+
 type memIter struct {
 	s   *sorter
 	i   int
 	rec record
 }
 
-func (m *memIter) next() (*record, error) {
+func (m *memIter) nextEncoded() (enc, key []byte, err error) {
 	if m.i >= len(m.s.entries) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	e := m.s.entries[m.i]
 	m.i++
-	if _, err := decodeRecord(m.s.arena[e.start:e.end], &m.rec); err != nil {
+	return m.s.arena[e.start:e.end], m.s.arena[e.keyStart:e.keyEnd], nil
+}
+
+func (m *memIter) next() (*record, error) {
+	enc, _, err := m.nextEncoded()
+	if enc == nil || err != nil {
+		return nil, err
+	}
+	if _, err := decodeRecord(enc, &m.rec); err != nil {
 		return nil, err
 	}
 	return &m.rec, nil
@@ -355,12 +381,15 @@ type runReader struct {
 	r     *bufio.Reader
 	order int
 	buf   []byte
-	rec   record
+	// enc and key are the current record's encoding and key; rec is it
+	// decoded, where asked for.
+	enc, key []byte
+	rec      record
 }
 
-// advance reads the next record into rec; false at the end of the run. The
-// record is a view of the reader's buffer where it fits there, which stays
-// valid until the next advance.
+// advance reads the next record's encoding and key; false at the end of
+// the run. They are views of the reader's buffer where the record fits
+// there, which stay valid until the next advance.
 func (r *runReader) advance() (bool, error) {
 	n, err := binary.ReadUvarint(r.r)
 	if err == io.EOF {
@@ -382,9 +411,10 @@ func (r *runReader) advance() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", r.f.Name(), errCorruptSpill)
 	}
-	if _, err := decodeRecord(b, &r.rec); err != nil {
+	if r.key, err = decodeRecordKey(b); err != nil {
 		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
+	r.enc = b
 	return true, nil
 }
 
@@ -398,11 +428,11 @@ type mergeIter struct {
 	last *runReader
 }
 
-func (m *mergeIter) next() (*record, error) {
+func (m *mergeIter) nextEncoded() (enc, key []byte, err error) {
 	if m.last != nil {
 		ok, err := m.last.advance()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
 			heap.Fix(&m.heap, 0)
@@ -412,10 +442,22 @@ func (m *mergeIter) next() (*record, error) {
 		m.last = nil
 	}
 	if len(m.heap) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m.last = m.heap[0]
-	return &m.last.rec, nil
+	return m.last.enc, m.last.key, nil
+}
+
+func (m *mergeIter) next() (*record, error) {
+	enc, _, err := m.nextEncoded()
+	if enc == nil || err != nil {
+		return nil, err
+	}
+	r := m.last
+	if _, err := decodeRecord(enc, &r.rec); err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.f.Name(), err)
+	}
+	return &r.rec, nil
 }
 
 func (m *mergeIter) close() error {
@@ -430,7 +472,7 @@ type runHeap []*runReader
 
 func (h runHeap) Len() int { return len(h) }
 func (h runHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].rec.key, h[j].rec.key); c != 0 {
+	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
 		return c < 0
 	}
 	return h[i].order < h[j].order

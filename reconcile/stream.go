@@ -41,11 +41,12 @@ func streamJoin(ctx context.Context, spec Spec, sides [2]*sideState, rows [2]Row
 	return j, nil
 }
 
-// mergeJoin joins two sides the engine sorted: a goroutine per side
-// merges its sorted runs and hands the records to the join in batches, as
+// mergeJoin joins two sides the engine sorted (merged, as their sorters
+// give them): a goroutine per side merges its sorted runs and hands the
+// records to the join in batches, whole as they were encoded, as
 // streamJoin's producers do, so that merging both sides and comparing
 // them use every core rather than one.
-func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, sink Sink, opts Options, progress *Progress) (*join, error) {
+func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, merged [2]encodedIter, sink Sink, opts Options, progress *Progress) (*join, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	j := newJoin(spec, sides, sink, &progress.Compared)
 	j.settleAfter = opts.SettleAfter
@@ -55,11 +56,10 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, sink Sink, o
 	checkers := [2]*checker{j.newChecker(0), j.newChecker(1)}
 	var streams [2]*stream
 	for i, s := range sides {
-		it := s.sorted
 		streams[i] = newStream(gctx, len(s.payload))
 		s.sorted = streams[i]
 		g.Go(func() error {
-			err := forward(it, streams[i], checkers[i])
+			err := forward(merged[i], streams[i], checkers[i])
 			streams[i].end(err)
 			return err
 		})
@@ -73,16 +73,18 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, sink Sink, o
 
 // forward sends it's records down st, checked by c (if not nil), and
 // closes it.
-func forward(it recordIter, st *stream, c *checker) error {
+func forward(it encodedIter, st *stream, c *checker) error {
 	defer it.close()
 	for {
-		r, err := it.next()
-		if err != nil || r == nil {
+		enc, _, err := it.nextEncoded()
+		if err != nil || enc == nil {
 			return err
 		}
-		if err := st.addChecked(r.key, r.cols, c.check(r.cols)); err != nil {
+		r, err := st.addEncoded(enc)
+		if err != nil {
 			return err
 		}
+		r.known = c.check(r.cols)
 	}
 }
 
@@ -131,46 +133,23 @@ func newStream(ctx context.Context, ncols int) *stream {
 }
 
 // add appends a record, which must not come before the previous one.
-func (st *stream) add(key []byte, cols [][]byte) error { return st.addChecked(key, cols, known{}) }
-
-// addChecked appends a record with what was found out about it.
-func (st *stream) addChecked(key []byte, cols [][]byte, found known) error {
-	if st.prev != nil && bytes.Compare(key, st.prev) < 0 {
-		parts, _ := decodeKey(key)
-		prev, _ := decodeKey(st.prev)
-		return fmt.Errorf("%w (%q after %q), which neither a database's order of integer keys nor the engine's sort should ever give: report it", errOutOfOrder, keyText(parts), keyText(prev))
+func (st *stream) add(key []byte, cols [][]byte) error {
+	if err := st.inOrder(key); err != nil {
+		return err
 	}
 	size := len(key)
 	for _, c := range cols {
 		size += len(c)
 	}
-	if b := st.cur; b != nil && (len(b.recs) == batchRecords || len(b.buf)+size > cap(b.buf)) {
-		// prev points into the batch, which the join may recycle once
-		// sent: it is kept apart until the next record replaces it.
-		st.prevBuf = append(st.prevBuf[:0], st.prev...)
-		st.prev = st.prevBuf
-		if err := st.send(b); err != nil {
-			return err
-		}
-		st.cur = nil
-	}
-	if st.cur == nil {
-		b, err := st.batch(size)
-		if err != nil {
-			return err
-		}
-		st.cur = b
+	b, err := st.room(size)
+	if err != nil {
+		return err
 	}
 	// The buffer never grows while filled, so the slices stay put.
-	b := st.cur
-	n := len(b.recs)
-	b.recs = append(b.recs, record{})
-	r := &b.recs[n]
-	r.known = found
+	r := st.append(b)
 	start := len(b.buf)
 	b.buf = append(b.buf, key...)
 	r.key = b.buf[start:len(b.buf):len(b.buf)]
-	r.cols = b.cols[n*st.ncols : (n+1)*st.ncols : (n+1)*st.ncols]
 	for i, c := range cols {
 		if c == nil {
 			r.cols[i] = nil
@@ -182,6 +161,69 @@ func (st *stream) addChecked(key []byte, cols [][]byte, found known) error {
 	}
 	st.prev = r.key
 	return nil
+}
+
+// addEncoded appends a record given as appendRecord encoded it, which
+// must not come before the previous one: copied whole, then decoded. It
+// returns the record, for what is known of it to be set.
+func (st *stream) addEncoded(enc []byte) (*record, error) {
+	b, err := st.room(len(enc))
+	if err != nil {
+		return nil, err
+	}
+	r := st.append(b)
+	start := len(b.buf)
+	b.buf = append(b.buf, enc...)
+	if _, err := decodeRecord(b.buf[start:], r); err != nil {
+		return nil, err
+	}
+	if err := st.inOrder(r.key); err != nil {
+		return nil, err
+	}
+	st.prev = r.key
+	return r, nil
+}
+
+// inOrder checks that key does not come before the previous record's.
+func (st *stream) inOrder(key []byte) error {
+	if st.prev != nil && bytes.Compare(key, st.prev) < 0 {
+		parts, _ := decodeKey(key)
+		prev, _ := decodeKey(st.prev)
+		return fmt.Errorf("%w (%q after %q), which neither a database's order of integer keys nor the engine's sort should ever give: report it", errOutOfOrder, keyText(parts), keyText(prev))
+	}
+	return nil
+}
+
+// room returns the batch to add a record of size bytes to: the current
+// one, or, once it is full, a new one after sending it.
+func (st *stream) room(size int) (*batch, error) {
+	if b := st.cur; b != nil && (len(b.recs) == batchRecords || len(b.buf)+size > cap(b.buf)) {
+		// prev points into the batch, which the join may recycle once
+		// sent: it is kept apart until the next record replaces it.
+		st.prevBuf = append(st.prevBuf[:0], st.prev...)
+		st.prev = st.prevBuf
+		if err := st.send(b); err != nil {
+			return nil, err
+		}
+		st.cur = nil
+	}
+	if st.cur == nil {
+		b, err := st.batch(size)
+		if err != nil {
+			return nil, err
+		}
+		st.cur = b
+	}
+	return st.cur, nil
+}
+
+// append adds an empty record to b, its cols in b's.
+func (st *stream) append(b *batch) *record {
+	n := len(b.recs)
+	b.recs = append(b.recs, record{})
+	r := &b.recs[n]
+	r.cols = b.cols[n*st.ncols : (n+1)*st.ncols : (n+1)*st.ncols]
+	return r
 }
 
 // batch returns an empty batch with room for size bytes: one the join is
