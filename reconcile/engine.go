@@ -169,10 +169,14 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	var rows [2]Rows
 	var scanErrs [2]error
 	var opening sync.WaitGroup
+	var order *orderVote
+	if streamable {
+		order = newOrderVote()
+	}
 	for i, s := range sides {
 		defer s.close()
 		opening.Go(func() {
-			if rows[i], scanErrs[i] = s.scan(readCtx, streamable); scanErrs[i] != nil {
+			if rows[i], scanErrs[i] = s.scan(readCtx, order); scanErrs[i] != nil {
 				scanErrs[i] = failed(fmt.Errorf("%s: %w", s.name, scanErrs[i]))
 			}
 		})
@@ -327,9 +331,9 @@ func pick(side Side, source, target string) string {
 // scan starts the side's read: for a grouped side, grouped in the
 // database where it can do so exactly; for a partitioned run, only the
 // partition's rows where the database can pick them exactly; in key order
-// if ordered is asked for and the database can order its keys as the
-// engine does.
-func (s *sideState) scan(ctx context.Context, ordered bool) (Rows, error) {
+// if order is not nil, the database can order its keys as the engine
+// does, and the other side's can too (the side votes in order once).
+func (s *sideState) scan(ctx context.Context, order *orderVote) (Rows, error) {
 	if s.rowsSlot >= 0 {
 		if gr, ok := s.input.Snapshot.(Grouper); ok {
 			if g, ok := s.spec.grouping(s.name); ok {
@@ -341,14 +345,34 @@ func (s *sideState) scan(ctx context.Context, ordered bool) (Rows, error) {
 			}
 		}
 	}
-	if ks, ok := s.input.Snapshot.(KeyScanner); ok && s.keyCols == 1 && len(s.spec.Key[0].Normalize) == 0 && (s.partition != nil || ordered) {
-		// The engine still checks each row's partition and order: the
-		// database only spares it the reading and the sorting.
-		rows, done, err := ks.ScanKeys(ctx, KeyScan{Columns: s.columns, KeyType: s.spec.Key[0].Type, Partition: s.partition, Ordered: ordered})
-		s.partitionRead, s.ordered = done.Partitioned, done.Ordered
-		return rows, err
+	ks, keyed := s.input.Snapshot.(KeyScanner)
+	keyed = keyed && s.keyCols == 1 && len(s.spec.Key[0].Normalize) == 0
+	if order != nil && !keyed {
+		order.cast(false) // at once: the other side need not wait to know
+		order = nil
 	}
-	return s.input.Snapshot.Scan(ctx, s.columns)
+	if !keyed || (s.partition == nil && order == nil) {
+		return s.input.Snapshot.Scan(ctx, s.columns)
+	}
+	// The engine still checks each row's partition and order: the database
+	// only spares it the reading and the sorting.
+	req := KeyScan{Columns: s.columns, KeyType: s.spec.Key[0].Type, Partition: s.partition, Ordered: order != nil}
+	voted := false
+	if order != nil {
+		req.Agree = func(can bool) bool {
+			if voted {
+				return false // called again: the first call decided
+			}
+			voted = true
+			return order.vote(ctx, can)
+		}
+	}
+	rows, done, err := ks.ScanKeys(ctx, req)
+	if order != nil && !voted {
+		order.cast(false) // it failed first, or did not ask
+	}
+	s.partitionRead, s.ordered = done.Partitioned, done.Ordered
+	return rows, err
 }
 
 // appendContent encodes a row so that equal rows, and only they, encode

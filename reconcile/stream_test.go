@@ -22,13 +22,25 @@ type orderedSnapshot struct {
 	shuffled bool
 	// failAfter, when positive, fails the read after that many rows.
 	failAfter int
+	// agreed, if not nil, records what KeyScan.Agree answered.
+	agreed *[]bool
 }
 
 func (o orderedSnapshot) Scan(ctx context.Context, cols []string) (Rows, error) {
 	return sliceSnapshot{o.rows}.Scan(ctx, cols)
 }
 
-func (o orderedSnapshot) ScanKeys(_ context.Context, req KeyScan) (Rows, KeyScanned, error) {
+func (o orderedSnapshot) ScanKeys(ctx context.Context, req KeyScan) (Rows, KeyScanned, error) {
+	if req.Ordered && req.Agree != nil {
+		agreed := req.Agree(true)
+		if o.agreed != nil {
+			*o.agreed = append(*o.agreed, agreed)
+		}
+		if !agreed {
+			rows, err := o.Scan(ctx, req.Columns)
+			return rows, KeyScanned{}, err
+		}
+	}
 	enc := newKeyEncoder([]KeyColumn{{Type: String}})
 	keyOf := func(r []string) []byte {
 		if r[0] == null {
@@ -148,6 +160,9 @@ func TestAFailedSideEndsTheOther(t *testing.T) {
 type stuckOrderedSnapshot struct{ stuckSnapshot }
 
 func (s stuckOrderedSnapshot) ScanKeys(ctx context.Context, req KeyScan) (Rows, KeyScanned, error) {
+	if !req.Agree(true) {
+		panic("asked not to order a side whose other is read in order")
+	}
 	rows, err := s.Scan(ctx, req.Columns)
 	return rows, KeyScanned{Ordered: true}, err
 }
@@ -249,5 +264,47 @@ func TestAFailedJoinEndsTheMerges(t *testing.T) {
 	}
 	if n := files(); n != open {
 		t.Fatalf("%d files open after the run, %d before it", n, open)
+	}
+}
+
+// refusedKeysSnapshot's keyed read fails before it can vote on order.
+type refusedKeysSnapshot struct{ refusedSnapshot }
+
+func (refusedKeysSnapshot) ScanKeys(context.Context, KeyScan) (Rows, KeyScanned, error) {
+	return nil, KeyScanned{}, errMissingColumn
+}
+
+// TestNoSideIsReadInOrderAlone checks that a side that can be read in key
+// order is not when the other cannot be (its database would pay for an
+// ordered read the engine's sort makes useless), and that a side whose
+// database fails before it votes does not leave the other waiting.
+func TestNoSideIsReadInOrderAlone(t *testing.T) {
+	rows := [][]string{{"3", "c", "3", null}, {"1", "a", "1", null}, {"2", "b", "2", null}}
+	spec := oracleSpec()
+	want, wantRes := runLines(t, spec, Input{sliceSnapshot{rows}, time.UTC}, Input{sliceSnapshot{rows[:2]}, time.UTC}, 0)
+	for _, ordered := range []int{0, 1} {
+		var agreed []bool
+		inputs := [2]Input{{sliceSnapshot{rows}, time.UTC}, {sliceSnapshot{rows[:2]}, time.UTC}}
+		inputs[ordered].Snapshot = orderedSnapshot{rows: [][][]string{rows, rows[:2]}[ordered], agreed: &agreed}
+		got, res := runLines(t, spec, inputs[0], inputs[1], 0)
+		if !slices.Equal(agreed, []bool{false}) {
+			t.Errorf("side %d: Agree answered %v, want [false]", ordered, agreed)
+		}
+		if !slices.Equal(got, want) || comparable(t, res) != comparable(t, wantRes) {
+			t.Errorf("side %d ordered: %v %s, want %v %s", ordered, got, comparable(t, res), want, comparable(t, wantRes))
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), spec, Input{orderedSnapshot{rows: rows}, time.UTC}, Input{refusedKeysSnapshot{}, time.UTC}, &collect{}, Options{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errMissingColumn) {
+			t.Fatalf("err = %v, want the target's", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source waited for the vote of a target that failed")
 	}
 }

@@ -373,7 +373,8 @@ var _ reconcile.KeyScanner = (*Relation)(nil)
 // partition and ordered by the key, where the key column is of an integer
 // type in a TypedDialect whose values are int64s (not a BIGINT UNSIGNED):
 // ordering by it is numeric, the engine's order, and its partition is
-// k mod K. Otherwise it reads every row, in no order, and says so.
+// k mod K. Otherwise it reads every row, in no order, and says so. It
+// orders only if req.Agree, asked once it knows whether it can, agrees.
 func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconcile.Rows, reconcile.KeyScanned, error) {
 	var done reconcile.KeyScanned
 	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
@@ -414,7 +415,7 @@ func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconci
 		}
 		done.Partitioned = true
 	}
-	if req.Ordered && integer {
+	if req.Ordered && (req.Agree == nil || req.Agree(integer)) && integer {
 		order, done.Ordered = ref, true
 	}
 	exprs := make([]string, len(cols))

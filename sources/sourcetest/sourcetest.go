@@ -729,6 +729,20 @@ func testPartition(t *testing.T, h Harness) {
 	}
 	e.exec("INSERT INTO parts (id, v) VALUES (NULL, 'n'), (NULL, 'n')")
 	_, typed := h.Dialect.(sources.TypedDialect)
+	// Asked to agree on order, it says whether it can, once, and orders
+	// only if the answer agrees.
+	for _, answer := range []bool{true, false} {
+		var asked []bool
+		rows, done, err := e.rel(queries.Selection{Table: "parts"}).ScanKeys(e.ctx(), reconcile.KeyScan{Columns: []string{"id", "v"}, Ordered: true,
+			Agree: func(can bool) bool { asked = append(asked, can); return answer }})
+		if err != nil {
+			t.Fatalf("ScanKeys with Agree: %v", err)
+		}
+		rows.Close()
+		if !slices.Equal(asked, []bool{typed}) || done.Ordered != (typed && answer) {
+			t.Errorf("ScanKeys with Agree answering %t: asked %v, ordered %t; want asked [%t], ordered %t", answer, asked, done.Ordered, typed, typed && answer)
+		}
+	}
 	for _, sel := range []queries.Selection{{Table: "parts"}, {Table: "parts", Where: "v <> 'x'"}, {Query: "SELECT id, v FROM parts"}} {
 		for _, count := range []int{1, 2, 3, 5} {
 			seen, nulls := map[string]int{}, 0
