@@ -228,50 +228,59 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 	if other != nil {
 		other = other[:len(vals)]
 	}
+	stampCol := -1 // the timestamp's column, where read ahead of the join (see checker)
+	if r.stamped {
+		stampCol = nf
+	}
 	for c, text := range cols {
-		var v value
-		var err error
-		stamped := c == nf && r.stamped
+		if c == stampCol {
+			vals[c], invalid[c] = r.stamp, r.stampBad
+			if r.stampBad {
+				rec.Invalid = append(rec.Invalid, c)
+			}
+			if i == 0 {
+				same[c] = false // the target's is its own
+			}
+			continue
+		}
 		equalText := false
 		switch {
-		case other == nil || stamped:
+		case other == nil:
 		case i == 0:
 			equalText = shared[c] && bytes.Equal(text, other[c]) && (text == nil) == (other[c] == nil)
 			same[c] = equalText
 		default:
 			equalText = same[c] // the source's parse compared the texts
 		}
+		var err error
 		switch {
-		case stamped:
-			// Read ahead of the join (see checker).
-			if v = r.stamp; r.stampBad {
-				err = errNotTimestamp
-			}
 		case equalText && i == 0 && text != nil && (j.unparsed[c] || r.parses&(1<<c) != 0):
 			// Most values agree: equal text that decides the comparison
-			// is not parsed at all.
+			// is not parsed at all. Its value is not set (compareFields
+			// knows the texts are the same; parseUnread sets it where it
+			// is needed after all).
 			j.unread = append(j.unread, c)
 		case equalText && i == 1:
-			// One parse serves both sides.
-			v = j.vals[0][c]
+			// One parse serves both sides. Only the timestamp's value
+			// is needed twice: a field's equal texts compare equal.
+			if c == nf {
+				vals[c] = j.vals[0][c]
+			}
 			if j.invalid[0][c] {
 				err = errSharedInvalid
 			}
 		case c < nf:
-			v, err = parsers[c].parse(text, loc)
+			vals[c], err = parsers[c].parse(text, loc)
 		default:
-			v, err = j.stamp.parse(text, loc)
+			vals[c], err = j.stamp.parse(text, loc)
 		}
 		if folded && j.groups[i].fold.bad[c] {
 			err = errFoldedInvalid
 		}
-		vals[c], invalid[c] = v, err != nil
+		invalid[c] = err != nil
 		if err != nil {
 			rec.Invalid = append(rec.Invalid, c)
 		}
-	}
-	if i == 0 && r.stamped {
-		same[nf] = false // not compared: the target's timestamp is its own
 	}
 	if j.stamp != nil {
 		rec.Timestamp = cols[nf]
