@@ -141,18 +141,25 @@ var errBroken = errors.New("connection lost")
 // TestAFailedSideEndsTheOther checks that a side whose read fails stops
 // the other side's read, rather than wait for it to end.
 func TestAFailedSideEndsTheOther(t *testing.T) {
-	done := make(chan error, 1)
-	go func() {
+	failsWith(t, errBroken, "the target's read went on after the source's failed", func() error {
 		_, err := Run(context.Background(), oracleSpec(), Input{brokenSnapshot{}, time.UTC}, Input{stuckSnapshot{}, time.UTC}, &collect{}, Options{})
-		done <- err
-	}()
+		return err
+	})
+}
+
+// failsWith checks that run fails with want within ten seconds, and
+// says stuck if it does not end.
+func failsWith(t *testing.T, want error, stuck string, run func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- run() }()
 	select {
 	case err := <-done:
-		if !errors.Is(err, errBroken) {
-			t.Fatalf("err = %v, want the source's", err)
+		if !errors.Is(err, want) {
+			t.Fatalf("err = %v, want %v", err, want)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the target's read went on after the source's failed")
+		t.Fatal(stuck)
 	}
 }
 
@@ -177,20 +184,11 @@ func TestAStreamedSideThatFailsEndsTheJoin(t *testing.T) {
 	for i := range 50 {
 		rows = append(rows, []string{fmt.Sprint(i), "a", "1", null})
 	}
-	done := make(chan error, 1)
-	go func() {
+	failsWith(t, errBroken, "the join waited on the stuck side after the other failed", func() error {
 		_, err := Run(context.Background(), oracleSpec(), Input{orderedSnapshot{rows: rows, failAfter: 4}, time.UTC},
 			Input{stuckOrderedSnapshot{}, time.UTC}, &collect{}, Options{})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, errBroken) {
-			t.Fatalf("err = %v, want the source's", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the join waited on the stuck side after the other failed")
-	}
+		return err
+	})
 }
 
 // openingSnapshot's read does not open until its context is cancelled,
@@ -294,17 +292,8 @@ func TestNoSideIsReadInOrderAlone(t *testing.T) {
 			t.Errorf("side %d ordered: %v %s, want %v %s", ordered, got, comparable(t, res), want, comparable(t, wantRes))
 		}
 	}
-	done := make(chan error, 1)
-	go func() {
+	failsWith(t, errMissingColumn, "the source waited for the vote of a target that failed", func() error {
 		_, err := Run(context.Background(), spec, Input{orderedSnapshot{rows: rows}, time.UTC}, Input{refusedKeysSnapshot{}, time.UTC}, &collect{}, Options{})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, errMissingColumn) {
-			t.Fatalf("err = %v, want the target's", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the source waited for the vote of a target that failed")
-	}
+		return err
+	})
 }

@@ -66,18 +66,7 @@ func benchRows() int {
 
 // textKeySizes are the table sizes BenchmarkPostgresVsMariaDB measures:
 // RECON_BENCH_TEXT_SIZES, a comma-separated list, or benchRows().
-func textKeySizes() []int {
-	var out []int
-	for _, s := range strings.Split(os.Getenv("RECON_BENCH_TEXT_SIZES"), ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
-			out = append(out, n)
-		}
-	}
-	if len(out) == 0 {
-		out = []int{benchRows()}
-	}
-	return out
-}
+func textKeySizes() []int { return sizesIn("RECON_BENCH_TEXT_SIZES", benchRows()) }
 
 // pgSeed builds opportunities server-side; every clean row's values equal
 // the MariaDB invoice built from the same number.

@@ -23,16 +23,20 @@ import (
 // record in every 1/rate missing in the target, one with another amount
 // and one with a stale timestamp.
 
-// benchSizes are the table sizes to measure.
-func benchSizes() []int {
+// benchSizes are the table sizes to measure: RECON_BENCH_SIZES.
+func benchSizes() []int { return sizesIn("RECON_BENCH_SIZES", 100_000) }
+
+// sizesIn reads the comma-separated sizes in the environment variable
+// name, or gives fallback.
+func sizesIn(name string, fallback int) []int {
 	var out []int
-	for _, s := range strings.Split(os.Getenv("RECON_BENCH_SIZES"), ",") {
+	for _, s := range strings.Split(os.Getenv(name), ",") {
 		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
 			out = append(out, n)
 		}
 	}
 	if len(out) == 0 {
-		out = []int{100_000}
+		out = []int{fallback}
 	}
 	return out
 }
