@@ -71,7 +71,7 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, merged [2]en
 	return j, nil
 }
 
-// forward sends it's records down st, checked by c (if not nil), and
+// forward sends its records down st, checked by c (if not nil), and
 // closes it.
 func forward(it encodedIter, st *stream, c *checker) error {
 	defer it.close()
