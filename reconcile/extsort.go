@@ -285,7 +285,7 @@ func (s *sorter) mergeInto(path string, runs []string) error {
 	w := bufio.NewWriterSize(f, 1<<18)
 	var lenBuf [binary.MaxVarintLen64]byte
 	for {
-		enc, _, err := m.nextEncoded()
+		enc, err := m.nextEncoded()
 		if err != nil {
 			f.Close()
 			return err
@@ -342,9 +342,9 @@ type recordIter interface {
 // whole.
 type encodedIter interface {
 	recordIter
-	// nextEncoded returns the next record's encoding and its key, both
-	// valid until the next call; nil at the end.
-	nextEncoded() (enc, key []byte, err error)
+	// nextEncoded returns the next record's encoding, valid until the
+	// next call; nil at the end.
+	nextEncoded() ([]byte, error)
 }
 
 type memIter struct {
@@ -353,17 +353,17 @@ type memIter struct {
 	rec record
 }
 
-func (m *memIter) nextEncoded() (enc, key []byte, err error) {
+func (m *memIter) nextEncoded() ([]byte, error) {
 	if m.i >= len(m.s.entries) {
-		return nil, nil, nil
+		return nil, nil
 	}
 	e := m.s.entries[m.i]
 	m.i++
-	return m.s.arena[e.start:e.end], m.s.arena[e.keyStart:e.keyEnd], nil
+	return m.s.arena[e.start:e.end], nil
 }
 
 func (m *memIter) next() (*record, error) {
-	enc, _, err := m.nextEncoded()
+	enc, err := m.nextEncoded()
 	if enc == nil || err != nil {
 		return nil, err
 	}
@@ -428,11 +428,11 @@ type mergeIter struct {
 	last *runReader
 }
 
-func (m *mergeIter) nextEncoded() (enc, key []byte, err error) {
+func (m *mergeIter) nextEncoded() ([]byte, error) {
 	if m.last != nil {
 		ok, err := m.last.advance()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if ok {
 			heap.Fix(&m.heap, 0)
@@ -442,14 +442,14 @@ func (m *mergeIter) nextEncoded() (enc, key []byte, err error) {
 		m.last = nil
 	}
 	if len(m.heap) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	m.last = m.heap[0]
-	return m.last.enc, m.last.key, nil
+	return m.last.enc, nil
 }
 
 func (m *mergeIter) next() (*record, error) {
-	enc, _, err := m.nextEncoded()
+	enc, err := m.nextEncoded()
 	if enc == nil || err != nil {
 		return nil, err
 	}

@@ -201,13 +201,13 @@ var errSharedInvalid = errors.New("does not parse")
 // parse reads side i's record payload into vals and fills the side's
 // Record from it (all but the key, which only a Difference needs). A
 // folded record is one a grouped side's groupIter made. other is the
-// other side's payload when the record is one of a pair, nil otherwise:
-// for the source, a column whose text equals the target's and decides
-// the comparison (unparsed, or checkable and known to parse) is not
-// parsed, its value left empty on both sides (parseUnread parses it if
-// it is needed after all); for the
-// target, the source's payload, already parsed into vals[0], where a
-// shared column with the same text takes the source's value.
+// other side's payload when the record is one of a pair, nil otherwise.
+// For the source, parse marks the shared columns whose text is the same
+// on both sides (same); of those, one whose text decides the comparison
+// (unparsed, or checkable and known to parse) is not parsed and its
+// value not set (parseUnread parses it where it is needed after all).
+// For the target, a column with the same text takes the source's
+// validity, and for the timestamp its value.
 func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *Record {
 	loc := j.sides[i].input.Location
 	rec := &j.recs[i]
@@ -428,7 +428,7 @@ func (j *join) newChecker(i int) *checker {
 		c.stamp = &stamp
 	}
 	for col, ok := range j.checkable {
-		if ok && i == 0 {
+		if ok && i == 0 { // the target's equal text is the source's
 			c.cols = append(c.cols, col)
 			c.cmps = append(c.cmps, newComparator(j.spec.Fields[col]))
 		}

@@ -30,10 +30,10 @@ type KeyScan struct {
 	// Agree, when set with Ordered, is to be called once, before ScanKeys
 	// returns, as soon as the scanner knows whether it can send the rows
 	// in key order and before it reads them, with whether it can; it
-	// returns whether to. The engine orders
-	// neither side's read unless both can be: one ordered alone would
-	// cost its database an ordered read (an index scan, or a sort) that
-	// the engine's own sort makes useless.
+	// returns whether to. The engine orders neither side's read unless
+	// both can be: one ordered alone would cost its database an ordered
+	// read (an index scan, or a sort) that the engine's own sort makes
+	// useless.
 	Agree func(can bool) bool
 }
 

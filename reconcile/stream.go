@@ -76,7 +76,7 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, merged [2]en
 func forward(it encodedIter, st *stream, c *checker) error {
 	defer it.close()
 	for {
-		enc, _, err := it.nextEncoded()
+		enc, err := it.nextEncoded()
 		if err != nil || enc == nil {
 			return err
 		}
