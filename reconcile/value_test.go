@@ -159,6 +159,79 @@ func FuzzParseTimestamp(f *testing.F) {
 	})
 }
 
+// FuzzScanDateTimeIsTheGeneralScan checks the fixed-place reading of
+// YYYY-MM-DD[T ]hh:mm:ss against the scanners that read any timestamp:
+// the same fields, refused alike.
+func FuzzScanDateTimeIsTheGeneralScan(f *testing.F) {
+	for _, s := range []string{"2024-03-01 12:00:00+00", "2024-02-30T00:00:00", "2024-03-01 24:00:00", "2024-03-01 12:60:00", "2024-13-01 00:00:00", "0000-02-29 23:59:60", "2024-03-01 1a:00:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		y, mo, d, hh, mm, ss, ok := scanDateTime(s)
+		var want [6]int
+		wantOK := len(s) >= 19
+		if wantOK {
+			var rest string
+			want[0], want[1], want[2], rest, wantOK = scanDate(s)
+			wantOK = wantOK && (rest[0] == 'T' || rest[0] == ' ')
+			for i, part := range []struct{ at, hi int }{{11, 24}, {14, 59}, {17, 60}} {
+				var ok bool
+				want[3+i], _, ok = scanDigits(s[part.at:], 2, 0, part.hi)
+				wantOK = wantOK && ok && (i == 2 || s[part.at+2] == ':')
+			}
+		}
+		if ok != wantOK || ok && [6]int{y, mo, d, hh, mm, ss} != want {
+			t.Fatalf("scanDateTime(%q) = %v %v; the general scan %v %v", s, [6]int{y, mo, d, hh, mm, ss}, ok, want, wantOK)
+		}
+	})
+}
+
+// FuzzParsesPlainlyOnlyWhatParses checks that what parsesPlainly vouches
+// for parses, and that the timestamp's short way is the long one.
+func FuzzParsesPlainlyOnlyWhatParses(f *testing.F) {
+	for _, s := range []string{"42", "-7", "+3", "0012", "12.50", ".5", "5.", "2024-02-29", "2023-02-29", "", " 1", "1e3", "999999999999999999", "2024-03-01 12:00:00.5+01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, typ := range []FieldType{Int, Decimal, Date, Timestamp, Bool, Float, String} {
+			c := newComparator(Field{Type: typ})
+			if c.parsesPlainly([]byte(s)) {
+				if _, err := c.parse([]byte(s), time.UTC); err != nil {
+					t.Fatalf("%s %q: parsesPlainly, yet parse says %v", typ, s, err)
+				}
+			}
+		}
+		c := newComparator(Field{Type: Timestamp})
+		short, errShort := c.parse([]byte(s), time.UTC)
+		long, errLong := c.parseText(s, time.UTC)
+		if (errShort == nil) != (errLong == nil) || short != long {
+			t.Fatalf("%q: parse %+v %v, parseText %+v %v", s, short, errShort, long, errLong)
+		}
+	})
+}
+
+func TestParsesPlainly(t *testing.T) {
+	for _, tc := range []struct {
+		typ  FieldType
+		text string
+		want bool
+	}{
+		{Int, "1234567", true}, {Int, "-42", true}, {Int, "12345678901234567890", false}, {Int, "4.0", false}, {Int, " 4", false},
+		{Decimal, "12345.67", true}, {Decimal, "-0.5", true}, {Decimal, "1e5", false}, {Decimal, "", false},
+		{Date, "2024-02-29", true}, {Date, "2023-02-29", false}, {Date, "2024-03-01 00:00:00", false},
+		{Timestamp, "2024-03-01 00:00:00", false}, {String, "x", false},
+	} {
+		c := newComparator(Field{Type: tc.typ})
+		if got := c.parsesPlainly([]byte(tc.text)); got != tc.want {
+			t.Errorf("%s %q: parsesPlainly %v, want %v", tc.typ, tc.text, got, tc.want)
+		}
+	}
+	trimmed := newComparator(Field{Type: Int, Normalize: []Normalization{Trim}})
+	if trimmed.parsesPlainly([]byte("42")) {
+		t.Error("a normalised field's text was vouched for without its normalisation")
+	}
+}
+
 func FuzzSmallDecimalAgreesWithLibrary(f *testing.F) {
 	f.Add("10.5", "10.5000")
 	f.Add("-0.00", "0")
