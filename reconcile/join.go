@@ -254,7 +254,7 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 		}
 		var err error
 		switch {
-		case equalText && i == 0 && text != nil && (j.unparsed[c] || r.parses&(1<<c) != 0 || j.checkable[c] && !folded && j.fields[c].parsesPlainly(text)):
+		case equalText && i == 0 && text != nil && (j.unparsed[c] || r.parses&(1<<c) != 0 || j.checkable[c] && !folded && j.fields[c].parsesQuickly(text)):
 			// Most values agree: equal text that decides the comparison
 			// is not parsed at all. Its value is not set (compareFields
 			// knows the texts are the same; parseUnread sets it where it

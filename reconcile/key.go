@@ -154,6 +154,9 @@ func canonicalInt(s string) (int64, bool) {
 	if !canonicalForm(s) {
 		return 0, false
 	}
+	if n, ok := smallInt(s); ok {
+		return n, true
+	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,31 +187,35 @@ func FuzzScanDateTimeIsTheGeneralScan(f *testing.F) {
 	})
 }
 
-// FuzzParsesPlainlyOnlyWhatParses checks that what parsesPlainly vouches
-// for parses, and that the timestamp's short way is the long one.
-func FuzzParsesPlainlyOnlyWhatParses(f *testing.F) {
-	for _, s := range []string{"42", "-7", "+3", "0012", "12.50", ".5", "5.", "2024-02-29", "2023-02-29", "", " 1", "1e3", "999999999999999999", "2024-03-01 12:00:00.5+01"} {
+// FuzzQuickParseIsTheLongOne checks that what parseQuickly reads, it
+// reads as parseText does, for every type and zone.
+func FuzzQuickParseIsTheLongOne(f *testing.F) {
+	for _, s := range []string{"42", "-7", "+3", "0012", "12.50", ".5", "5.", "2024-02-29", "2023-02-29", "", " 1", "1e3", "999999999999999999",
+		"2024-03-01 12:00:00.5+01", "2024-03-01T12:00:00Z", "2024-03-01 12:00:00.000000", "2024-03-01 12:00", "2024-11-03 01:30:00"} {
 		f.Add(s)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, typ := range []FieldType{Int, Decimal, Date, Timestamp, Bool, Float, String} {
-			c := newComparator(Field{Type: typ})
-			if c.parsesPlainly([]byte(s)) {
-				if _, err := c.parse([]byte(s), time.UTC); err != nil {
-					t.Fatalf("%s %q: parsesPlainly, yet parse says %v", typ, s, err)
+			for _, loc := range []*time.Location{time.UTC, ny} {
+				c := newComparator(Field{Type: typ})
+				quick, ok := c.parseQuickly(s, loc)
+				if !ok {
+					continue
+				}
+				long, err := c.parseText(s, loc)
+				if err != nil || quick != long {
+					t.Fatalf("%s %q in %s: parseQuickly %+v, parseText %+v %v", typ, s, loc, quick, long, err)
 				}
 			}
-		}
-		c := newComparator(Field{Type: Timestamp})
-		short, errShort := c.parse([]byte(s), time.UTC)
-		long, errLong := c.parseText(s, time.UTC)
-		if (errShort == nil) != (errLong == nil) || short != long {
-			t.Fatalf("%q: parse %+v %v, parseText %+v %v", s, short, errShort, long, errLong)
 		}
 	})
 }
 
-func TestParsesPlainly(t *testing.T) {
+func TestParseQuickly(t *testing.T) {
 	for _, tc := range []struct {
 		typ  FieldType
 		text string
@@ -219,16 +224,17 @@ func TestParsesPlainly(t *testing.T) {
 		{Int, "1234567", true}, {Int, "-42", true}, {Int, "12345678901234567890", false}, {Int, "4.0", false}, {Int, " 4", false},
 		{Decimal, "12345.67", true}, {Decimal, "-0.5", true}, {Decimal, "1e5", false}, {Decimal, "", false},
 		{Date, "2024-02-29", true}, {Date, "2023-02-29", false}, {Date, "2024-03-01 00:00:00", false},
-		{Timestamp, "2024-03-01 00:00:00", false}, {String, "x", false},
+		{Timestamp, "2024-03-01 00:00:00", true}, {Timestamp, "2024-03-01T00:00:01Z", true}, {Timestamp, " 2024-03-01", false},
+		{String, "x", false}, {Bool, "true", false},
 	} {
 		c := newComparator(Field{Type: tc.typ})
-		if got := c.parsesPlainly([]byte(tc.text)); got != tc.want {
-			t.Errorf("%s %q: parsesPlainly %v, want %v", tc.typ, tc.text, got, tc.want)
+		if _, got := c.parseQuickly(tc.text, time.UTC); got != tc.want {
+			t.Errorf("%s %q: parseQuickly %v, want %v", tc.typ, tc.text, got, tc.want)
 		}
 	}
 	trimmed := newComparator(Field{Type: Int, Normalize: []Normalization{Trim}})
-	if trimmed.parsesPlainly([]byte("42")) {
-		t.Error("a normalised field's text was vouched for without its normalisation")
+	if _, ok := trimmed.parseQuickly("42", time.UTC); ok {
+		t.Error("a normalised field's text was read without its normalisation")
 	}
 }
 
@@ -328,6 +334,23 @@ func TestDateInTheFieldsDateZone(t *testing.T) {
 
 // canonicalInt agrees with its definition: the text strconv.FormatInt
 // writes for the number strconv.ParseInt reads.
+// FuzzSmallIntIsParseInt checks the short way to an integer against
+// strconv.ParseInt: the same number, and taken for every integer of up
+// to 18 digits.
+func FuzzSmallIntIsParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "+7", "007", "-42", "999999999999999999", "1000000000000000000", "", "-", "1_000", " 1", "1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := smallInt(s)
+		want, err := strconv.ParseInt(s, 10, 64)
+		short := len(strings.TrimLeft(s, "+-")) <= 18
+		if ok && (err != nil || got != want) || !ok && err == nil && short {
+			t.Fatalf("smallInt(%q) = %d, %t; ParseInt %d, %v", s, got, ok, want, err)
+		}
+	})
+}
+
 func FuzzCanonicalInt(f *testing.F) {
 	for _, s := range []string{"0", "-0", "007", "42", "-42", "+42", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "", " 1", "1e3"} {
 		f.Add(s)
