@@ -74,8 +74,12 @@
 // bad field is not compared, its other fields are. Text the same on both
 // sides of a pair is only parsed where its value is needed: a value equal
 // text cannot make unequal or invalid (a string no normalisation can
-// refuse; a column the source's merge goroutine found to parse, checker)
-// is equal without a parse.
+// refuse; a column the source's merge goroutine found to parse, checker;
+// an integer, decimal, date or timestamp written as databases write them,
+// parsesQuickly) is equal without a parse. What is parsed and written so
+// is read straight to its value (parseQuickly; a timestamp's date and
+// time at fixed places); anything else takes the general parser, to the
+// same value.
 //
 // # Output: a stream of differences
 //

@@ -53,7 +53,7 @@ type join struct {
 	// at all: text that no normalisation can refuse (see
 	// comparator.textDecides). checkable marks the other shared columns
 	// whose equal text is equal values once it is known to parse (see
-	// checker). unread lists the columns of the source record being
+	// checker and comparator.parsesQuickly). unread lists the columns of the source record being
 	// compared that were left unparsed so.
 	unparsed, checkable []bool
 	unread              []int

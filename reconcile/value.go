@@ -452,13 +452,17 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 func parseInstant(s string, loc *time.Location) (secs int64, nanos int32, err error) {
 	bad := errNotTimestamp
 	if y, mo, d, hh, mm, ss, ok := scanDateTime(s); ok {
-		return instantAfterSeconds(s[19:], y, mo, d, hh, mm, ss, loc)
+		ns, rest, ok := scanOptionalFraction(s[19:])
+		if !ok {
+			return 0, 0, bad
+		}
+		return instantInZone(rest, y, mo, d, hh, mm, ss, ns, loc)
 	}
 	y, mo, d, rest, ok := scanDate(s)
 	if !ok {
 		return 0, 0, bad
 	}
-	var hh, mm, ss int
+	var hh, mm, ss, ns int
 	if rest != "" {
 		if rest[0] != 'T' && rest[0] != ' ' {
 			return 0, 0, bad
@@ -474,9 +478,12 @@ func parseInstant(s string, loc *time.Location) (secs int64, nanos int32, err er
 			if ss, rest, ok = scanDigits(rest[1:], 2, 0, 60); !ok {
 				return 0, 0, bad
 			}
+			if ns, rest, ok = scanOptionalFraction(rest); !ok {
+				return 0, 0, bad
+			}
 		}
 	}
-	return instantAfterSeconds(rest, y, mo, d, hh, mm, ss, loc)
+	return instantInZone(rest, y, mo, d, hh, mm, ss, ns, loc)
 }
 
 // scanDateTime reads the layout nearly every timestamp has,
@@ -498,17 +505,19 @@ func scanDateTime(s string) (y, mo, d, hh, mm, ss int, ok bool) {
 	return y, mo, d, hh, mm, ss, ok && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(y, mo) && hh <= 24 && mm <= 59 && ss <= 60
 }
 
-// instantAfterSeconds reads what may follow a timestamp's seconds (or
-// its minutes, or date), a fraction, then a zone, and returns the instant.
-func instantAfterSeconds(rest string, y, mo, d, hh, mm, ss int, loc *time.Location) (secs int64, nanos int32, err error) {
-	bad := errNotTimestamp
-	var ns int
-	ok := true
+// scanOptionalFraction reads the fraction that may follow a timestamp's
+// seconds (and only its seconds).
+func scanOptionalFraction(rest string) (int, string, bool) {
 	if strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, ",") {
-		if ns, rest, ok = scanFraction(rest[1:]); !ok {
-			return 0, 0, bad
-		}
+		return scanFraction(rest[1:])
 	}
+	return 0, rest, true
+}
+
+// instantInZone reads the zone that may follow a timestamp's time (or its
+// date), and returns the instant.
+func instantInZone(rest string, y, mo, d, hh, mm, ss, ns int, loc *time.Location) (secs int64, nanos int32, err error) {
+	ok := true
 	rest = strings.TrimLeft(rest, " ")
 	offset := 0
 	if rest == "" {
@@ -517,7 +526,7 @@ func instantAfterSeconds(rest string, y, mo, d, hh, mm, ss int, loc *time.Locati
 			return t.Unix(), int32(t.Nanosecond()), nil
 		}
 	} else if offset, ok = scanOffset(rest); !ok {
-		return 0, 0, bad
+		return 0, 0, errNotTimestamp
 	}
 	// An instant in UTC or at an offset: seconds since the epoch, as
 	// time.Date would give them, without its zone lookups.

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,7 +189,8 @@ func FuzzScanDateTimeIsTheGeneralScan(f *testing.F) {
 }
 
 // FuzzQuickParseIsTheLongOne checks that what parseQuickly reads, it
-// reads as parseText does, for every type and zone.
+// reads as parseText does, whatever the field's options: it must leave
+// to parseText what they change (normalisations, empty text as NULL).
 func FuzzQuickParseIsTheLongOne(f *testing.F) {
 	for _, s := range []string{"42", "-7", "+3", "0012", "12.50", ".5", "5.", "2024-02-29", "2023-02-29", "", " 1", "1e3", "999999999999999999",
 		"2024-03-01 12:00:00.5+01", "2024-03-01T12:00:00Z", "2024-03-01 12:00:00.000000", "2024-03-01 12:00", "2024-11-03 01:30:00"} {
@@ -198,18 +200,85 @@ func FuzzQuickParseIsTheLongOne(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	fields := []Field{{NullEqualsEmpty: true}, {DateLocation: ny}, {Normalize: []Normalization{Trim}}, {}}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, typ := range []FieldType{Int, Decimal, Date, Timestamp, Bool, Float, String} {
-			for _, loc := range []*time.Location{time.UTC, ny} {
-				c := newComparator(Field{Type: typ})
-				quick, ok := c.parseQuickly(s, loc)
-				if !ok {
-					continue
+		for _, typ := range []FieldType{Int, Decimal, Date, Timestamp} {
+			for _, field := range fields {
+				for _, loc := range []*time.Location{time.UTC, ny} {
+					field.Type = typ
+					c := newComparator(field)
+					quick, ok := c.parseQuickly(s, loc)
+					if !ok {
+						continue
+					}
+					long, err := c.parseText(s, loc)
+					if err != nil || quick != long {
+						t.Fatalf("%+v %q in %s: parseQuickly %+v, parseText %+v %v", field, s, loc, quick, long, err)
+					}
 				}
-				long, err := c.parseText(s, loc)
-				if err != nil || quick != long {
-					t.Fatalf("%s %q in %s: parseQuickly %+v, parseText %+v %v", typ, s, loc, quick, long, err)
-				}
+			}
+		}
+	})
+}
+
+// timestampGrammar is what parseTimestamp reads, written apart from it:
+// a date, then optionally [T ]hh:mm[:ss[.fraction]] and, after spaces,
+// a zone (Z, UTC, ±hh, ±hh[:]mm, ±hh[:]mm:ss).
+var timestampGrammar = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)? *(Z|z|UTC|([+-])(\d{2})(?::?(\d{2})(?::(\d{2}))?)?)?)?$`)
+
+// instantByGrammar reads s by timestampGrammar and time.Date, as an
+// oracle for parseTimestamp: false where the text is not a timestamp.
+func instantByGrammar(s string, loc *time.Location) (time.Time, bool) {
+	m := timestampGrammar.FindStringSubmatch(s)
+	if m == nil {
+		return time.Time{}, false
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+	y, mo, d, hh, mm, ss := n(1), n(2), n(3), n(4), n(5), n(6)
+	if mo < 1 || mo > 12 || d < 1 || d > time.Date(y, time.Month(mo)+1, 0, 0, 0, 0, 0, time.UTC).Day() || hh > 24 || mm > 59 || ss > 60 {
+		return time.Time{}, false
+	}
+	ns := 0
+	if frac := m[7]; frac != "" {
+		ns, _ = strconv.Atoi((frac + "000000000")[:9])
+	}
+	switch {
+	case m[9] != "":
+		oh, om, os := n(10), n(11), n(12)
+		if oh > 23 || om > 59 || os > 59 {
+			return time.Time{}, false
+		}
+		offset := oh*3600 + om*60 + os
+		if m[9] == "-" {
+			offset = -offset
+		}
+		loc = time.FixedZone("", offset)
+	case m[8] != "":
+		loc = time.UTC
+	}
+	return time.Date(y, time.Month(mo), d, hh, mm, ss, ns, loc), true
+}
+
+// FuzzParseTimestampIsTheGrammar checks parseTimestamp, its fixed-place
+// reading and its general one, against an oracle written apart from it
+// (a regular expression and time.Date): the same instants, the same
+// texts refused.
+func FuzzParseTimestampIsTheGrammar(f *testing.F) {
+	for _, s := range []string{"2024-03-01 12:00:00+00", "2024-03-01T12:00:00.123456789Z", "2024-03-01 12:00.5", "2024-03-01T10:00,123Z",
+		"2024-03-01 24:00:00", "2024-02-29 23:59:60.5 -05:30", "2024-03-01 12:00:00 UTC", "2024-03-01 ", "2024-03-01Z", "2024-03-01 12:00:00+0530:15",
+		"2024-11-03 01:30:00", "0000-01-01 00:00:00"} {
+		f.Add(s)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, loc := range []*time.Location{time.UTC, ny} {
+			got, err := parseTimestamp(s, loc)
+			want, ok := instantByGrammar(s, loc)
+			if (err == nil) != ok || ok && !got.Equal(want) {
+				t.Fatalf("parseTimestamp(%q) in %s = %v, %v; the grammar says %v, %t", s, loc, got, err, want, ok)
 			}
 		}
 	})
@@ -332,8 +401,6 @@ func TestDateInTheFieldsDateZone(t *testing.T) {
 	}
 }
 
-// canonicalInt agrees with its definition: the text strconv.FormatInt
-// writes for the number strconv.ParseInt reads.
 // FuzzSmallIntIsParseInt checks the short way to an integer against
 // strconv.ParseInt: the same number, and taken for every integer of up
 // to 18 digits.
@@ -351,6 +418,8 @@ func FuzzSmallIntIsParseInt(f *testing.F) {
 	})
 }
 
+// canonicalInt agrees with its definition: the text strconv.FormatInt
+// writes for the number strconv.ParseInt reads.
 func FuzzCanonicalInt(f *testing.F) {
 	for _, s := range []string{"0", "-0", "007", "42", "-42", "+42", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "", " 1", "1e3"} {
 		f.Add(s)
