@@ -53,8 +53,8 @@ type join struct {
 	// at all: text that no normalisation can refuse (see
 	// comparator.textDecides). checkable marks the other shared columns
 	// whose equal text is equal values once it is known to parse (see
-	// checker and comparator.parsesQuickly). unread lists the columns of the source record being
-	// compared that were left unparsed so.
+	// checker and comparator.parsesQuickly). unread lists the columns of
+	// the source record being compared that were left unparsed so.
 	unparsed, checkable []bool
 	unread              []int
 	// same marks, for the pair being compared, the shared columns whose
