@@ -38,12 +38,16 @@ func appendRecord(b []byte, key []byte, cols [][]byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
 	for _, c := range cols {
-		if c == nil {
+		switch {
+		case c == nil:
 			b = append(b, 0)
-			continue
+		case len(c) < 0x7f: // its length in one byte, as nearly every column's
+			b = append(b, byte(len(c)+1))
+			b = append(b, c...)
+		default:
+			b = binary.AppendUvarint(b, uint64(len(c))+1)
+			b = append(b, c...)
 		}
-		b = binary.AppendUvarint(b, uint64(len(c))+1)
-		b = append(b, c...)
 	}
 	return b
 }
@@ -67,7 +71,15 @@ func decodeRecord(b []byte, r *record) (int, error) {
 	pos := w + int(n)
 	r.key = b[w:pos]
 	for i := range r.cols {
-		l, w := binary.Uvarint(b[pos:])
+		if pos >= len(b) {
+			return 0, errCorruptSpill
+		}
+		// Nearly every column is shorter than 127 bytes: its length is
+		// one byte, read without binary.Uvarint's loop.
+		l, w := uint64(b[pos]), 1
+		if l >= 0x80 {
+			l, w = binary.Uvarint(b[pos:])
+		}
 		if w <= 0 || uint64(len(b)-pos-w)+1 < l {
 			return 0, errCorruptSpill
 		}
@@ -173,12 +185,11 @@ func (s *sorter) add(key []byte, cols [][]byte) error {
 
 // recordSize is the length of appendRecord's encoding of key and cols.
 func recordSize(key []byte, cols [][]byte) int {
-	n := uvarintLen(uint64(len(key))) + len(key)
+	n := uvarintLen(uint64(len(key))) + len(key) + len(cols) // a byte of length each
 	for _, c := range cols {
-		if c == nil {
-			n++
-		} else {
-			n += uvarintLen(uint64(len(c))+1) + len(c)
+		n += len(c)
+		if len(c) >= 0x7f {
+			n += uvarintLen(uint64(len(c))+1) - 1
 		}
 	}
 	return n
@@ -202,28 +213,60 @@ func (s *sorter) sort() {
 
 func (s *sorter) spill() error {
 	s.sort()
-	path := filepath.Join(s.dir, fmt.Sprintf("%s-%04d.run", s.prefix, len(s.runs)))
-	f, err := os.Create(path)
+	w, err := createRun(filepath.Join(s.dir, fmt.Sprintf("%s-%04d.run", s.prefix, len(s.runs))))
 	if err != nil {
-		return fmt.Errorf("spill: %w", err)
+		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<18)
-	var lenBuf [binary.MaxVarintLen64]byte
 	for _, e := range s.entries {
-		// Runs prefix each record with its length, so a reader takes it whole.
-		w.Write(binary.AppendUvarint(lenBuf[:0], uint64(e.end-e.start)))
-		w.Write(s.arena[e.start:e.end])
+		w.write(s.arena[e.start:e.end])
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("spill %s: %w", path, err)
+	if err := w.close(); err != nil {
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("spill %s: %w", path, err)
-	}
-	s.runs = append(s.runs, path)
+	s.runs = append(s.runs, w.f.Name())
 	s.spilled += int64(len(s.arena))
 	s.arena, s.entries = s.arena[:0], s.entries[:0]
+	return nil
+}
+
+// runWriter writes a run file, each record prefixed with its length, so
+// that a reader takes it whole.
+type runWriter struct {
+	f   *os.File
+	buf []byte
+	err error
+}
+
+func createRun(path string) (*runWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return &runWriter{f: f, buf: make([]byte, 0, 1<<18)}, nil
+}
+
+func (w *runWriter) write(enc []byte) {
+	if len(w.buf)+binary.MaxVarintLen64+len(enc) > cap(w.buf) {
+		w.flush()
+	}
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(enc)))
+	w.buf = append(w.buf, enc...)
+}
+
+func (w *runWriter) flush() {
+	if w.err == nil && len(w.buf) > 0 {
+		_, w.err = w.f.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
+}
+
+// close writes what is buffered and closes the file, which is whole if
+// it returns nil.
+func (w *runWriter) close() error {
+	w.flush()
+	if err := errors.Join(w.err, w.f.Close()); err != nil {
+		return fmt.Errorf("spill %s: %w", w.f.Name(), err)
+	}
 	return nil
 }
 
@@ -278,32 +321,21 @@ func (s *sorter) mergeInto(path string, runs []string) error {
 		return err
 	}
 	defer m.close()
-	f, err := os.Create(path)
+	w, err := createRun(path)
 	if err != nil {
-		return fmt.Errorf("spill: %w", err)
+		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<18)
-	var lenBuf [binary.MaxVarintLen64]byte
 	for {
 		enc, err := m.nextEncoded()
 		if err != nil {
-			f.Close()
+			w.close()
 			return err
 		}
 		if enc == nil {
-			break
+			return w.close()
 		}
-		w.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(enc))))
-		w.Write(enc)
+		w.write(enc)
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("spill %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("spill %s: %w", path, err)
-	}
-	return nil
 }
 
 // openMerge opens runs for a merge, earlier runs winning ties.

@@ -1,11 +1,13 @@
 package reconcile
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +57,49 @@ func TestMergeInPassesKeepsOrderAndBoundsOpenRuns(t *testing.T) {
 	if r, err := it.next(); r != nil || err != nil {
 		t.Fatalf("a record more: %v %v", r, err)
 	}
+}
+
+// A record's encoding is as long as recordSize says, decodes to the key
+// and columns it was made of (NULL apart from empty), and, cut short or
+// garbled, is refused as corrupt rather than read past or panicked on.
+// Column lengths straddle the one-byte length's end (126 bytes and up).
+func FuzzRecordEncoding(f *testing.F) {
+	f.Add([]byte("k1"), []byte("Account 7\x00\x00USD"), uint16(0))
+	f.Add([]byte{}, []byte(strings.Repeat("x", 300)), uint16(1))
+	for _, n := range []int{125, 126, 127, 128, 16383, 16384} {
+		f.Add([]byte("key"), []byte(strings.Repeat("y", n)), uint16(0b10))
+	}
+	f.Fuzz(func(t *testing.T, key, data []byte, nulls uint16) {
+		// data's columns are separated by 0x00; nulls marks the NULL ones.
+		parts := bytes.Split(data, []byte{0})
+		cols := make([][]byte, len(parts))
+		for i, p := range parts {
+			if i < 16 && nulls&(1<<i) != 0 {
+				continue
+			}
+			cols[i] = append([]byte{}, p...) // empty, not NULL
+		}
+		enc := appendRecord(nil, key, cols)
+		if len(enc) != recordSize(key, cols) {
+			t.Fatalf("encoded in %d bytes, recordSize says %d", len(enc), recordSize(key, cols))
+		}
+		r := record{cols: make([][]byte, len(cols))}
+		n, err := decodeRecord(enc, &r)
+		if err != nil || n != len(enc) {
+			t.Fatalf("decoded %d of %d bytes: %v", n, len(enc), err)
+		}
+		if !bytes.Equal(r.key, key) {
+			t.Fatalf("key %q, want %q", r.key, key)
+		}
+		for i := range cols {
+			if !bytes.Equal(r.cols[i], cols[i]) || (r.cols[i] == nil) != (cols[i] == nil) {
+				t.Fatalf("column %d: %q (NULL %v), want %q (NULL %v)", i, r.cols[i], r.cols[i] == nil, cols[i], cols[i] == nil)
+			}
+		}
+		for cut := range enc {
+			if _, err := decodeRecord(enc[:cut], &r); err == nil {
+				t.Fatalf("decoded a record cut to %d of %d bytes", cut, len(enc))
+			}
+		}
+	})
 }
