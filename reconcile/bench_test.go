@@ -370,15 +370,23 @@ func ordersSpec() Spec {
 func BenchmarkStreamedJoin(b *testing.B) {
 	const n = 200_000
 	src, tgt := ordersSnapshots(n)
+	benchJoin(b, n, ordersSpec(), src, tgt, func(res Result) bool {
+		return res.Matched == int64(n)-int64((n-7)/300+1) && res.FieldMismatches["amount"] == int64((n-3)/300+1) &&
+			res.TimestampMisaligned == int64((n-5)/300+1)
+	})
+}
+
+// benchJoin runs spec over src and tgt, n pairs, and reports the time and
+// the CPU time per pair; want checks each result.
+func benchJoin(b *testing.B, n int, spec Spec, src, tgt Snapshot, want func(Result) bool) {
 	cpu := processCPU()
 	for b.Loop() {
 		var sink countSink
-		res, err := Run(context.Background(), ordersSpec(), Input{src, time.UTC}, Input{tgt, time.UTC}, &sink, Options{})
+		res, err := Run(context.Background(), spec, Input{src, time.UTC}, Input{tgt, time.UTC}, &sink, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		drifted := int64((n-3)/300 + 1)
-		if res.Matched != int64(n)-int64((n-7)/300+1) || res.FieldMismatches["amount"] != drifted || res.TimestampMisaligned != int64((n-5)/300+1) {
+		if !want(res) {
 			b.Fatalf("unexpected result %+v", res)
 		}
 	}
@@ -404,19 +412,9 @@ func BenchmarkSortedJoin(b *testing.B) {
 	const n = 300_000
 	// Wrapped, they cannot be read in key order.
 	src, tgt := struct{ Snapshot }{snapshotOf(genSnapshot{n: n})}, struct{ Snapshot }{snapshotOf(genSnapshot{n: n, drift: true})}
-	cpu := processCPU()
-	for b.Loop() {
-		var sink countSink
-		res, err := Run(context.Background(), benchSpec(), Input{src, time.UTC}, Input{tgt, time.UTC}, &sink, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.Matched != n || res.FieldMismatches["amount"] != n/100 {
-			b.Fatalf("unexpected result %+v", res)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/pair")
-	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(n*b.N), "cpu-ns/pair")
+	benchJoin(b, n, benchSpec(), src, tgt, func(res Result) bool {
+		return res.Matched == n && res.FieldMismatches["amount"] == n/100
+	})
 }
 
 // snapshotOf holds the rows of s in memory.

@@ -198,6 +198,11 @@ func againstFloor(b *testing.B, f fixture, bin string, floor func(), args ...str
 	b.ReportMetric(median(runs)*1e9, "ns/op")
 	b.ReportMetric(median(floors)*1e9, "floor-ns/op")
 	b.ReportMetric(median(ratios), "x-floor")
+	// The spread of the pairs' ratios says how much the machine's speed
+	// moved meanwhile; the median of the pairs' ratios, not the quotient
+	// of the two medians, is the comparison that pairing keeps fair.
+	b.ReportMetric(slices.Min(ratios), "x-floor-min")
+	b.ReportMetric(slices.Max(ratios), "x-floor-max")
 	b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 }
 

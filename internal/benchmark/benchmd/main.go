@@ -119,7 +119,11 @@ func write(w io.Writer, results []result) {
 			prefix, last = r.name[:i], r.name[i+1:]
 		}
 		if x, ok := r.metrics["x-floor"]; ok {
-			figures = append(figures, fmt.Sprintf("**%.2f× the read floor** (median of alternated runs)", x))
+			spread := ""
+			if lo, hi := r.metrics["x-floor-min"], r.metrics["x-floor-max"]; hi > 0 {
+				spread = fmt.Sprintf(", each pair %.2f–%.2f", lo, hi)
+			}
+			figures = append(figures, fmt.Sprintf("**%.2f× the read floor** (median of alternated pairs%s)", x, spread))
 		} else if f := floor[prefix]; f > 0 && (last == "reconcile" || last == "binary" || last == "rows" || last == "checksum") {
 			figures = append(figures, fmt.Sprintf("**%.2f× the read floor**", r.metrics["ns/op"]/f))
 		}
