@@ -76,7 +76,7 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 	if !ok {
 		return nil, fmt.Sprintf("the %s system %q cannot checksum", plan.Side, r.db.name), nil
 	}
-	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	tx, err := r.db.beginSnapshot(ctx)
 	if err != nil {
 		return nil, "", r.wrap("begin snapshot", err)
 	}
@@ -128,7 +128,7 @@ func (r *Relation) OpenChecksums(ctx context.Context, plan reconcile.ChecksumPla
 	}
 	// A table's rows, filtered or not, keep the uniqueness of its index;
 	// a query's need not.
-	s.unique = r.sel.Query == "" && d.UniqueColumn(ctx, tx, r.sel.Table, key.Name)
+	s.unique = r.sel.Query == "" && d.UniqueColumn(ctx, tx.Tx, r.sel.Table, key.Name)
 	if s.integerKey {
 		s.partition = plan.Partition // the engine refuses the others
 	}
@@ -145,7 +145,7 @@ func sideNumber(s reconcile.Side) int64 {
 // checksumSession checksums one relation in one snapshot.
 type checksumSession struct {
 	rel                     *Relation
-	tx                      *sqlx.Tx
+	tx                      *snapshot
 	d                       ChecksumDialect
 	cols                    []Column
 	key, keyText            string
@@ -397,13 +397,11 @@ func (s *checksumSession) Scan(ctx context.Context, columns []string, leaves []r
 			stmts = append(stmts, queries.SelectWhere(s.d, s.rel.sel, exprs, c))
 		}
 	}
-	rows, err := s.tx.QueryContext(ctx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond))
+	rows, err := s.rel.read(ctx, s.tx, queries.SelectWhere(s.d, s.rel.sel, exprs, cond), len(cols), stmts...)
 	if err != nil {
 		return nil, s.rel.wrap("read segments", err)
 	}
-	r := newRows(s.tx, rows, len(cols), s.rel)
-	r.ctx, r.then = ctx, stmts
-	return r, nil
+	return rows, nil
 }
 
 // Close implements reconcile.ChecksumSession.

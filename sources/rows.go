@@ -7,21 +7,17 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/recon-dev/recon/reconcile"
 )
 
-// Rows streams a snapshot's records as text. It owns the snapshot's
-// transaction and ends it on Close.
+// Rows streams a snapshot's records as text. It owns the snapshot and
+// ends it on Close.
 type Rows struct {
-	tx    *sqlx.Tx
-	rows  *sql.Rows
-	rel   *Relation
-	cells []cell
-	dest  []any
-	row   [][]byte
-	err   error
+	snap *snapshot
+	src  RowSource
+	rel  *Relation
+	n    int
+	err  error
 	// then are statements whose records follow, in the same snapshot.
 	ctx  context.Context
 	then []string
@@ -29,36 +25,90 @@ type Rows struct {
 
 var _ reconcile.Rows = (*Rows)(nil)
 
-func newRows(tx *sqlx.Tx, rows *sql.Rows, n int, rel *Relation) *Rows {
-	r := &Rows{tx: tx, rows: rows, rel: rel, cells: make([]cell, n), dest: make([]any, n), row: make([][]byte, n)}
+// read starts reading the n columns of stmt in snap, and then those of
+// the statements then (the same columns); on an error it ends snap.
+func (r *Relation) read(ctx context.Context, snap *snapshot, stmt string, n int, then ...string) (*Rows, error) {
+	src, err := snap.query(ctx, stmt, n)
+	if err != nil {
+		snap.Rollback()
+		return nil, err
+	}
+	return &Rows{snap: snap, src: src, rel: r, n: n, ctx: ctx, then: then}, nil
+}
+
+// Next advances to the next record.
+func (r *Rows) Next() bool {
+	for r.err == nil && !r.src.Next() {
+		if r.src.Err() != nil || len(r.then) == 0 {
+			return false
+		}
+		if err := r.src.Close(); err != nil {
+			r.err = r.rel.wrap("read", err)
+			return false
+		}
+		src, err := r.snap.query(r.ctx, r.then[0], r.n)
+		if err != nil {
+			r.err = r.rel.wrap("read", err)
+			return false
+		}
+		r.src, r.then = src, r.then[1:]
+	}
+	return r.err == nil
+}
+
+// Row returns the current record's columns; valid until the next Next.
+func (r *Rows) Row() [][]byte { return r.src.Row() }
+
+// Err returns the error that stopped the iteration, if any.
+func (r *Rows) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.src.Err(); err != nil {
+		return r.rel.wrap("read", err)
+	}
+	return nil
+}
+
+// Close ends the read and its snapshot.
+func (r *Rows) Close() error {
+	err := r.src.Close()
+	rbErr := r.snap.Rollback()
+	if c, ok := r.src.(connCutter); ok && c.CutConn() {
+		rbErr = nil // the database ended it
+	}
+	if err == nil && rbErr != sql.ErrTxDone {
+		err = rbErr
+	}
+	if err != nil {
+		return r.rel.wrap("close", err)
+	}
+	return nil
+}
+
+// sqlRows is a RowSource reading through database/sql.
+type sqlRows struct {
+	rows  *sql.Rows
+	cells []cell
+	dest  []any
+	row   [][]byte
+	err   error
+}
+
+func newSQLRows(rows *sql.Rows, n int) *sqlRows {
+	r := &sqlRows{rows: rows, cells: make([]cell, n), dest: make([]any, n), row: make([][]byte, n)}
 	for i := range r.cells {
 		r.dest[i] = &r.cells[i]
 	}
 	return r
 }
 
-// Next advances to the next record.
-func (r *Rows) Next() bool {
-	for r.err == nil && !r.rows.Next() {
-		if r.rows.Err() != nil || len(r.then) == 0 {
-			return false
-		}
-		if err := r.rows.Close(); err != nil {
-			r.err = r.rel.wrap("read", err)
-			return false
-		}
-		rows, err := r.tx.QueryContext(r.ctx, r.then[0])
-		if err != nil {
-			r.err = r.rel.wrap("read", err)
-			return false
-		}
-		r.rows, r.then = rows, r.then[1:]
-	}
-	if r.err != nil {
+func (r *sqlRows) Next() bool {
+	if r.err != nil || !r.rows.Next() {
 		return false
 	}
 	if err := r.rows.Scan(r.dest...); err != nil {
-		r.err = r.rel.wrap("scan", err)
+		r.err = fmt.Errorf("scan: %w", err)
 		return false
 	}
 	for i := range r.cells {
@@ -67,31 +117,16 @@ func (r *Rows) Next() bool {
 	return true
 }
 
-// Row returns the current record's columns; valid until the next Next.
-func (r *Rows) Row() [][]byte { return r.row }
+func (r *sqlRows) Row() [][]byte { return r.row }
 
-// Err returns the error that stopped the iteration, if any.
-func (r *Rows) Err() error {
+func (r *sqlRows) Err() error {
 	if r.err != nil {
 		return r.err
 	}
-	if err := r.rows.Err(); err != nil {
-		return r.rel.wrap("read", err)
-	}
-	return nil
+	return r.rows.Err()
 }
 
-// Close ends the read and its transaction.
-func (r *Rows) Close() error {
-	err := r.rows.Close()
-	if rbErr := r.tx.Rollback(); err == nil && rbErr != sql.ErrTxDone {
-		err = rbErr
-	}
-	if err != nil {
-		return r.rel.wrap("close", err)
-	}
-	return nil
-}
+func (r *sqlRows) Close() error { return r.rows.Close() }
 
 // cell receives one column's value as text without copying where the
 // driver hands out bytes. database/sql's RawBytes cannot be used: it turns

@@ -5,7 +5,9 @@
 // folder that registers one under its name, and a System opened by it
 // yields Tables that list their columns and stream their rows as text.
 // SQL databases share one Driver built from their Dialect ("postgres",
-// "mysql", "sqlite": Register), and only they can be written (DB); files
+// "pgx", "mysql", "sqlite": Register), and only they can be written (DB);
+// a Dialect whose driver streams rows faster outside database/sql reads
+// them through its own API (NativeReader, snapshot.go); files
 // ("csv", "parquet", under sources/file) register their own. sources/all
 // imports them all.
 //
@@ -60,7 +62,7 @@ type Dialect interface {
 	// Secrets returns the parts of dsn never to show (passwords).
 	Secrets(dsn string) []string
 	// BeginSnapshot starts a read-only transaction on a consistent snapshot.
-	BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error)
+	BeginSnapshot(ctx context.Context, db TxBeginner) (*sqlx.Tx, error)
 }
 
 var (
@@ -263,7 +265,7 @@ func (db *DB) Table(sel queries.Selection) Table { return db.Relation(sel) }
 // Columns reads the relation's columns without reading any row. It fails
 // where the table, the filter or the query is wrong.
 func (r *Relation) Columns(ctx context.Context) ([]Column, error) {
-	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	tx, err := r.db.beginSnapshot(ctx)
 	if err != nil {
 		return nil, r.wrap("begin snapshot", err)
 	}
@@ -271,7 +273,7 @@ func (r *Relation) Columns(ctx context.Context) ([]Column, error) {
 	return r.probe(ctx, tx)
 }
 
-func (r *Relation) probe(ctx context.Context, tx *sqlx.Tx) ([]Column, error) {
+func (r *Relation) probe(ctx context.Context, tx *snapshot) ([]Column, error) {
 	rows, err := tx.QueryContext(ctx, queries.Probe(r.db.dialect, r.sel))
 	if err != nil {
 		return nil, r.wrap("read columns", err)
@@ -334,7 +336,7 @@ func resolveOne(cols []Column, wanted string) (Column, error) {
 // Scan starts a snapshot read of columns, in that order. The snapshot's
 // transaction ends when the returned Rows is closed.
 func (r *Relation) Scan(ctx context.Context, columns []string) (reconcile.Rows, error) {
-	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	tx, err := r.db.beginSnapshot(ctx)
 	if err != nil {
 		return nil, r.wrap("begin snapshot", err)
 	}
@@ -351,12 +353,11 @@ func (r *Relation) Scan(ctx context.Context, columns []string) (reconcile.Rows, 
 	for i, c := range cols {
 		exprs[i] = r.db.dialect.SelectExpr(queries.Column(r.db.dialect, c.Name), c.DatabaseType)
 	}
-	rows, err := tx.QueryContext(ctx, queries.Select(r.db.dialect, r.sel, exprs))
+	rows, err := r.read(ctx, tx, queries.Select(r.db.dialect, r.sel, exprs), len(cols))
 	if err != nil {
-		tx.Rollback()
 		return nil, r.wrap("read", err)
 	}
-	return newRows(tx, rows, len(cols), r), nil
+	return rows, nil
 }
 
 // TypedDialect is a Dialect whose columns hold only values of their
@@ -377,7 +378,7 @@ var _ reconcile.KeyScanner = (*Relation)(nil)
 // orders only if req.Agree, asked once it knows whether it can, agrees.
 func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconcile.Rows, reconcile.KeyScanned, error) {
 	var done reconcile.KeyScanned
-	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	tx, err := r.db.beginSnapshot(ctx)
 	if err != nil {
 		return nil, done, r.wrap("begin snapshot", err)
 	}
@@ -404,7 +405,7 @@ func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconci
 		cond = queries.IntegerPartition(ref, p.Index, p.Count)
 	case p != nil && textual && req.KeyType == reconcile.String && FamilyOf(key) == Text:
 		// The text the engine reads is the expression's.
-		if cond, err = tp.TextPartition(ctx, tx, d.SelectExpr(ref, key), *p); err != nil {
+		if cond, err = tp.TextPartition(ctx, tx.Tx, d.SelectExpr(ref, key), *p); err != nil {
 			tx.Rollback()
 			return nil, done, r.wrap("read", err)
 		}
@@ -422,12 +423,11 @@ func (r *Relation) ScanKeys(ctx context.Context, req reconcile.KeyScan) (reconci
 	for i, c := range cols {
 		exprs[i] = d.SelectExpr(queries.Column(d, c.Name), c.DatabaseType)
 	}
-	rows, err := tx.QueryContext(ctx, queries.SelectBy(d, r.sel, exprs, cond, order))
+	rows, err := r.read(ctx, tx, queries.SelectBy(d, r.sel, exprs, cond, order), len(cols))
 	if err != nil {
-		tx.Rollback()
 		return nil, reconcile.KeyScanned{}, r.wrap("read", err)
 	}
-	return newRows(tx, rows, len(cols), r), done, nil
+	return rows, done, nil
 }
 
 // TextPartitioner is a Dialect that can narrow a read to about a
@@ -462,7 +462,7 @@ func (r *Relation) ScanGrouped(ctx context.Context, g reconcile.Grouping) (recon
 	if !ok {
 		return nil, false, nil
 	}
-	tx, err := r.db.dialect.BeginSnapshot(ctx, r.db.db)
+	tx, err := r.db.beginSnapshot(ctx)
 	if err != nil {
 		return nil, false, r.wrap("begin snapshot", err)
 	}
@@ -496,12 +496,11 @@ func (r *Relation) ScanGrouped(ctx context.Context, g reconcile.Grouping) (recon
 		exprs = append(exprs, expr)
 	}
 	exprs = append(exprs, d.SelectExpr("COUNT(*)", "BIGINT"))
-	rows, err := tx.QueryContext(ctx, queries.SelectGrouped(d, r.sel, exprs, keys))
+	rows, err := r.read(ctx, tx, queries.SelectGrouped(d, r.sel, exprs, keys), len(exprs))
 	if err != nil {
-		tx.Rollback()
 		return nil, false, r.wrap("read grouped", err)
 	}
-	return newRows(tx, rows, len(exprs), r), true, nil
+	return rows, true, nil
 }
 
 // aggregateExpr is the SQL of one grouped column, where the database

@@ -45,7 +45,7 @@ func (fakeDialect) Secrets(dsn string) []string {
 	}
 	return out
 }
-func (fakeDialect) BeginSnapshot(context.Context, *sqlx.DB) (*sqlx.Tx, error) {
+func (fakeDialect) BeginSnapshot(context.Context, sources.TxBeginner) (*sqlx.Tx, error) {
 	return nil, errors.New("no snapshots")
 }
 func (fakeDialect) SelectExpr(ref, _ string) string { return ref }

@@ -105,7 +105,7 @@ func checksumRows(r *rand.Rand, n int, first int64, infinity bool) (src, tgt []s
 // a run in checksum mode writes exactly the exceptions and figures of a
 // run in rows mode, while reading only the segments that differ.
 func TestChecksumModeReportsWhatRowsModeReports(t *testing.T) {
-	for _, pair := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"postgres", "postgres"}, {"mysql", "mysql"}, {"sqlite", "postgres"}} {
+	for _, pair := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"postgres", "postgres"}, {"mysql", "mysql"}, {"sqlite", "postgres"}, {"pgx", "mysql"}} {
 		t.Run(pair[0]+"_vs_"+pair[1], func(t *testing.T) {
 			for seed := range uint64(3) {
 				r := rand.New(rand.NewPCG(seed, uint64(len(pair[0])*7+len(pair[1]))))

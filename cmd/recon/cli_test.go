@@ -109,7 +109,7 @@ func TestConfigErrorsNameFileLineAndWhatToDo(t *testing.T) {
 		{"unknown system", strings.Replace(valid, "target: {system: billing, table: invoices}", "target: {system: biling, table: invoices}", 1),
 			[]string{`reconciliation "opportunities_vs_invoices"`, `target system "biling" is not defined`, "billing, crm"}},
 		{"unknown driver", strings.Replace(valid, "{driver: sqlite, dsn: \"crm.db\"}", "{driver: oracle, dsn: \"x\"}", 1),
-			[]string{`system "crm": driver "oracle" is not one of csv, mysql, parquet, postgres, sqlite`}},
+			[]string{`system "crm": driver "oracle" is not one of csv, mysql, parquet, pgx, postgres, sqlite`}},
 		{"SQL asked of files", strings.Replace(valid, "{driver: sqlite, dsn: \"crm.db\"}", "{driver: csv, dsn: \".\"}", 1),
 			[]string{`reconciliation "opportunities_vs_invoices": source: a csv system reads files, which take no where: filter`,
 				`reconciliation "accounts_vs_customers": repair: the source, system "crm", is a csv source, which recon cannot write`}},

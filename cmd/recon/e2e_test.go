@@ -61,6 +61,8 @@ func openDatabase(t *testing.T, kind string) database {
 	switch kind {
 	case "postgres":
 		return database{"postgres", "postgres", dbtest.Postgres(t)}
+	case "pgx": // PostgreSQL through pgx, planted and read
+		return database{"postgres", "pgx", dbtest.Postgres(t)}
 	case "mysql":
 		return database{"mysql", "mysql", dbtest.MySQL(t)}
 	}
@@ -71,7 +73,7 @@ func openDatabase(t *testing.T, kind string) database {
 // databases, runs the built binary and reads exceptions.parquet back with an
 // independent Parquet reader: every planted exception is found, nothing else.
 func TestEndToEndFindsPlantedDriftExactly(t *testing.T) {
-	for _, pair := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"sqlite", "sqlite"}} {
+	for _, pair := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"sqlite", "sqlite"}, {"pgx", "mysql"}} {
 		t.Run(pair[0]+"_vs_"+pair[1], func(t *testing.T) {
 			crm, billing := openDatabase(t, pair[0]), openDatabase(t, pair[1])
 			plant(t, crm, billing, 300)

@@ -235,6 +235,13 @@ func readFloor(b *testing.B, f fixture, src, tgt *sources.Relation) {
 		}
 		b.ReportMetric(float64(f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
+	b.Run("pgx", func(b *testing.B) {
+		pgx := open(b, "pgx", f.pgDSN).Relation(queries.Selection{Table: "opportunities"})
+		for b.Loop() {
+			drain(b, pgx, columns(reconcile.SourceSide))
+		}
+		b.ReportMetric(float64(f.rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
 	b.Run("both_in_parallel", func(b *testing.B) {
 		for b.Loop() {
 			drainBoth(b, src, tgt, columns(reconcile.SourceSide), columns(reconcile.TargetSide))

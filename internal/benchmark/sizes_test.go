@@ -134,9 +134,9 @@ func BenchmarkSizes(b *testing.B) {
 					// amount at 3, the timestamp at 5.
 					want := [3]int64{every(rows, d.period, 7), every(rows, d.period, 3), every(rows, d.period, 5)}
 					f := fixture{pgDSN: pg, myDSN: my, rows: rows}
-					config := func(b *testing.B, mode string) (args []string, out string) {
+					config := func(b *testing.B, mode, driver string) (args []string, out string) {
 						run := filepath.Join(b.TempDir(), "recon.yaml")
-						text := strings.NewReplacer("{mode}", mode, "{table}", table).Replace(ordersConfig)
+						text := strings.NewReplacer("{mode}", mode, "{table}", table, "driver: postgres", "driver: "+driver).Replace(ordersConfig)
 						if err := os.WriteFile(run, []byte(text), 0o644); err != nil {
 							b.Fatal(err)
 						}
@@ -144,17 +144,37 @@ func BenchmarkSizes(b *testing.B) {
 						return []string{"run", "--config", run, "--out", out}, out
 					}
 					b.Run("rows_vs_floor", func(b *testing.B) {
-						args, out := config(b, "rows")
+						args, out := config(b, "rows", "postgres")
 						againstFloor(b, f, bin, func() { drainBoth(b, src, tgt, ordersColumns(), ordersColumns()) }, args...)
 						checkOrders(b, out, "rows", want)
 					})
 					b.Run("checksum", func(b *testing.B) {
-						args, out := config(b, "checksum")
+						args, out := config(b, "checksum", "postgres")
 						runBinary(b, f, bin, args...)
 						checkOrders(b, out, "checksum", want)
 					})
+					if d.period != drifts[len(drifts)-1].period {
+						return
+					}
+					// Rows mode through pgx, against the floor of pgx's
+					// reads, once a size.
+					b.Run("driver=pgx", func(b *testing.B) {
+						src := open(b, "pgx", pg).Relation(queries.Selection{Table: "orders"})
+						drain := func() { drainBoth(b, src, tgt, ordersColumns(), ordersColumns()) }
+						b.Run("read_floor", func(b *testing.B) {
+							for b.Loop() {
+								drain()
+							}
+							b.ReportMetric(float64(2*rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+						})
+						b.Run("rows_vs_floor", func(b *testing.B) {
+							args, out := config(b, "rows", "pgx")
+							againstFloor(b, f, bin, drain, args...)
+							checkOrders(b, out, "rows", want)
+						})
+					})
 					rate := linkRate()
-					if rate == "" || rows > linkMaxRows || d.period != drifts[len(drifts)-1].period {
+					if rate == "" || rows > linkMaxRows {
 						return
 					}
 					// The same over a link per database, once each.
@@ -168,7 +188,7 @@ func BenchmarkSizes(b *testing.B) {
 						})
 						for _, mode := range []string{"rows", "checksum"} {
 							b.Run(mode, func(b *testing.B) {
-								args, out := config(b, mode)
+								args, out := config(b, mode, "postgres")
 								runBinary(b, f, bin, args...)
 								checkOrders(b, out, mode, want)
 							})

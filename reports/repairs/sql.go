@@ -178,7 +178,7 @@ func oneStatement(s, driver string) bool {
 		case ';', '\\':
 			return false
 		case '\'', '"', '`':
-			escapes := c == '\'' && driver == "postgres" && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isWord(s[i-2]))
+			escapes := c == '\'' && (driver == "postgres" || driver == "pgx") && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isWord(s[i-2]))
 			j := i + 1
 			for ; j < len(s); j++ {
 				if s[j] == '\\' {

@@ -25,7 +25,7 @@ func FuzzScanSQL(f *testing.F) {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		for _, driver := range []string{"postgres", "mysql", "sqlite"} {
+		for _, driver := range []string{"postgres", "pgx", "mysql", "sqlite"} {
 			plan, err := repairs.ScanSQL(path, driver, func(_ int, b repairs.Batch) error {
 				for _, s := range b.Statements {
 					verb := map[repairs.Kind]string{repairs.Insert: "INSERT INTO ", repairs.Update: "UPDATE ", repairs.SoftDeleted: "UPDATE "}[s.Kind]
@@ -54,7 +54,7 @@ func FuzzScanSQL(f *testing.F) {
 // refuse it.
 func plainSemicolon(s, driver string) bool {
 	if strings.Contains(s, "\\") {
-		return driver != "postgres"
+		return driver != "postgres" && driver != "pgx"
 	}
 	in := false
 	for i := 0; i < len(s); i++ {
@@ -77,6 +77,7 @@ func TestScanSQLRefusesSmuggledStatements(t *testing.T) {
 		{"mysql", "START TRANSACTION;\nUPDATE t SET v='x\\'; DROP TABLE t2; -- ' WHERE k=1; -- update\nCOMMIT;\n"},
 		{"mysql", "SET NAMES utf8mb4; DROP TABLE t;\nSTART TRANSACTION;\nCOMMIT;\n"},
 		{"postgres", "BEGIN;\nUPDATE t SET v=E'\\'' ; DROP TABLE t2; -- update\nCOMMIT;\n"},
+		{"pgx", "BEGIN;\nUPDATE t SET v=E'\\'' ; DROP TABLE t2; -- update\nCOMMIT;\n"},
 	} {
 		path := filepath.Join(t.TempDir(), "plan.sql")
 		if err := os.WriteFile(path, []byte(c.plan), 0o644); err != nil {
@@ -91,7 +92,9 @@ func TestScanSQLRefusesSmuggledStatements(t *testing.T) {
 	if err := os.WriteFile(path, []byte(ok), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if plan, err := repairs.ScanSQL(path, "postgres", nil); err != nil || plan.Counts[repairs.Update] != 1 {
-		t.Errorf("refused recon's own statement: %v\n%s", err, ok)
+	for _, driver := range []string{"postgres", "pgx"} {
+		if plan, err := repairs.ScanSQL(path, driver, nil); err != nil || plan.Counts[repairs.Update] != 1 {
+			t.Errorf("%s: refused recon's own statement: %v\n%s", driver, err, ok)
+		}
 	}
 }

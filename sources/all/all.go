@@ -6,6 +6,6 @@ import (
 	_ "github.com/recon-dev/recon/sources/file/csv"     // driver "csv"
 	_ "github.com/recon-dev/recon/sources/file/parquet" // driver "parquet"
 	_ "github.com/recon-dev/recon/sources/mysql"        // driver "mysql"
-	_ "github.com/recon-dev/recon/sources/postgres"     // driver "postgres"
+	_ "github.com/recon-dev/recon/sources/postgres"     // drivers "postgres" and "pgx"
 	_ "github.com/recon-dev/recon/sources/sqlite"       // driver "sqlite"
 )

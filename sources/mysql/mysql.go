@@ -72,7 +72,7 @@ func (Dialect) Secrets(dsn string) []string {
 }
 
 // BeginSnapshot implements sources.Dialect.
-func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error) {
+func (Dialect) BeginSnapshot(ctx context.Context, db sources.TxBeginner) (*sqlx.Tx, error) {
 	return db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 }
 

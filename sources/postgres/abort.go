@@ -50,11 +50,16 @@ func (d *dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, err
 	}
+	return d.track(nc), nil
+}
+
+// track remembers nc until it is closed.
+func (d *dialer) track(nc net.Conn) net.Conn {
 	c := &conn{Conn: nc, d: d}
 	d.mu.Lock()
 	d.conns[c] = struct{}{}
 	d.mu.Unlock()
-	return c, nil
+	return c
 }
 
 // closeAll closes every open connection: reads on them return at once.

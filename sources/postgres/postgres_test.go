@@ -93,6 +93,14 @@ func harness() sourcetest.Harness {
 
 func TestConformance(t *testing.T) { sourcetest.Run(t, harness()) }
 
+// TestConformancePGX runs the same suite through pgx, whose rows come
+// through its own API rather than database/sql.
+func TestConformancePGX(t *testing.T) {
+	h := harness()
+	h.Driver, h.Dialect = "pgx", postgres.PGX{}
+	sourcetest.Run(t, h)
+}
+
 // snapshot begins a snapshot in a fresh database whose defaults are
 // hostile; both end with the test.
 func snapshot(t *testing.T) (*sqlx.DB, *sqlx.Tx) {

@@ -85,7 +85,7 @@ func (Dialect) Secrets(string) []string { return nil }
 
 // BeginSnapshot implements sources.Dialect. A read transaction in SQLite
 // sees one consistent state of the file.
-func (Dialect) BeginSnapshot(ctx context.Context, db *sqlx.DB) (*sqlx.Tx, error) {
+func (Dialect) BeginSnapshot(ctx context.Context, db sources.TxBeginner) (*sqlx.Tx, error) {
 	return db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 }
 

@@ -1,0 +1,96 @@
+package sources
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TxBeginner is what a snapshot begins on: a pool (*sqlx.DB), or one of
+// its connections (*sqlx.Conn) where the dialect reads natively.
+type TxBeginner interface {
+	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
+}
+
+// NativeReader is a Dialect whose driver streams rows through an API of
+// its own at a fraction of database/sql's cost a value (pgx hands out the
+// bytes it received, where database/sql converts each value to a Go value
+// for the engine to turn back into text). A snapshot's reads of rows then
+// go through it, on the connection that holds the snapshot's transaction;
+// everything else (columns, checksums) still goes through database/sql.
+type NativeReader interface {
+	// QueryNative runs stmt on conn, in the transaction open on it, and
+	// streams its rows of n columns as text, NULL as nil.
+	QueryNative(ctx context.Context, conn *sql.Conn, stmt string, n int) (RowSource, error)
+}
+
+// RowSource streams one statement's rows as text, NULL as nil.
+type RowSource interface {
+	Next() bool
+	// Row is the current row; valid until the next Next.
+	Row() [][]byte
+	Err() error
+	Close() error
+}
+
+// connCutter is a RowSource whose Close, before the end of its rows,
+// closes the connection under it rather than read the rest (pgx): the
+// database then ends the transaction with the connection, and rolling it
+// back fails for want of one.
+type connCutter interface {
+	// CutConn reports whether Close closed the connection.
+	CutConn() bool
+}
+
+// snapshot is one read-only transaction of a relation, and, where the
+// dialect reads natively, the connection the transaction holds.
+type snapshot struct {
+	*sqlx.Tx
+	conn   *sql.Conn
+	native NativeReader
+}
+
+// beginSnapshot starts a snapshot of db.
+func (db *DB) beginSnapshot(ctx context.Context) (*snapshot, error) {
+	native, ok := db.dialect.(NativeReader)
+	if !ok {
+		tx, err := db.dialect.BeginSnapshot(ctx, db.db)
+		if err != nil {
+			return nil, err
+		}
+		return &snapshot{Tx: tx}, nil
+	}
+	conn, err := db.db.Connx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := db.dialect.BeginSnapshot(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &snapshot{Tx: tx, conn: conn.Conn, native: native}, nil
+}
+
+// query streams the rows of n columns stmt reads.
+func (s *snapshot) query(ctx context.Context, stmt string, n int) (RowSource, error) {
+	if s.native != nil {
+		return s.native.QueryNative(ctx, s.conn, stmt, n)
+	}
+	rows, err := s.QueryContext(ctx, stmt)
+	if err != nil {
+		return nil, err
+	}
+	return newSQLRows(rows, n), nil
+}
+
+// Rollback ends the snapshot's transaction and gives its connection back
+// to the pool.
+func (s *snapshot) Rollback() error {
+	err := s.Tx.Rollback()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	return err
+}
