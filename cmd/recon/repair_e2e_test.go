@@ -152,7 +152,7 @@ func exceptionSet(t *testing.T, dir string) []string {
 // leaves.
 func TestRepairsEndToEnd(t *testing.T) {
 	cases := drift.RepairCases()
-	for _, kinds := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"sqlite", "sqlite"}} {
+	for _, kinds := range [][2]string{{"postgres", "mysql"}, {"mysql", "postgres"}, {"sqlite", "sqlite"}, {"mysql", "pgx"}} {
 		for _, direction := range drift.Directions {
 			t.Run(kinds[0]+"_to_"+kinds[1]+"/"+direction, func(t *testing.T) {
 				viaRecon, viaClient := plantRepairs(t, kinds), plantRepairs(t, kinds)

@@ -12,8 +12,8 @@ import (
 )
 
 // RunClient feeds script to the database's own command-line client, as a
-// person applying a repair file would: psql for "postgres" (dsn a
-// postgres:// URL), mariadb (or mysql) for "mysql" (dsn a go-sql-driver
+// person applying a repair file would: psql for "postgres" and "pgx" (dsn
+// a postgres:// URL), mariadb (or mysql) for "mysql" (dsn a go-sql-driver
 // DSN), sqlite3 for "sqlite" (dsn a file path). The client stops at the
 // first error, which fails the test with its output. A client that is not
 // installed skips the test, or fails it under RECON_TEST_REQUIRE_DB=1.
@@ -21,7 +21,7 @@ func RunClient(t testing.TB, driver, dsn, script string) {
 	t.Helper()
 	var cmd *exec.Cmd
 	switch driver {
-	case "postgres":
+	case "postgres", "pgx":
 		cmd = client(t, []string{"psql"}, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", dsn)
 	case "mysql":
 		cfg, err := mysql.ParseDSN(dsn)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/recon-dev/recon/sources"
 )
 
 // sqlPlan writes a plan as SQL in the written side's dialect: a comment
@@ -116,6 +118,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 	sc := bufio.NewScanner(io.TeeReader(f, h))
 	sc.Buffer(make([]byte, 1<<16), 64<<20)
 	bad := func(n int, why string) error { return fmt.Errorf("%s, line %d: %s", path, n, why) }
+	escapes := escapeStrings(driver)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		upper := strings.ToUpper(line)
@@ -139,7 +142,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 			cur = nil
 		case cur == nil:
 			stmt, ok := strings.CutSuffix(line, ";")
-			if !ok || !strings.HasPrefix(upper, "SET ") || plan.Batches > 0 || !oneStatement(stmt, driver) {
+			if !ok || !strings.HasPrefix(upper, "SET ") || plan.Batches > 0 || !oneStatement(stmt, escapes) {
 				return nil, bad(n, "only SET statements may come before the first batch")
 			}
 			plan.Session = append(plan.Session, stmt)
@@ -151,7 +154,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 			kind := Kind(line[end+len(statementEnd):])
 			stmt := line[:end]
 			verb := map[Kind]string{Insert: "INSERT INTO ", Update: "UPDATE ", SoftDeleted: "UPDATE "}[kind]
-			if verb == "" || !strings.HasPrefix(stmt, verb) || !oneStatement(stmt, driver) {
+			if verb == "" || !strings.HasPrefix(stmt, verb) || !oneStatement(stmt, escapes) {
 				return nil, bad(n, fmt.Sprintf("not a recon repair statement (kind %q); recon only applies guarded INSERT and UPDATE statements, one per line", kind))
 			}
 			cur.Statements = append(cur.Statements, Statement{Line: n, SQL: stmt, Kind: kind})
@@ -168,21 +171,34 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 	return plan, nil
 }
 
+// escapeStrings reports whether driver's dialect writes text holding a
+// backslash as an escape string (E'…', PostgreSQL's), in which a backslash
+// escapes: the one place a plan of its may hold one.
+func escapeStrings(driver string) bool {
+	d, err := sources.Lookup(driver)
+	if err != nil {
+		return false
+	}
+	lit, err := d.StringLiteral(`\`)
+	return err == nil && strings.HasPrefix(lit, "E'")
+}
+
 // oneStatement reports whether s is one statement: no ';' outside its
 // quotes ('…' with ” doubled, "…", `…`). Plans hold backslashes only in
-// PostgreSQL's escape strings (E'…'), where they escape; a backslash
-// anywhere else is refused, so no dialect can read a quote differently.
-func oneStatement(s, driver string) bool {
+// escape strings (E'…', where escapes is set), where they escape; a
+// backslash anywhere else is refused, so no dialect can read a quote
+// differently.
+func oneStatement(s string, escapes bool) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ';', '\\':
 			return false
 		case '\'', '"', '`':
-			escapes := c == '\'' && (driver == "postgres" || driver == "pgx") && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isWord(s[i-2]))
+			escaping := escapes && c == '\'' && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isWord(s[i-2]))
 			j := i + 1
 			for ; j < len(s); j++ {
 				if s[j] == '\\' {
-					if !escapes {
+					if !escaping {
 						return false
 					}
 					j++
