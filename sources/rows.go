@@ -74,8 +74,10 @@ func (r *Rows) Err() error {
 func (r *Rows) Close() error {
 	err := r.src.Close()
 	rbErr := r.snap.Rollback()
-	if c, ok := r.src.(connCutter); ok && c.CutConn() {
-		rbErr = nil // the database ended it
+	if c, ok := r.src.(connCutter); ok && c.CutConn() || r.ctx.Err() != nil {
+		// The database ended the transaction with the connection, or the
+		// read was cancelled, which a driver may answer the same way.
+		rbErr = nil
 	}
 	if err == nil && rbErr != sql.ErrTxDone {
 		err = rbErr

@@ -49,6 +49,9 @@ type snapshot struct {
 	*sqlx.Tx
 	conn   *sql.Conn
 	native NativeReader
+	// reading is the native read last started: until it ends, it holds
+	// the connection, so that the transaction can do nothing else.
+	reading RowSource
 }
 
 // beginSnapshot starts a snapshot of db.
@@ -76,7 +79,9 @@ func (db *DB) beginSnapshot(ctx context.Context) (*snapshot, error) {
 // query streams the rows of n columns stmt reads.
 func (s *snapshot) query(ctx context.Context, stmt string, n int) (RowSource, error) {
 	if s.native != nil {
-		return s.native.QueryNative(ctx, s.conn, stmt, n)
+		src, err := s.native.QueryNative(ctx, s.conn, stmt, n)
+		s.reading = src
+		return src, err
 	}
 	rows, err := s.QueryContext(ctx, stmt)
 	if err != nil {
@@ -85,9 +90,12 @@ func (s *snapshot) query(ctx context.Context, stmt string, n int) (RowSource, er
 	return newSQLRows(rows, n), nil
 }
 
-// Rollback ends the snapshot's transaction and gives its connection back
-// to the pool.
+// Rollback ends the snapshot's transaction, after its native read if one
+// is open, and gives its connection back to the pool.
 func (s *snapshot) Rollback() error {
+	if s.reading != nil {
+		s.reading.Close()
+	}
 	err := s.Tx.Rollback()
 	if s.conn != nil {
 		s.conn.Close()

@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq/oid"
 
 	"github.com/recon-dev/recon/sources"
 )
@@ -75,7 +78,21 @@ func (PGX) OpenAbortable(dsn string) (*sql.DB, func(), error) {
 		}
 		return d.track(nc), nil
 	}
-	return stdlib.OpenDB(*cfg), d.closeAll, nil
+	return stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(nameTypes)), d.closeAll, nil
+}
+
+// nameTypes gives conn's type map a name for every type lib/pq names and
+// pgx does not (money, timetz, tsquery, …), which it would otherwise
+// report as its OID: the dialect reads a column by its type's name (money
+// as a number), and a type must read the same through either driver.
+func nameTypes(_ context.Context, conn *pgx.Conn) error {
+	types := conn.TypeMap()
+	for id, name := range oid.TypeName {
+		if _, ok := types.TypeForOID(uint32(id)); !ok {
+			types.RegisterType(&pgtype.Type{Name: strings.ToLower(name), OID: uint32(id), Codec: pgtype.TextCodec{}})
+		}
+	}
+	return nil
 }
 
 // A native read hands its rows over in batches of up to nativeBatchRows
@@ -161,6 +178,7 @@ func (r *nativeRows) fill(ctx context.Context, conn *pgx.Conn, stmt string) erro
 		}
 		values := rows.RawValues()
 		if len(values) != r.n {
+			r.cancel() // rather than read the rest
 			return fmt.Errorf("pgx: read %d columns, want %d", len(values), r.n)
 		}
 		for _, v := range values {

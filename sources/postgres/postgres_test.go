@@ -14,6 +14,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/recon-dev/recon/internal/dbtest"
+	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/sources"
 	"github.com/recon-dev/recon/sources/postgres"
 	"github.com/recon-dev/recon/sources/sourcetest"
@@ -178,8 +179,45 @@ func TestUnusualTypes(t *testing.T) {
 			Col: "iv", DDL: "interval", Value: "'1 day 02:00:00'", Want: "1 day 02:00:00",
 		},
 	}
+	for _, driver := range []string{"postgres", "pgx"} {
+		t.Run(driver, func(t *testing.T) {
+			dsn, setup := newDatabase(t)
+			sourcetest.CheckTypes(t, driver, dsn, setup, cases)
+		})
+	}
+}
+
+// TestTypeNamesAlike checks that both drivers name every column's type
+// alike, including the types pgx's own map lacks: the dialect reads a
+// column by its type's name.
+func TestTypeNamesAlike(t *testing.T) {
+	t.Parallel()
 	dsn, setup := newDatabase(t)
-	sourcetest.CheckTypes(t, "postgres", dsn, setup, cases)
+	if _, err := setup.Exec(`CREATE TABLE typed (m money, tt timetz, q tsquery, x xml, b bit(3), vb varbit, p point,
+		i inet, c cidr, mac macaddr, ts timestamp, tz timestamptz, n numeric(9,3), f4 real, ch char(2), o oid, r int4range, bo bool, by bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	var names [2][]string
+	for i, driver := range []string{"postgres", "pgx"} {
+		db, err := sources.OpenDB(context.Background(), sources.Config{Name: driver, Driver: driver, DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, err := db.Relation(queries.Selection{Table: "typed"}).Columns(context.Background())
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cols {
+			names[i] = append(names[i], fmt.Sprintf("%s %s %d %v", c.Name, c.DatabaseType, c.Scale, c.ScaleKnown))
+		}
+	}
+	if !slices.Equal(names[0], names[1]) {
+		t.Errorf("column types through lib/pq:\n%v\nthrough pgx:\n%v", names[0], names[1])
+	}
+	if !slices.Contains(names[1], "m MONEY 0 false") {
+		t.Errorf("money through pgx: %v", names[1])
+	}
 }
 
 func TestSecrets(t *testing.T) {
