@@ -21,6 +21,9 @@
 //	target_updated_at  TIMESTAMP(MICROS, isAdjustedToUTC), nullable
 //	source_key         STRING, nullable (the source's key as stored)
 //	target_key         STRING, nullable (the target's key as stored)
+//	first_seen_run     STRING, required (the run that first found it)
+//	first_seen_at      TIMESTAMP(MICROS, isAdjustedToUTC), required
+//	match_tier         INT32, nullable (the tier that paired the records)
 //
 // New columns are only ever added at the end. STRING is BYTE_ARRAY
 // annotated UTF8 and holds valid UTF-8 only. Nullable
