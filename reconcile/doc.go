@@ -20,7 +20,7 @@
 //     per side). When it is full, its records are sorted (abbreviated keys,
 //     ties by arrival) and written to a run file. A side that fits is never
 //     written to disk.
-//  3. Merge join. Both sides' runs are merged with a heap into one sorted
+//  3. Merge join. Both sides' runs are merged (a tree of losers) into one sorted
 //     stream per side, by a goroutine per side that hands batches to the
 //     join (mergeJoin) and reads what it can ahead of it (checker), and
 //     the two streams are walked in step. Records
@@ -28,7 +28,7 @@
 //     only is a missing record; a key on both sides is compared field by
 //     field.
 //
-// Memory is bounded by the budget, the heap of at most maxFanIn run readers
+// Memory is bounded by the budget, the at most maxFanIn run readers merged
 // (more runs are first merged in passes) and one record group per side,
 // never by table size. Disk use is about the size of both tables' compared
 // columns, and only when they exceed the budget.

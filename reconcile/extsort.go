@@ -3,7 +3,6 @@ package reconcile
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -349,16 +348,12 @@ func (s *sorter) openMerge(runs []string) (*mergeIter, error) {
 		}
 		r := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<16), order: i, rec: record{cols: make([][]byte, s.ncols)}}
 		m.readers = append(m.readers, r)
-		ok, err := r.advance()
-		if err != nil {
+		if _, err := r.advance(); err != nil {
 			m.close()
 			return nil, err
 		}
-		if ok {
-			m.heap = append(m.heap, r)
-		}
 	}
-	heap.Init(&m.heap)
+	m.tree = newLoserTree(m.readers)
 	return m, nil
 }
 
@@ -413,9 +408,13 @@ type runReader struct {
 	r     *bufio.Reader
 	order int
 	buf   []byte
-	// enc and key are the current record's encoding and key; rec is it
-	// decoded, where asked for.
+	// enc and key are the current record's encoding and key, tag and
+	// prefix the key's abbreviation (see keyPrefix), done that the run
+	// has no more; rec is the record decoded, where asked for.
 	enc, key []byte
+	tag      byte
+	prefix   uint64
+	done     bool
 	rec      record
 }
 
@@ -425,6 +424,7 @@ type runReader struct {
 func (r *runReader) advance() (bool, error) {
 	n, err := binary.ReadUvarint(r.r)
 	if err == io.EOF {
+		r.done = true
 		return false, nil
 	}
 	if err != nil {
@@ -447,14 +447,32 @@ func (r *runReader) advance() (bool, error) {
 		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
 	r.enc = b
+	r.tag, r.prefix = keyPrefix(r.key)
 	return true, nil
 }
 
-// mergeIter merges sorted runs with a heap; ties go to the earlier run, so
-// records with one key come out in arrival order.
+// before reports whether r's record comes before o's: by key, ties to
+// the earlier run; a run that is done comes after every other.
+func (r *runReader) before(o *runReader) bool {
+	switch {
+	case r.done || o.done:
+		return !r.done
+	case r.tag != o.tag:
+		return r.tag < o.tag
+	case r.prefix != o.prefix:
+		return r.prefix < o.prefix
+	}
+	if c := bytes.Compare(r.key, o.key); c != 0 {
+		return c < 0
+	}
+	return r.order < o.order
+}
+
+// mergeIter merges sorted runs with a tree of losers; ties go to the
+// earlier run, so records with one key come out in arrival order.
 type mergeIter struct {
 	readers []*runReader
-	heap    runHeap
+	tree    loserTree
 	// last is the reader whose record was returned last; it advances on the
 	// next call, which keeps that record valid until then.
 	last *runReader
@@ -462,22 +480,18 @@ type mergeIter struct {
 
 func (m *mergeIter) nextEncoded() ([]byte, error) {
 	if m.last != nil {
-		ok, err := m.last.advance()
-		if err != nil {
+		if _, err := m.last.advance(); err != nil {
 			return nil, err
 		}
-		if ok {
-			heap.Fix(&m.heap, 0)
-		} else {
-			heap.Pop(&m.heap)
-		}
+		m.tree.replay(m.last.order)
 		m.last = nil
 	}
-	if len(m.heap) == 0 {
+	w := m.tree.winner()
+	if w == nil {
 		return nil, nil
 	}
-	m.last = m.heap[0]
-	return m.last.enc, nil
+	m.last = w
+	return w.enc, nil
 }
 
 func (m *mergeIter) next() (*record, error) {
@@ -500,20 +514,54 @@ func (m *mergeIter) close() error {
 	return errors.Join(errs...)
 }
 
-type runHeap []*runReader
-
-func (h runHeap) Len() int { return len(h) }
-func (h runHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
-		return c < 0
-	}
-	return h[i].order < h[j].order
+// loserTree finds the run whose record comes first in about log2(runs)
+// comparisons a record, where a heap takes twice as many: node n of
+// 1…k-1 holds the run that lost the match there, node 0 the winner, and
+// run i is leaf k+i (children of node n are 2n and 2n+1). A key's
+// comparison mostly ends at its cached prefix.
+type loserTree struct {
+	runs []*runReader
+	node []int
 }
-func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
-func (h *runHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func newLoserTree(runs []*runReader) loserTree {
+	k := len(runs)
+	t := loserTree{runs: runs, node: make([]int, max(k, 1))}
+	if k == 0 {
+		return t
+	}
+	// winners[n] is the winner below node n, leaves included.
+	winners := make([]int, 2*k)
+	for i := range k {
+		winners[k+i] = i
+	}
+	for n := k - 1; n >= 1; n-- {
+		a, b := winners[2*n], winners[2*n+1]
+		if runs[b].before(runs[a]) {
+			a, b = b, a
+		}
+		winners[n], t.node[n] = a, b
+	}
+	t.node[0] = winners[1]
+	return t
+}
+
+// replay finds the winner again after run i, the last winner, moved on.
+func (t loserTree) replay(i int) {
+	w := i
+	for n := (len(t.runs) + i) / 2; n >= 1; n /= 2 {
+		if t.runs[t.node[n]].before(t.runs[w]) {
+			t.node[n], w = w, t.node[n]
+		}
+	}
+	t.node[0] = w
+}
+
+// winner is the run whose record comes first, or nil when every run is
+// done.
+func (t loserTree) winner() *runReader {
+	if len(t.runs) == 0 || t.runs[t.node[0]].done {
+		return nil
+	}
+	return t.runs[t.node[0]]
 }

@@ -103,3 +103,70 @@ func FuzzRecordEncoding(f *testing.F) {
 		}
 	})
 }
+
+// The merge gives every record of any number of runs (empty ones, one
+// alone, counts that are no power of two) once, by key, ties in run
+// order: keys that share their first 8 bytes and more, which their
+// cached prefixes cannot tell apart, included.
+func TestMergeOrdersAnyNumberOfRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := newSorter(t.TempDir(), "side", 1<<20, 1)
+	for runs := 1; runs <= 9; runs++ {
+		t.Run(strconv.Itoa(runs), func(t *testing.T) {
+			type rec struct {
+				key      []byte
+				run, seq int
+			}
+			var want []rec
+			var paths []string
+			for r := range runs {
+				var recs []rec
+				if r%4 != 3 { // every fourth run is empty
+					for i := range rng.IntN(300) {
+						// Stems of 9 bytes that share their first 8, and
+						// shorter ones, then a few letters: ties, equal
+						// prefixes and prefixes that decide are all common.
+						stem := []string{"account-0", "account-1", "acc", "b", ""}[rng.IntN(5)]
+						key := append([]byte{tagText}, stem+strings.Repeat("a", rng.IntN(3))+string(rune('a'+rng.IntN(4)))...)
+						if rng.IntN(4) == 0 { // another tag: the tag decides first
+							key = appendIntKey(nil, int64(rng.IntN(3)))
+						}
+						recs = append(recs, rec{key, r, i})
+					}
+				}
+				slices.SortStableFunc(recs, func(a, b rec) int { return bytes.Compare(a.key, b.key) })
+				path := fmt.Sprintf("%s/merge-%d-%d.run", s.dir, runs, r)
+				w, err := createRun(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, x := range recs {
+					w.write(appendRecord(nil, x.key, [][]byte{[]byte(fmt.Sprintf("%d/%d", x.run, x.seq))}))
+				}
+				if err := w.close(); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, path)
+				want = append(want, recs...)
+			}
+			slices.SortStableFunc(want, func(a, b rec) int { return bytes.Compare(a.key, b.key) })
+			m, err := s.openMerge(paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.close()
+			for i, w := range want {
+				r, err := m.next()
+				if err != nil || r == nil {
+					t.Fatalf("record %d of %d: %v, %v", i, len(want), r, err)
+				}
+				if got, want := fmt.Sprintf("%q %s", r.key, r.cols[0]), fmt.Sprintf("%q %d/%d", w.key, w.run, w.seq); got != want {
+					t.Fatalf("record %d = %s, want %s", i, got, want)
+				}
+			}
+			if r, err := m.next(); r != nil || err != nil {
+				t.Fatalf("a record more: %v %v", r, err)
+			}
+		})
+	}
+}
