@@ -38,7 +38,7 @@ test-short: ## unit tests only, no database servers
 
 bench: ## measure the read floor, full reconciliations with text keys at $(TEXT_SIZES) rows and of finance and CRM shapes at $(ROWS) rows (PostgreSQL vs MariaDB), rows and checksum modes at $(SIZES) rows (and over a $(LINK) link per database), and the engine at $(SIM_ROWS) generated rows; writes BENCHMARKS.md
 	@rm -f bench.out
-	set -o pipefail; $(GO) test -run '^$$' -bench '^Benchmark(Run|Parse|KeyEncode|Compare|ComparePair|StreamedJoin|SortedJoin|Spill|WriteExceptions|Lifecycle)$$' -benchmem -count 1 ./reconcile/ ./reports/ ./internal/state/ | tee -a bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench '^Benchmark(Run|Parse|KeyEncode|Compare|ComparePair|StreamedJoin|SortedJoin|Spill|Merge|WriteExceptions|Lifecycle)$$' -benchmem -count 1 ./reconcile/ ./reports/ ./internal/state/ | tee -a bench.out
 	set -o pipefail; RECON_BENCH_ROWS=$(ROWS) RECON_BENCH_TEXT_SIZES=$(TEXT_SIZES) RECON_BENCH_SIZES=$(SIZES) RECON_BENCH_LINK=$(LINK) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 120m ./internal/benchmark/ | tee -a bench.out
 	set -o pipefail; RECON_SIM_ROWS=$(SIM_ROWS) $(GO) test -run '^$$' -bench Scale -benchtime 1x -count 1 -timeout 60m ./reconcile/ | tee -a bench.out
 	$(GO) run ./internal/benchmark/benchmd bench.out > BENCHMARKS.md
