@@ -348,7 +348,7 @@ func (s *sorter) openMerge(runs []string) (*mergeIter, error) {
 		}
 		r := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<16), order: i, rec: record{cols: make([][]byte, s.ncols)}}
 		m.readers = append(m.readers, r)
-		if _, err := r.advance(); err != nil {
+		if err := r.advance(); err != nil {
 			m.close()
 			return nil, err
 		}
@@ -418,17 +418,17 @@ type runReader struct {
 	rec      record
 }
 
-// advance reads the next record's encoding and key; false at the end of
-// the run. They are views of the reader's buffer where the record fits
-// there, which stay valid until the next advance.
-func (r *runReader) advance() (bool, error) {
+// advance reads the next record's encoding and key, or marks the run
+// done at its end. They are views of the reader's buffer where the record
+// fits there, which stay valid until the next advance.
+func (r *runReader) advance() error {
 	n, err := binary.ReadUvarint(r.r)
 	if err == io.EOF {
 		r.done = true
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
+		return fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
 	var b []byte
 	if int(n) <= r.r.Size() {
@@ -441,14 +441,14 @@ func (r *runReader) advance() (bool, error) {
 		b = r.buf
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", r.f.Name(), errCorruptSpill)
+		return fmt.Errorf("read %s: %w", r.f.Name(), errCorruptSpill)
 	}
 	if r.key, err = decodeRecordKey(b); err != nil {
-		return false, fmt.Errorf("read %s: %w", r.f.Name(), err)
+		return fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
 	r.enc = b
 	r.tag, r.prefix = keyPrefix(r.key)
-	return true, nil
+	return nil
 }
 
 // before reports whether r's record comes before o's: by key, ties to
@@ -480,7 +480,7 @@ type mergeIter struct {
 
 func (m *mergeIter) nextEncoded() ([]byte, error) {
 	if m.last != nil {
-		if _, err := m.last.advance(); err != nil {
+		if err := m.last.advance(); err != nil {
 			return nil, err
 		}
 		m.tree.replay(m.last.order)
