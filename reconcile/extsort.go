@@ -348,6 +348,12 @@ func (s *sorter) openMerge(runs []string) (*mergeIter, error) {
 		}
 		r := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<16), order: i, rec: record{cols: make([][]byte, s.ncols)}}
 		m.readers = append(m.readers, r)
+		info, err := f.Stat()
+		if err != nil {
+			m.close()
+			return nil, fmt.Errorf("read spill: %w", err)
+		}
+		r.size = info.Size()
 		if err := r.advance(); err != nil {
 			m.close()
 			return nil, err
@@ -407,6 +413,7 @@ type runReader struct {
 	f     *os.File
 	r     *bufio.Reader
 	order int
+	size  int64 // the file's, which no record's length can exceed
 	buf   []byte
 	// enc and key are the current record's encoding and key, tag and
 	// prefix the key's abbreviation (see keyPrefix), done that the run
@@ -426,6 +433,9 @@ func (r *runReader) advance() error {
 	if err == io.EOF {
 		r.done = true
 		return nil
+	}
+	if err == nil && n > uint64(r.size) {
+		err = errCorruptSpill // a length no record of this file has
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", r.f.Name(), err)

@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -168,5 +170,25 @@ func TestMergeOrdersAnyNumberOfRuns(t *testing.T) {
 				t.Fatalf("a record more: %v %v", r, err)
 			}
 		})
+	}
+}
+
+// A run whose record length is garbled says it is corrupt: it is not
+// taken at its word (a length of 2^62 would panic, one of 2^40 ask for a
+// terabyte).
+func TestMergeRefusesAGarbledLength(t *testing.T) {
+	s := newSorter(t.TempDir(), "side", 1<<20, 1)
+	for _, length := range []uint64{1 << 62, 1 << 40, 100} {
+		path := fmt.Sprintf("%s/garbled-%d.run", s.dir, length)
+		if err := os.WriteFile(path, binary.AppendUvarint(nil, length), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.openMerge([]string{path})
+		if err == nil {
+			m.close()
+		}
+		if !errors.Is(err, errCorruptSpill) {
+			t.Errorf("a record of %d bytes in a file of %d: %v, want a corrupt spill", length, uvarintLen(length), err)
+		}
 	}
 }
