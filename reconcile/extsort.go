@@ -486,12 +486,16 @@ type mergeIter struct {
 	// last is the reader whose record was returned last; it advances on the
 	// next call, which keeps that record valid until then.
 	last *runReader
+	err  error // the first failure, returned again by every later call
 }
 
 func (m *mergeIter) nextEncoded() ([]byte, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
 	if m.last != nil {
-		if err := m.last.advance(); err != nil {
-			return nil, err
+		if m.err = m.last.advance(); m.err != nil {
+			return nil, m.err
 		}
 		m.tree.replay(m.last.order)
 		m.last = nil

@@ -173,6 +173,43 @@ func TestMergeOrdersAnyNumberOfRuns(t *testing.T) {
 	}
 }
 
+// A run cut short in its second record fails the merge there, and every
+// call after says so again rather than read on.
+func TestMergeFailsForGoodOnACorruptRun(t *testing.T) {
+	s := newSorter(t.TempDir(), "side", 1<<20, 1)
+	path := s.dir + "/cut.run"
+	w, err := createRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		w.write(appendRecord(nil, appendIntKey(nil, int64(i)), [][]byte{[]byte("value")}))
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, whole[:len(whole)-3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.openMerge([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	if r, err := m.next(); r == nil || err != nil {
+		t.Fatalf("first record: %v, %v", r, err)
+	}
+	for call := range 3 {
+		if r, err := m.next(); r != nil || !errors.Is(err, errCorruptSpill) {
+			t.Fatalf("call %d after the first record: %v, %v; want a corrupt spill", call+1, r, err)
+		}
+	}
+}
+
 // A run whose record length is garbled says it is corrupt: it is not
 // taken at its word (a length of 2^62 would panic, one of 2^40 ask for a
 // terabyte).
