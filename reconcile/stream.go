@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/cpu"
 )
 
 // streamJoin joins two sides the databases send in key order while they
@@ -122,6 +123,9 @@ type stream struct {
 	// the batch, or in prevBuf once the batch is sent).
 	cur           *batch
 	prev, prevBuf []byte
+	// The producer and the join run on two cores: sharing a cache line,
+	// each would take it from the other at every record.
+	_ cpu.CacheLinePad
 	// The join's: the batch being read, its next record, and the batch
 	// before it, whose last records may still be in use.
 	read, kept *batch
