@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/bits"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -47,19 +48,19 @@ type join struct {
 	// shared marks the payload columns whose text, when the same on both
 	// sides, parses to the same value on both (not a grouped side's, nor a
 	// date or time read in two zones): the target's is then not parsed
-	// again.
-	shared []bool
+	// again. Only the first 64 columns can be, so that a pair's columns
+	// are sets of bits: a further one is parsed on both sides.
+	shared uint64
 	// unparsed marks the shared columns whose equal text needs no parse
 	// at all: text that no normalisation can refuse (see
 	// comparator.textDecides). checkable marks the other shared columns
 	// whose equal text is equal values once it is known to parse (see
-	// checker and comparator.parsesQuickly). unread lists the columns of
+	// checker and comparator.parsesQuickly). unread marks the columns of
 	// the source record being compared that were left unparsed so.
-	unparsed, checkable []bool
-	unread              []int
+	unparsed, checkable, unread uint64
 	// same marks, for the pair being compared, the shared columns whose
-	// text is the same on both sides.
-	same []bool
+	// text is the same on both sides, and not NULL.
+	same uint64
 }
 
 func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) *join {
@@ -86,19 +87,23 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 		}
 	}
 	j.vals = [2][]value{make([]value, n), make([]value, n)}
-	j.shared = make([]bool, n)
 	sameZone := sides[0].input.Location.String() == sides[1].input.Location.String()
-	for c := range j.shared {
+	for c := range min(n, 64) {
 		typ := Timestamp
 		if c < len(spec.Fields) {
 			typ = spec.Fields[c].Type
 		}
-		j.shared[c] = !spec.SourceGroupBy && !spec.TargetGroupBy && (sameZone || typ != Date && typ != Timestamp)
-	}
-	j.unparsed, j.checkable, j.same = make([]bool, n), make([]bool, n), make([]bool, n)
-	for c := range j.fields {
-		j.unparsed[c] = j.shared[c] && j.fields[c].textDecides()
-		j.checkable[c] = j.shared[c] && !j.unparsed[c] && c < 64 && j.fields[c].textDecidesOnceParsed()
+		if spec.SourceGroupBy || spec.TargetGroupBy || !sameZone && (typ == Date || typ == Timestamp) {
+			continue
+		}
+		j.shared |= 1 << c
+		switch {
+		case c == len(j.fields):
+		case j.fields[c].textDecides():
+			j.unparsed |= 1 << c
+		case j.fields[c].textDecidesOnceParsed():
+			j.checkable |= 1 << c
+		}
 	}
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
@@ -200,15 +205,14 @@ var errSharedInvalid = errors.New("does not parse")
 
 // parse reads side i's record payload into vals and fills the side's
 // Record from it (all but the key, which only a Difference needs). A
-// folded record is one a grouped side's groupIter made. other is the
-// other side's payload when the record is one of a pair, nil otherwise.
-// For the source, parse marks the shared columns whose text is the same
-// on both sides (same); of those, one whose text decides the comparison
-// (unparsed, or checkable and known to parse) is not parsed and its
-// value not set (parseUnread parses it where it is needed after all).
-// For the target, a column with the same text takes the source's
+// folded record is one a grouped side's groupIter made. same marks the
+// columns whose text is the same on the other side of a pair (see
+// sameTexts; none for a record alone). Of those, the source leaves
+// unparsed the ones whose text decides the comparison (unparsed, or
+// checkable and known to parse), their values not set (parseUnread parses
+// them where they are needed after all); the target takes the source's
 // validity, and for the timestamp its value.
-func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *Record {
+func (j *join) parse(i int, r *record, rows int, folded bool, same uint64) *Record {
 	loc := j.sides[i].input.Location
 	rec := &j.recs[i]
 	nf := len(j.fields)
@@ -220,59 +224,27 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 	if !folded {
 		parsers = j.fields
 	}
+	vals, invalid := j.vals[i], j.invalid[i]
+	// skip marks the fields not parsed here: most values agree.
+	skip := same
 	if i == 0 {
-		j.unread = j.unread[:0]
-	}
-	vals, invalid, same, shared := j.vals[i], j.invalid[i], j.same, j.shared
-	cols = cols[:len(vals)]
-	if other != nil {
-		other = other[:len(vals)]
-	}
-	stampCol := -1 // the timestamp's column, where read ahead of the join (see checker)
-	if r.stamped {
-		stampCol = nf
-	}
-	for c, text := range cols {
-		if c == stampCol {
-			vals[c], invalid[c] = r.stamp, r.stampBad
-			if r.stampBad {
-				rec.Invalid = append(rec.Invalid, c)
+		skip &= j.unparsed | r.parses
+		if !folded {
+			for quick := same & j.checkable &^ skip; quick != 0; quick &= quick - 1 {
+				if c := bits.TrailingZeros64(quick); j.fields[c].parsesQuickly(cols[c]) {
+					skip |= 1 << c
+				}
 			}
-			if i == 0 {
-				same[c] = false // the target's is its own
-			}
-			continue
 		}
-		equalText := false
-		switch {
-		case other == nil:
-		case i == 0:
-			equalText = shared[c] && bytes.Equal(text, other[c]) && (text == nil) == (other[c] == nil)
-			same[c] = equalText
-		default:
-			equalText = same[c] // the source's parse compared the texts
-		}
+		j.unread = skip
+	}
+	for c, text := range cols[:nf] {
 		var err error
 		switch {
-		case equalText && i == 0 && text != nil && (j.unparsed[c] || r.parses&(1<<c) != 0 || j.checkable[c] && !folded && j.fields[c].parsesQuickly(text)):
-			// Most values agree: equal text that decides the comparison
-			// is not parsed at all. Its value is not set (compareFields
-			// knows the texts are the same; parseUnread sets it where it
-			// is needed after all).
-			j.unread = append(j.unread, c)
-		case equalText && i == 1:
-			// One parse serves both sides. Only the timestamp's value
-			// is needed twice: a field's equal texts compare equal.
-			if c == nf {
-				vals[c] = j.vals[0][c]
-			}
-			if j.invalid[0][c] {
-				err = errSharedInvalid
-			}
-		case c < nf:
+		case skip&(1<<c) == 0:
 			vals[c], err = parsers[c].parse(text, loc)
-		default:
-			vals[c], err = j.stamp.parse(text, loc)
+		case i == 1 && j.invalid[0][c]:
+			err = errSharedInvalid
 		}
 		if folded && j.groups[i].fold.bad[c] {
 			err = errFoldedInvalid
@@ -283,13 +255,57 @@ func (j *join) parse(i int, r *record, rows int, folded bool, other [][]byte) *R
 		}
 	}
 	if j.stamp != nil {
-		rec.Timestamp = cols[nf]
-		if v := vals[nf]; !v.null && !invalid[nf] {
-			j.stamps[i] = v.instant()
-			rec.UpdatedAt = &j.stamps[i]
-		}
+		j.parseStamp(i, r, folded, same)
 	}
 	return rec
+}
+
+// parseStamp is parse's for the timestamp, read ahead of the join where
+// the record is stamped (see checker).
+func (j *join) parseStamp(i int, r *record, folded bool, same uint64) {
+	rec, c := &j.recs[i], len(j.fields)
+	vals, invalid := j.vals[i], j.invalid[i]
+	var err error
+	switch {
+	case r.stamped:
+		vals[c] = r.stamp
+		if r.stampBad {
+			err = errNotTimestamp
+		}
+	case i == 1 && same&(1<<c) != 0:
+		vals[c] = j.vals[0][c]
+		if j.invalid[0][c] {
+			err = errSharedInvalid
+		}
+	default:
+		vals[c], err = j.stamp.parse(r.cols[c], j.sides[i].input.Location)
+	}
+	if folded && j.groups[i].fold.bad[c] {
+		err = errFoldedInvalid
+	}
+	invalid[c] = err != nil
+	if err != nil {
+		rec.Invalid = append(rec.Invalid, c)
+	}
+	rec.Timestamp = r.cols[c]
+	if v := &vals[c]; !v.null && err == nil {
+		j.stamps[i] = v.instant()
+		rec.UpdatedAt = &j.stamps[i]
+	}
+}
+
+// sameTexts marks the shared columns whose text is the same on both
+// sides of a pair, and not NULL (a NULL is parsed on each side, which
+// costs nothing).
+func (j *join) sameTexts(src, tgt [][]byte) uint64 {
+	var same uint64
+	for shared := j.shared; shared != 0; shared &= shared - 1 {
+		c := bits.TrailingZeros64(shared)
+		if x, y := src[c], tgt[c]; x != nil && y != nil && string(x) == string(y) {
+			same |= 1 << c
+		}
+	}
+	return same
 }
 
 // compare compares the records of one key (either may be nil: the key is
@@ -306,19 +322,15 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 	if a != nil && b != nil && len(j.spec.Match) > 0 {
 		d.Tier, d.KeyMismatch = j.stage, j.stage > 1 && j.keyMismatch
 	}
+	j.same = 0
+	if a != nil && b != nil {
+		j.same = j.sameTexts(a.cols, b.cols)
+	}
 	if a != nil {
-		var target [][]byte
-		if b != nil {
-			target = b.cols
-		}
-		d.Source = j.parse(0, a, na, j.groups[0].fold != nil, target)
+		d.Source = j.parse(0, a, na, j.groups[0].fold != nil, j.same)
 	}
 	if b != nil {
-		var source [][]byte
-		if a != nil {
-			source = a.cols
-		}
-		d.Target = j.parse(1, b, nb, j.groups[1].fold != nil, source)
+		d.Target = j.parse(1, b, nb, j.groups[1].fold != nil, j.same)
 	}
 	if j.settling(d.Source) || j.settling(d.Target) {
 		j.res.Settling++
@@ -363,8 +375,9 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 		if len(d.Mismatched) == 0 && len(d.Source.Invalid) == 0 && len(d.Target.Invalid) == 0 {
 			j.res.InAgreement++
 		}
-		if s, t := d.Source.UpdatedAt, d.Target.UpdatedAt; s != nil && t != nil {
-			j.lag.add(max(t.Sub(*s), 0))
+		if d.Source.UpdatedAt != nil && d.Target.UpdatedAt != nil {
+			n := len(j.fields)
+			j.lag.add(max(j.vals[1][n].sinceInstant(j.vals[0][n]), 0))
 		}
 	}
 	if d.Source != nil && d.Target != nil && len(d.Mismatched) == 0 && !d.Misaligned && !d.KeyMismatch &&
@@ -397,10 +410,11 @@ func (j *join) compare(a *record, na int, b *record, nb int) error {
 // They cannot fail: they were left unparsed because no normalisation
 // refuses them, or because they were found to parse.
 func (j *join) parseUnread(a *record) {
-	for _, c := range j.unread {
+	for unread := j.unread; unread != 0; unread &= unread - 1 {
+		c := bits.TrailingZeros64(unread)
 		j.vals[0][c], _ = j.fields[c].parse(a.cols[c], j.sides[0].input.Location)
 	}
-	j.unread = j.unread[:0]
+	j.unread = 0
 }
 
 // checker finds out, ahead of the join, in a goroutine of a side's own,
@@ -427,11 +441,10 @@ func (j *join) newChecker(i int) *checker {
 		stamp := *j.stamp
 		c.stamp = &stamp
 	}
-	for col, ok := range j.checkable {
-		if ok && i == 0 { // the target's equal text is the source's
-			c.cols = append(c.cols, col)
-			c.cmps = append(c.cmps, newComparator(j.spec.Fields[col]))
-		}
+	for checkable := j.checkable; checkable != 0 && i == 0; checkable &= checkable - 1 { // the target's equal text is the source's
+		col := bits.TrailingZeros64(checkable)
+		c.cols = append(c.cols, col)
+		c.cmps = append(c.cmps, newComparator(j.spec.Fields[col]))
 	}
 	if len(c.cols) == 0 && c.stamp == nil {
 		return nil
@@ -470,7 +483,7 @@ func (j *join) compareFields() {
 			continue
 		}
 		// The same text is the same value (of a shared column).
-		if j.same[f] || j.fields[f].equal(src[f], tgt[f]) {
+		if j.same&(1<<f) != 0 || j.fields[f].equal(src[f], tgt[f]) {
 			continue
 		}
 		j.diff.Mismatched = append(j.diff.Mismatched, f)
@@ -497,7 +510,7 @@ func (j *join) compareStamps() bool {
 	}
 	j.res.TimestampMisaligned++
 	if !src.null && !tgt.null {
-		if tgt.instant().Before(src.instant()) {
+		if tgt.sinceInstant(src) < 0 {
 			j.res.TargetStale++
 		} else {
 			j.res.TargetAhead++
@@ -546,7 +559,7 @@ func (j *join) quarantined(s *sideState) error {
 		d.reset()
 		d.Unkeyed, d.BadKey = true, -1
 		row := r.cols[1:]
-		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1, false, nil)
+		rec := j.parse(i, &record{cols: row[s.keyCols:]}, 1, false, 0)
 		rec.Invalid = rec.Invalid[:0] // only the key is reported
 		rec.Key = row[:s.keyCols]
 		if r.cols[0] != nil {

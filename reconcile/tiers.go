@@ -282,7 +282,7 @@ func (j *join) emitAmbiguous(s int, r *record) error {
 	d.Ambiguous, d.Tier = true, j.stage
 	t := j.sides[s].tiers
 	d.TierValue = t.value(r.cols, j.stage)
-	rec := j.parse(s, r, t.rowsOf(r), false, nil)
+	rec := j.parse(s, r, t.rowsOf(r), false, 0)
 	rec.Invalid = rec.Invalid[:0]
 	if s == 0 {
 		d.Source = rec

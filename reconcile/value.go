@@ -231,7 +231,7 @@ func (c *comparator) equal(a, b value) bool {
 	case Float:
 		return withinFloat(a.float(), b.float(), c.tol)
 	case Timestamp:
-		return a.instant().Sub(b.instant()).Abs() <= c.tol.Duration // Sub saturates
+		return a.sinceInstant(b).Abs() <= c.tol.Duration
 	}
 	return false
 }
@@ -239,6 +239,29 @@ func (c *comparator) equal(a, b value) bool {
 // instant is a Timestamp value's time.
 func (v value) instant() time.Time {
 	return time.Unix(v.num, int64(v.exp)).UTC()
+}
+
+// sinceInstant is v.instant().Sub(u.instant()), saturated as Sub is,
+// without the times: it is taken for every pair's timestamps.
+func (v value) sinceInstant(u value) time.Duration {
+	// Timestamps parse to years 1 to 9999, whose seconds cannot overflow;
+	// as nanoseconds they can, beyond 292 years apart. With the seconds
+	// and the nanoseconds of one sign, the sum overflows only past limit.
+	const limit = math.MaxInt64 / int64(time.Second)
+	secs, ns := v.num-u.num, int64(v.exp-u.exp)
+	switch {
+	case secs > 0 && ns < 0:
+		secs, ns = secs-1, ns+int64(time.Second)
+	case secs < 0 && ns > 0:
+		secs, ns = secs+1, ns-int64(time.Second)
+	}
+	switch {
+	case secs > limit || secs == limit && ns > math.MaxInt64-limit*int64(time.Second):
+		return math.MaxInt64
+	case secs < -limit || secs == -limit && ns < math.MinInt64+limit*int64(time.Second):
+		return math.MinInt64
+	}
+	return time.Duration(secs*int64(time.Second) + ns)
 }
 
 func (v value) decimal() decimal.Decimal {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
@@ -463,6 +464,53 @@ func TestCivilArithmeticIsTimeDate(t *testing.T) {
 		got, err := parseTimestamp(c.text, time.UTC)
 		if err != nil || !got.Equal(c.want) {
 			t.Errorf("parseTimestamp(%q) = %s, %v; want %s", c.text, got, err, c.want.UTC())
+		}
+	}
+}
+
+// TestSinceInstant checks the pair path's timestamp difference against
+// time.Time's, saturation included.
+func TestSinceInstant(t *testing.T) {
+	at := func(s string) value {
+		secs, ns, err := parseInstant(s, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return value{num: secs, exp: ns}
+	}
+	for _, c := range []struct{ a, b string }{
+		{"2024-03-01 00:00:00", "2024-03-01 00:00:00"},
+		{"2024-03-01 00:00:01.5", "2024-03-01 00:00:00.75"},
+		{"2024-03-01 00:00:00.25", "2024-03-01 00:00:01"},
+		{"1970-01-01 00:00:00", "1969-12-31 23:59:59.999999999"},
+		{"2262-04-11 23:47:16.854775807", "1970-01-01 00:00:00"}, // the most nanoseconds
+		{"2262-04-11 23:47:16.854775808", "1970-01-01 00:00:00"},
+		{"2262-04-11 23:47:16", "1970-01-01 00:00:00"},
+		{"2262-04-11 23:47:17.5", "1970-01-01 00:00:00.9"},
+		{"2262-04-11 23:47:17", "1970-01-01 00:00:00.9"},
+		{"1970-01-01 00:00:00.9", "2262-04-11 23:47:17.5"},
+		{"1970-01-01 00:00:00", "2262-04-11 23:47:16.854775808"},
+		{"1970-01-01 00:00:00", "2262-04-11 23:47:16.854775809"},
+		{"9999-12-31 23:59:59.999999", "0001-01-01 00:00:00"},
+		{"0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"},
+		{"1677-09-21 00:12:43.145224192", "1970-01-01 00:00:00"},
+		{"1677-09-21 00:12:43.145224191", "1970-01-01 00:00:00"},
+	} {
+		a, b := at(c.a), at(c.b)
+		if got, want := a.sinceInstant(b), a.instant().Sub(b.instant()); got != want {
+			t.Errorf("%s since %s = %v, want %v", c.a, c.b, got, want)
+		}
+	}
+	// Random instants of years 1 to 9999, some near each other.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100_000 {
+		a := value{num: rng.Int64N(253402300800+62135596800) - 62135596800, exp: rng.Int32N(1e9)}
+		b := value{num: rng.Int64N(253402300800+62135596800) - 62135596800, exp: rng.Int32N(1e9)}
+		if rng.IntN(2) == 0 {
+			b.num = a.num + rng.Int64N(3) - 1
+		}
+		if got, want := a.sinceInstant(b), a.instant().Sub(b.instant()); got != want {
+			t.Fatalf("%v since %v = %v, want %v", a.instant(), b.instant(), got, want)
 		}
 	}
 }
