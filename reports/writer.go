@@ -138,6 +138,18 @@ type Writer struct {
 	keys    []ExceptionKey
 	seer    FirstSeer
 	started time.Time
+	// behind is a full batch of pending exceptions a goroutine is
+	// flushing (nil: none), while the next fills: the join that writes
+	// them need not wait on the state store. flushed gives its outcome.
+	behind  []reconcile.Exception
+	flushed chan flushOutcome
+}
+
+// flushOutcome is how flushing a batch ended; fileFailed says the report's
+// file failed (not the state store), which fails the Writer.
+type flushOutcome struct {
+	err        error
+	fileFailed bool
 }
 
 // pendingRows bounds the exceptions held while their first sighting is
@@ -175,7 +187,8 @@ func Create(outDir, runID string) (*Writer, error) {
 	if err := os.Mkdir(partial, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", partial, err)
 	}
-	w := &Writer{runID: runID, outDir: outDir, partial: partial, final: final, samples: make(map[sampleKey]*sample), started: time.Now().UTC()}
+	w := &Writer{runID: runID, outDir: outDir, partial: partial, final: final, samples: make(map[sampleKey]*sample), started: time.Now().UTC(),
+		flushed: make(chan flushOutcome, 1)}
 	file, err := parquetfile.Create[exceptionRow](filepath.Join(partial, exceptionsFile))
 	if err != nil {
 		return nil, errors.Join(err, removeDir(partial))
@@ -226,7 +239,7 @@ func (w *Writer) write(e reconcile.Exception) error {
 	}
 	w.pending = append(w.pending, clean(e))
 	if len(w.pending) == pendingRows {
-		return w.Flush()
+		return w.flushBehind()
 	}
 	return nil
 }
@@ -235,31 +248,75 @@ func (w *Writer) write(e reconcile.Exception) error {
 // seen. The runner calls it when a reconciliation ends, before the state
 // store closes the reconciliation's part of the run.
 func (w *Writer) Flush() error {
+	if _, err := w.waitBehind(); err != nil {
+		return err
+	}
 	if len(w.pending) == 0 {
 		return nil
 	}
-	seen := make([]FirstSeen, len(w.pending))
+	if out := w.flush(w.pending); out.err != nil {
+		if out.fileFailed {
+			w.state = failed
+		}
+		return out.err
+	}
+	w.pending = w.pending[:0]
+	return nil
+}
+
+// flushBehind flushes the pending exceptions in a goroutine, once the
+// batch before them is flushed, and starts the next batch.
+func (w *Writer) flushBehind() error {
+	spare, err := w.waitBehind()
+	if err != nil {
+		return err
+	}
+	w.behind, w.pending = w.pending, spare[:0]
+	go func(batch []reconcile.Exception) { w.flushed <- w.flush(batch) }(w.behind)
+	return nil
+}
+
+// waitBehind waits for the batch being flushed behind, if any, and gives
+// back its slice to reuse. A batch that failed is dropped, as a pending
+// one is when its reconciliation fails.
+func (w *Writer) waitBehind() ([]reconcile.Exception, error) {
+	if w.behind == nil {
+		return nil, nil
+	}
+	out := <-w.flushed
+	batch := w.behind
+	w.behind = nil
+	if out.fileFailed {
+		w.state = failed
+	}
+	return batch, out.err
+}
+
+// flush writes batch, exceptions of one reconciliation, once it knows when
+// each was first seen. Only the batch's own goroutine, one at a time,
+// touches the file, the samples and keys.
+func (w *Writer) flush(batch []reconcile.Exception) flushOutcome {
+	seen := make([]FirstSeen, len(batch))
 	if w.seer != nil {
 		w.keys = w.keys[:0]
-		for _, e := range w.pending {
+		for _, e := range batch {
 			w.keys = append(w.keys, ExceptionKey{Kind: string(e.Kind), RecordKey: e.RecordKey, Field: e.Field})
 		}
 		var err error
 		// The file is intact: a state store that did not answer fails
 		// the reconciliation (the runner drops its pending exceptions), not
 		// the report.
-		if seen, err = w.seer.FirstSeen(w.pending[0].Reconciliation, w.keys); err != nil {
-			return err
+		if seen, err = w.seer.FirstSeen(batch[0].Reconciliation, w.keys); err != nil {
+			return flushOutcome{err: err}
 		}
 	}
-	for i, e := range w.pending {
+	for i, e := range batch {
 		fs := seen[i]
 		if fs.Run == "" {
 			fs = FirstSeen{Run: w.runID, At: w.started}
 		}
 		if err := w.file.Write(newExceptionRow(w.runID, e, fs)); err != nil {
-			w.state = failed
-			return err
+			return flushOutcome{err: err, fileFailed: true}
 		}
 		key := sampleKey{e.Reconciliation, e.Kind}
 		s := w.samples[key]
@@ -272,15 +329,17 @@ func (w *Writer) Flush() error {
 			s.first = append(s.first, e)
 		}
 	}
-	w.pending = w.pending[:0]
-	return nil
+	return flushOutcome{}
 }
 
 // DropPending forgets the exceptions held back: the runner calls it when a
 // reconciliation fails, so they are neither looked up in the state store
 // nor written. Those already written stay in the report, which says the
 // reconciliation failed.
-func (w *Writer) DropPending() { w.pending = w.pending[:0] }
+func (w *Writer) DropPending() {
+	w.waitBehind() // dropped too, whatever its outcome: the reconciliation failed
+	w.pending = w.pending[:0]
+}
 
 // Close finishes exceptions.parquet, writes summary.json and report.md, and
 // renames the directory into place; returns the final dir. run.ID must be
@@ -341,6 +400,7 @@ func (w *Writer) Abort() error {
 	if w.state == closed || w.state == aborted {
 		return nil
 	}
+	w.waitBehind() // its file is discarded
 	w.state = aborted
 	var err error
 	if w.file != nil {

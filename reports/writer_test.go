@@ -539,3 +539,70 @@ func TestAFailedLookupFailsOnlyItsReconciliation(t *testing.T) {
 		t.Errorf("rows %v, want b's 3", rows)
 	}
 }
+
+// slowSeer answers a lookup only once released, failing reconciliation
+// failFor's.
+type slowSeer struct {
+	seer
+	release chan struct{}
+}
+
+func (s *slowSeer) FirstSeen(reconciliation string, keys []ExceptionKey) ([]FirstSeen, error) {
+	<-s.release
+	return s.seer.FirstSeen(reconciliation, keys)
+}
+
+// A full batch is looked up while the next fills: writing does not wait
+// on the state store. A batch whose lookup fails is dropped and its
+// failure returned by the next flush, as a failure of the reconciliation.
+func TestBatchesAreLookedUpWhileTheNextFills(t *testing.T) {
+	const id = "20261123T090633Z-ffffff"
+	s := &slowSeer{seer: seer{failFor: "a"}, release: make(chan struct{})}
+	w, err := Create(t.TempDir(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.TrackLifecycle(s, testStart)
+	defer w.Abort()
+	write := func(rec string, n int) {
+		for i := range n {
+			if err := w.write(reconcile.Exception{Reconciliation: rec, Kind: reconcile.MissingInTarget, RecordKey: ptr(fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		write("a", pendingRows+5) // the first batch's lookup blocks until released
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writing waited on the state store's lookup")
+	}
+	close(s.release)
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("flush: %v, want the lookup's failure", err)
+	}
+	w.DropPending()
+	s.failFor = ""
+	write("b", 3)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := w.Close(Run{ID: id, Status: "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a:1024", "b:3"}; !slices.Equal(s.batches, want) {
+		t.Errorf("lookups %v, want %v", s.batches, want)
+	}
+	rows, err := reporttest.ReadRows(filepath.Join(dir, exceptionsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0]["reconciliation"] != "b" {
+		t.Errorf("rows %v, want b's 3", rows)
+	}
+}
