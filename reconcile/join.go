@@ -479,11 +479,8 @@ func (j *join) settling(r *Record) bool {
 func (j *join) compareFields() {
 	src, tgt := j.vals[0], j.vals[1]
 	for f := range j.fields {
-		if j.invalid[0][f] || j.invalid[1][f] {
-			continue
-		}
 		// The same text is the same value (of a shared column).
-		if j.same&(1<<f) != 0 || j.fields[f].equal(src[f], tgt[f]) {
+		if j.same&(1<<f) != 0 || j.invalid[0][f] || j.invalid[1][f] || j.fields[f].equal(src[f], tgt[f]) {
 			continue
 		}
 		j.diff.Mismatched = append(j.diff.Mismatched, f)
