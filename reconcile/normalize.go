@@ -89,7 +89,10 @@ func ValidRegion(region string) bool {
 // normalisations in order, then its picklist map, then its allowed values.
 // A nil *normalizer leaves text alone.
 type normalizer struct {
-	steps   []Normalization
+	steps []Normalization
+	// funcs are the steps' functions, nil for a checked step: looked up
+	// once, not per value.
+	funcs   []func(string) string
 	region  string
 	mapping map[string]string
 	allowed map[string]bool
@@ -120,7 +123,10 @@ func newNormalizer(steps []Normalization, region string, mapping map[string]stri
 	if len(steps) == 0 && len(mapping) == 0 && len(allowed) == 0 {
 		return nil
 	}
-	n := &normalizer{steps: steps, region: region, mapping: mapping}
+	n := &normalizer{steps: steps, region: region, mapping: mapping, funcs: make([]func(string) string, len(steps))}
+	for i, step := range steps {
+		n.funcs[i] = normalizers[step]
+	}
 	if n.region == "" {
 		n.region = DefaultRegion
 	}
@@ -153,8 +159,8 @@ func (n *normalizer) apply(s string) (string, error) {
 	if n == nil {
 		return s, nil
 	}
-	for _, step := range n.steps {
-		if f, ok := normalizers[step]; ok {
+	for i, step := range n.steps {
+		if f := n.funcs[i]; f != nil {
 			s = f(s)
 			continue
 		}
