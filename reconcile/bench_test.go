@@ -208,7 +208,7 @@ func BenchmarkSpill(b *testing.B) {
 	for b.Loop() {
 		s := newSorter(b.TempDir(), "bench", 4<<20, len(payload))
 		for i := range n {
-			if err := s.add(appendIntKey(nil, int64((i*7919)%n)), payload); err != nil {
+			if err := s.add(appendIntKey(nil, int64((i*7919)%n)), payload, known{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -249,7 +249,7 @@ func BenchmarkMerge(b *testing.B) {
 			// Opportunity ids as text, as the text-key benchmark's are:
 			// each run a sorted slice of every 48th.
 			id := strconv.Itoa(1_000_000 + i*runs + r)
-			w.write(appendRecord(nil, append([]byte{tagText}, id...), [][]byte{[]byte("Account " + id), []byte("2024-03-01 00:00:01+00")}))
+			w.write(appendRecord(nil, append([]byte{tagText}, id...), known{}, [][]byte{[]byte("Account " + id), []byte("2024-03-01 00:00:01+00")}))
 		}
 		if err := w.close(); err != nil {
 			b.Fatal(err)
@@ -310,8 +310,8 @@ func BenchmarkComparePair(b *testing.B) {
 		"rep11@example.com", "+15550004711", "EMEA", "Product 11", "1", "3.75", "2024-03-01 01:18:31+00")}
 	t := &record{key: a.key, cols: text("Account 4711", "147.1100", "USD", "2024-03-01", "Closed Won", "Web",
 		"rep11@example.com", "+15550004711", "EMEA", "Product 11", "1", "3.75", "2024-03-01 01:18:31.000000")}
-	// As the merge goroutines leave them (see checker).
-	a.known, t.known = j.newChecker(0).check(a.cols), j.newChecker(1).check(t.cols)
+	// As ingest leaves them (see checker).
+	a.known, t.known = newChecker(spec, sides, 0).check(a.cols), newChecker(spec, sides, 1).check(t.cols)
 	for b.Loop() {
 		if err := j.compare(a, 1, t, 1); err != nil {
 			b.Fatal(err)

@@ -22,8 +22,9 @@
 //     written to disk.
 //  3. Merge join. Both sides' runs are merged (a tree of losers) into one sorted
 //     stream per side, by a goroutine per side that hands batches to the
-//     join (mergeJoin) and reads what it can ahead of it (checker), and
-//     the two streams are walked in step. Records
+//     join (mergeJoin), and the two streams are walked in step. What the
+//     join would parse that the reads can parse ahead of it (checker), they
+//     do, and it is kept with the record through the sort. Records
 //     with one key are adjacent, which finds duplicates; a key on one side
 //     only is a missing record; a key on both sides is compared field by
 //     field.
@@ -74,7 +75,7 @@
 // bad field is not compared, its other fields are. Text the same on both
 // sides of a pair is only parsed where its value is needed: a value equal
 // text cannot make unequal or invalid (a string no normalisation can
-// refuse; a column the source's merge goroutine found to parse, checker;
+// refuse; a column the source's read found to parse, checker;
 // an integer, decimal, date or timestamp written as databases write them,
 // parsesQuickly) is equal without a parse. What is parsed and written so
 // is read straight to its value (parseQuickly; a timestamp's date and

@@ -138,8 +138,9 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 		newSideState(SourceSide, spec, source, dir, budget/2, &progress.SourceRows),
 		newSideState(TargetSide, spec, target, dir, budget/2, &progress.TargetRows),
 	}
-	for _, s := range sides {
+	for i, s := range sides {
 		s.partition = opts.Partition
+		s.checker = newChecker(spec, sides, i)
 	}
 	start := time.Now()
 	// Sides read in key order (integer keys the databases can order) are
@@ -288,6 +289,9 @@ type sideState struct {
 	// only, ordered when it sent them in key order.
 	partitionRead, ordered bool
 	progress               *atomic.Int64
+	// checker reads what it can of each keyed record for the join (nil:
+	// nothing).
+	checker *checker
 	// sorted yields the side's records in key order once ingest is done.
 	sorted recordIter
 }
@@ -387,7 +391,7 @@ func appendContent(b []byte, row [][]byte) []byte {
 // keyedSink takes a side's keyed records: the sorter, or the stream to
 // the join of a side read in key order.
 type keyedSink interface {
-	add(key []byte, cols [][]byte) error
+	add(key []byte, cols [][]byte, k known) error
 }
 
 // ingest reads the side's rows into out (its records with a usable key),
@@ -437,7 +441,7 @@ func (s *sideState) ingest(ctx context.Context, rows Rows, out keyedSink) error 
 				s.storedKey = appendStoredKey(s.storedKey[:0], row[:s.keyCols])
 				s.payload[len(s.payload)-1] = s.storedKey
 			}
-			if err := out.add(key, s.payload); err != nil {
+			if err := out.add(key, s.payload, s.checker.check(s.payload)); err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			continue
@@ -461,7 +465,7 @@ func (s *sideState) ingest(ctx context.Context, rows Rows, out keyedSink) error 
 		}
 		order = appendContent(order[:0], row[:len(s.columns)])
 		for range n {
-			if err := s.quarantine.add(order, append([][]byte{bad}, row[:len(s.columns)]...)); err != nil {
+			if err := s.quarantine.add(order, append([][]byte{bad}, row[:len(s.columns)]...), known{}); err != nil {
 				return err
 			}
 		}

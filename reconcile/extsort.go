@@ -20,8 +20,8 @@ type record struct {
 	known
 }
 
-// known is what a goroutine ahead of the join found out about a
-// record's columns (see checker); its zero value says nothing.
+// known is what ingest found out about a record's columns (see checker),
+// kept with the record through the sort; its zero value says nothing.
 type known struct {
 	// parses has bit c set for a column c found to parse.
 	parses uint64
@@ -31,11 +31,94 @@ type known struct {
 	stamped, stampBad bool
 }
 
-// A record is encoded as uvarint(len(key)) key, then per column
-// uvarint(len+1) bytes, with 0 for NULL. The column count is fixed per side.
-func appendRecord(b []byte, key []byte, cols [][]byte) []byte {
+// The flags that begin a known's encoding (see appendKnown).
+const (
+	knownParses = 1 << iota
+	knownStamped
+	knownStampBad
+	knownStampNull
+)
+
+// appendKnown encodes k: a byte of flags, then the parses if any, then a
+// stamp that is a time, as varint(seconds) uvarint(nanoseconds).
+func appendKnown(b []byte, k known) []byte {
+	var flags byte
+	if k.parses != 0 {
+		flags |= knownParses
+	}
+	instant := false
+	switch {
+	case !k.stamped:
+	case k.stampBad:
+		flags |= knownStamped | knownStampBad
+	case k.stamp.null:
+		flags |= knownStamped | knownStampNull
+	default:
+		flags |= knownStamped
+		instant = true
+	}
+	b = append(b, flags)
+	if k.parses != 0 {
+		b = binary.AppendUvarint(b, k.parses)
+	}
+	if instant {
+		b = binary.AppendVarint(b, k.stamp.num)
+		b = binary.AppendUvarint(b, uint64(k.stamp.exp))
+	}
+	return b
+}
+
+// knownSize is the length of appendKnown's encoding of k.
+func knownSize(k known) int {
+	n := 1
+	if k.parses != 0 {
+		n += uvarintLen(k.parses)
+	}
+	if k.stamped && !k.stampBad && !k.stamp.null {
+		n += uvarintLen(uint64(k.stamp.num<<1)^uint64(k.stamp.num>>63)) + uvarintLen(uint64(k.stamp.exp)) // varint is zig-zag
+	}
+	return n
+}
+
+// decodeKnown reads appendKnown's encoding of k from b at pos, and returns
+// the position after it.
+func decodeKnown(b []byte, pos int, k *known) (int, error) {
+	*k = known{}
+	if pos >= len(b) {
+		return 0, errCorruptSpill
+	}
+	flags := b[pos]
+	pos++
+	if flags&knownParses != 0 {
+		n, w := binary.Uvarint(b[pos:])
+		if w <= 0 {
+			return 0, errCorruptSpill
+		}
+		k.parses, pos = n, pos+w
+	}
+	k.stamped, k.stampBad, k.stamp.null = flags&knownStamped != 0, flags&knownStampBad != 0, flags&knownStampNull != 0
+	if k.stamped && !k.stampBad && !k.stamp.null {
+		secs, w := binary.Varint(b[pos:])
+		if w <= 0 {
+			return 0, errCorruptSpill
+		}
+		pos += w
+		ns, w := binary.Uvarint(b[pos:])
+		if w <= 0 || ns >= 1e9 {
+			return 0, errCorruptSpill
+		}
+		k.stamp.num, k.stamp.exp, pos = secs, int32(ns), pos+w
+	}
+	return pos, nil
+}
+
+// A record is encoded as uvarint(len(key)) key, then what is known of it
+// (appendKnown), then per column uvarint(len+1) bytes, with 0 for NULL.
+// The column count is fixed per side.
+func appendRecord(b []byte, key []byte, k known, cols [][]byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
+	b = appendKnown(b, k)
 	for _, c := range cols {
 		switch {
 		case c == nil:
@@ -69,6 +152,10 @@ func decodeRecord(b []byte, r *record) (int, error) {
 	}
 	pos := w + int(n)
 	r.key = b[w:pos]
+	pos, err := decodeKnown(b, pos, &r.known)
+	if err != nil {
+		return 0, err
+	}
 	for i := range r.cols {
 		if pos >= len(b) {
 			return 0, errCorruptSpill
@@ -159,8 +246,8 @@ func newSorter(dir, prefix string, budget, ncols int) *sorter {
 	return &sorter{dir: dir, prefix: prefix, budget: budget, ncols: ncols, fanIn: maxFanIn}
 }
 
-func (s *sorter) add(key []byte, cols [][]byte) error {
-	size := recordSize(key, cols)
+func (s *sorter) add(key []byte, cols [][]byte, k known) error {
+	size := recordSize(key, k, cols)
 	if len(s.arena) > 0 && len(s.arena)+size+(len(s.entries)+1)*entrySize > s.budget {
 		if err := s.spill(); err != nil {
 			return err
@@ -175,16 +262,16 @@ func (s *sorter) add(key []byte, cols [][]byte) error {
 		s.arena = grown
 	}
 	start := len(s.arena)
-	s.arena = appendRecord(s.arena, key, cols)
+	s.arena = appendRecord(s.arena, key, k, cols)
 	keyStart := start + uvarintLen(uint64(len(key)))
 	tag, prefix := keyPrefix(key)
 	s.entries = append(s.entries, entry{prefix, uint32(start), uint32(keyStart), uint32(keyStart + len(key)), uint32(len(s.arena)), tag})
 	return nil
 }
 
-// recordSize is the length of appendRecord's encoding of key and cols.
-func recordSize(key []byte, cols [][]byte) int {
-	n := uvarintLen(uint64(len(key))) + len(key) + len(cols) // a byte of length each
+// recordSize is the length of appendRecord's encoding of key, k and cols.
+func recordSize(key []byte, k known, cols [][]byte) int {
+	n := uvarintLen(uint64(len(key))) + len(key) + knownSize(k) + len(cols) // a byte of length each
 	for _, c := range cols {
 		n += len(c)
 		if len(c) >= 0x7f {

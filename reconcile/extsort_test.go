@@ -27,7 +27,7 @@ func TestMergeInPassesKeepsOrderAndBoundsOpenRuns(t *testing.T) {
 	for i := range n {
 		k := rng.IntN(n / 4) // about four records a key
 		want = append(want, rec{k, i})
-		if err := s.add(appendIntKey(nil, int64(k)), [][]byte{[]byte(strconv.Itoa(i))}); err != nil {
+		if err := s.add(appendIntKey(nil, int64(k)), [][]byte{[]byte(strconv.Itoa(i))}, known{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,17 +61,32 @@ func TestMergeInPassesKeepsOrderAndBoundsOpenRuns(t *testing.T) {
 	}
 }
 
-// A record's encoding is as long as recordSize says, decodes to the key
-// and columns it was made of (NULL apart from empty), and, cut short or
-// garbled, is refused as corrupt rather than read past or panicked on.
-// Column lengths straddle the one-byte length's end (126 bytes and up).
+// A record's encoding is as long as recordSize says, decodes to the key,
+// what is known of it and the columns it was made of (NULL apart from
+// empty), and, cut short or garbled, is refused as corrupt rather than
+// read past or panicked on. Column lengths straddle the one-byte length's
+// end (126 bytes and up). stamp's bits say whether the record is stamped,
+// with a bad or a NULL timestamp.
 func FuzzRecordEncoding(f *testing.F) {
-	f.Add([]byte("k1"), []byte("Account 7\x00\x00USD"), uint16(0))
-	f.Add([]byte{}, []byte(strings.Repeat("x", 300)), uint16(1))
+	f.Add([]byte("k1"), []byte("Account 7\x00\x00USD"), uint16(0), uint64(0), uint8(0), int64(0), uint32(0))
+	f.Add([]byte{}, []byte(strings.Repeat("x", 300)), uint16(1), uint64(0b1011), uint8(1), int64(1709251205), uint32(999_999_999))
+	f.Add([]byte("k"), []byte("x"), uint16(0), uint64(1<<63), uint8(1), int64(-62135596800), uint32(1))
+	f.Add([]byte("k"), []byte("x"), uint16(0), uint64(0), uint8(0b11), int64(5), uint32(5))
+	f.Add([]byte("k"), []byte("x"), uint16(0), uint64(7), uint8(0b101), int64(5), uint32(5))
 	for _, n := range []int{125, 126, 127, 128, 16383, 16384} {
-		f.Add([]byte("key"), []byte(strings.Repeat("y", n)), uint16(0b10))
+		f.Add([]byte("key"), []byte(strings.Repeat("y", n)), uint16(0b10), uint64(0), uint8(0), int64(0), uint32(0))
 	}
-	f.Fuzz(func(t *testing.T, key, data []byte, nulls uint16) {
+	f.Fuzz(func(t *testing.T, key, data []byte, nulls uint16, parses uint64, stamp uint8, secs int64, nanos uint32) {
+		k := known{parses: parses, stamped: stamp&1 != 0}
+		switch {
+		case !k.stamped:
+		case stamp&0b10 != 0:
+			k.stampBad = true
+		case stamp&0b100 != 0:
+			k.stamp.null = true
+		default:
+			k.stamp = value{num: secs, exp: int32(nanos % 1e9)}
+		}
 		// data's columns are separated by 0x00; nulls marks the NULL ones.
 		parts := bytes.Split(data, []byte{0})
 		cols := make([][]byte, len(parts))
@@ -81,9 +96,9 @@ func FuzzRecordEncoding(f *testing.F) {
 			}
 			cols[i] = append([]byte{}, p...) // empty, not NULL
 		}
-		enc := appendRecord(nil, key, cols)
-		if len(enc) != recordSize(key, cols) {
-			t.Fatalf("encoded in %d bytes, recordSize says %d", len(enc), recordSize(key, cols))
+		enc := appendRecord(nil, key, k, cols)
+		if len(enc) != recordSize(key, k, cols) {
+			t.Fatalf("encoded in %d bytes, recordSize says %d", len(enc), recordSize(key, k, cols))
 		}
 		r := record{cols: make([][]byte, len(cols))}
 		n, err := decodeRecord(enc, &r)
@@ -92,6 +107,9 @@ func FuzzRecordEncoding(f *testing.F) {
 		}
 		if !bytes.Equal(r.key, key) {
 			t.Fatalf("key %q, want %q", r.key, key)
+		}
+		if r.known != k {
+			t.Fatalf("known %+v, want %+v", r.known, k)
 		}
 		for i := range cols {
 			if !bytes.Equal(r.cols[i], cols[i]) || (r.cols[i] == nil) != (cols[i] == nil) {
@@ -143,7 +161,7 @@ func TestMergeOrdersAnyNumberOfRuns(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, x := range recs {
-					w.write(appendRecord(nil, x.key, [][]byte{[]byte(fmt.Sprintf("%d/%d", x.run, x.seq))}))
+					w.write(appendRecord(nil, x.key, known{}, [][]byte{[]byte(fmt.Sprintf("%d/%d", x.run, x.seq))}))
 				}
 				if err := w.close(); err != nil {
 					t.Fatal(err)
@@ -183,7 +201,7 @@ func TestMergeFailsForGoodOnACorruptRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		w.write(appendRecord(nil, appendIntKey(nil, int64(i)), [][]byte{[]byte("value")}))
+		w.write(appendRecord(nil, appendIntKey(nil, int64(i)), known{}, [][]byte{[]byte("value")}))
 	}
 	if err := w.close(); err != nil {
 		t.Fatal(err)

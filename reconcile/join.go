@@ -87,24 +87,7 @@ func newJoin(spec Spec, sides [2]*sideState, sink Sink, compared *atomic.Int64) 
 		}
 	}
 	j.vals = [2][]value{make([]value, n), make([]value, n)}
-	sameZone := sides[0].input.Location.String() == sides[1].input.Location.String()
-	for c := range min(n, 64) {
-		typ := Timestamp
-		if c < len(spec.Fields) {
-			typ = spec.Fields[c].Type
-		}
-		if spec.SourceGroupBy || spec.TargetGroupBy || !sameZone && (typ == Date || typ == Timestamp) {
-			continue
-		}
-		j.shared |= 1 << c
-		switch {
-		case c == len(j.fields):
-		case j.fields[c].textDecides():
-			j.unparsed |= 1 << c
-		case j.fields[c].textDecidesOnceParsed():
-			j.checkable |= 1 << c
-		}
-	}
+	j.shared, j.unparsed, j.checkable = planTexts(spec, j.fields, sides)
 	j.invalid = [2][]bool{make([]bool, n), make([]bool, n)}
 	j.diff.Spec = &j.spec
 	j.stakes = newStakes(spec)
@@ -197,6 +180,30 @@ func (j *join) run(ctx context.Context) error {
 		j.res.TargetCount = j.records[1]
 	}
 	return nil
+}
+
+// planTexts says, for a spec's payload columns (the first 64), which are
+// shared, unparsed and checkable (see join): fields are the spec's.
+func planTexts(spec Spec, fields []comparator, sides [2]*sideState) (shared, unparsed, checkable uint64) {
+	sameZone := sides[0].input.Location.String() == sides[1].input.Location.String()
+	for c := range min(len(fields)+1, 64) {
+		typ := Timestamp
+		if c < len(fields) {
+			typ = spec.Fields[c].Type
+		}
+		if spec.SourceGroupBy || spec.TargetGroupBy || !sameZone && (typ == Date || typ == Timestamp) || c == len(fields) && spec.Timestamp == nil {
+			continue
+		}
+		shared |= 1 << c
+		switch {
+		case c == len(fields):
+		case fields[c].textDecides():
+			unparsed |= 1 << c
+		case fields[c].textDecidesOnceParsed():
+			checkable |= 1 << c
+		}
+	}
+	return shared, unparsed, checkable
 }
 
 // errSharedInvalid marks a target value that is the source's, which did
@@ -417,10 +424,12 @@ func (j *join) parseUnread(a *record) {
 	j.unread = 0
 }
 
-// checker finds out, ahead of the join, in a goroutine of a side's own,
-// what the join would otherwise parse itself: the timestamp's value, and
-// on the source which checkable columns parse. Its comparators are its
-// own: a comparator serves one goroutine.
+// checker finds out, as a side is read, what the join would otherwise
+// parse itself: the timestamp's value, and on the source which checkable
+// columns parse (see join). What it finds is kept with the record (known)
+// through the sort, so that the reads, which the databases pace, do the
+// work rather than the join. Its comparators are its own: a comparator
+// serves one goroutine.
 type checker struct {
 	cols  []int
 	cmps  []comparator
@@ -432,19 +441,23 @@ type checker struct {
 // newChecker is a checker of side i's records, or nil if there is
 // nothing to check: a grouped side's records are folded after, and
 // only the source's columns are checked.
-func (j *join) newChecker(i int) *checker {
-	if j.spec.Grouped(j.sides[i].name) {
+func newChecker(spec Spec, sides [2]*sideState, i int) *checker {
+	if spec.Grouped(sides[i].name) {
 		return nil
 	}
-	c := &checker{loc: j.sides[i].input.Location, col: len(j.fields)}
-	if j.stamp != nil {
-		stamp := *j.stamp
-		c.stamp = &stamp
+	var fields []comparator
+	for _, f := range spec.Fields {
+		fields = append(fields, newComparator(f))
 	}
-	for checkable := j.checkable; checkable != 0 && i == 0; checkable &= checkable - 1 { // the target's equal text is the source's
+	c := &checker{loc: sides[i].input.Location, col: len(fields)}
+	if spec.Timestamp != nil {
+		c.stamp = &comparator{typ: Timestamp}
+	}
+	_, _, checkable := planTexts(spec, fields, sides)
+	for ; checkable != 0 && i == 0; checkable &= checkable - 1 { // the target's equal text is the source's
 		col := bits.TrailingZeros64(checkable)
 		c.cols = append(c.cols, col)
-		c.cmps = append(c.cmps, newComparator(j.spec.Fields[col]))
+		c.cmps = append(c.cmps, fields[col])
 	}
 	if len(c.cols) == 0 && c.stamp == nil {
 		return nil

@@ -51,16 +51,12 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, merged [2]en
 	g, gctx := errgroup.WithContext(ctx)
 	j := newJoin(spec, sides, sink, &progress.Compared)
 	j.settleAfter = opts.SettleAfter
-	// Each side's merge also reads its timestamps, and the source's finds
-	// which of its columns parse: the join then need not parse those that
-	// equal the target's.
-	checkers := [2]*checker{j.newChecker(0), j.newChecker(1)}
 	var streams [2]*stream
 	for i, s := range sides {
 		streams[i] = newStream(gctx, len(s.payload))
 		s.sorted = streams[i]
 		g.Go(func() error {
-			err := forward(merged[i], streams[i], checkers[i])
+			err := forward(merged[i], streams[i])
 			streams[i].end(err)
 			return err
 		})
@@ -72,20 +68,17 @@ func mergeJoin(ctx context.Context, spec Spec, sides [2]*sideState, merged [2]en
 	return j, nil
 }
 
-// forward sends its records down st, checked by c (if not nil), and
-// closes it.
-func forward(it encodedIter, st *stream, c *checker) error {
+// forward sends its records down st, and closes it.
+func forward(it encodedIter, st *stream) error {
 	defer it.close()
 	for {
 		enc, err := it.nextEncoded()
 		if err != nil || enc == nil {
 			return err
 		}
-		r, err := st.addEncoded(enc)
-		if err != nil {
+		if err := st.addEncoded(enc); err != nil {
 			return err
 		}
-		r.known = c.check(r.cols)
 	}
 }
 
@@ -137,7 +130,7 @@ func newStream(ctx context.Context, ncols int) *stream {
 }
 
 // add appends a record, which must not come before the previous one.
-func (st *stream) add(key []byte, cols [][]byte) error {
+func (st *stream) add(key []byte, cols [][]byte, k known) error {
 	if err := st.inOrder(key); err != nil {
 		return err
 	}
@@ -151,6 +144,7 @@ func (st *stream) add(key []byte, cols [][]byte) error {
 	}
 	// The buffer never grows while filled, so the slices stay put.
 	r := st.append(b)
+	r.known = k
 	start := len(b.buf)
 	b.buf = append(b.buf, key...)
 	r.key = b.buf[start:len(b.buf):len(b.buf)]
@@ -168,24 +162,23 @@ func (st *stream) add(key []byte, cols [][]byte) error {
 }
 
 // addEncoded appends a record given as appendRecord encoded it, which
-// must not come before the previous one: copied whole, then decoded. It
-// returns the record, for what is known of it to be set.
-func (st *stream) addEncoded(enc []byte) (*record, error) {
+// must not come before the previous one: copied whole, then decoded.
+func (st *stream) addEncoded(enc []byte) error {
 	b, err := st.room(len(enc))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r := st.append(b)
 	start := len(b.buf)
 	b.buf = append(b.buf, enc...)
 	if _, err := decodeRecord(b.buf[start:], r); err != nil {
-		return nil, err
+		return err
 	}
 	if err := st.inOrder(r.key); err != nil {
-		return nil, err
+		return err
 	}
 	st.prev = r.key
-	return r, nil
+	return nil
 }
 
 // inOrder checks that key does not come before the previous record's.

@@ -53,11 +53,11 @@ func (t *sideTiers) forward(payload [][]byte, from int) error {
 	for i := from - 1; i < len(t.encoders); i++ {
 		key, _, kerr := t.encoders[i].encode(t.value(payload, i+2))
 		if kerr == nil {
-			return t.sorters[i].add(key, payload)
+			return t.sorters[i].add(key, payload, known{})
 		}
 	}
 	t.seq++
-	return t.final.add(appendIntKey(nil, t.seq), payload)
+	return t.final.add(appendIntKey(nil, t.seq), payload, known{})
 }
 
 // value is a payload's columns of tier (2 for the first further tier).
