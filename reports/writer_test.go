@@ -502,42 +502,14 @@ func TestFirstSeenFromTheSeer(t *testing.T) {
 func TestAFailedLookupFailsOnlyItsReconciliation(t *testing.T) {
 	const id = "20261123T090633Z-eeeeee"
 	s := &seer{failFor: "a"}
-	w, err := Create(t.TempDir(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.TrackLifecycle(s, testStart)
-	defer w.Abort()
-	write := func(rec string, n int) {
-		for i := range n {
-			if err := w.write(reconcile.Exception{Reconciliation: rec, Kind: reconcile.MissingInTarget, RecordKey: ptr(fmt.Sprint(i))}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	write("a", 10)
+	w := trackedWriter(t, id, s)
+	writeMissing(t, w, "a", 10)
 	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("flush: %v", err)
 	}
 	w.DropPending()
-	write("b", 3)
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := w.Close(Run{ID: id, Status: "error"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"a:10", "b:3"}; !slices.Equal(s.batches, want) {
-		t.Errorf("lookups %v, want %v", s.batches, want)
-	}
-	rows, err := reporttest.ReadRows(filepath.Join(dir, exceptionsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 3 || rows[0]["reconciliation"] != "b" {
-		t.Errorf("rows %v, want b's 3", rows)
-	}
+	writeMissing(t, w, "b", 3)
+	closeWithOnlyB(t, w, id, &s.batches, "a:10")
 }
 
 // slowSeer answers a lookup only once released, failing reconciliation
@@ -558,26 +530,22 @@ func (s *slowSeer) FirstSeen(reconciliation string, keys []ExceptionKey) ([]Firs
 func TestBatchesAreLookedUpWhileTheNextFills(t *testing.T) {
 	const id = "20261123T090633Z-ffffff"
 	s := &slowSeer{seer: seer{failFor: "a"}, release: make(chan struct{})}
-	w, err := Create(t.TempDir(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.TrackLifecycle(s, testStart)
-	defer w.Abort()
-	write := func(rec string, n int) {
-		for i := range n {
-			if err := w.write(reconcile.Exception{Reconciliation: rec, Kind: reconcile.MissingInTarget, RecordKey: ptr(fmt.Sprint(i))}); err != nil {
-				t.Fatal(err)
+	w := trackedWriter(t, id, s)
+	done := make(chan error, 1)
+	go func() {
+		for i := range pendingRows + 5 { // the first batch's lookup blocks until released
+			if err := w.write(reconcile.Exception{Reconciliation: "a", Kind: reconcile.MissingInTarget, RecordKey: ptr(fmt.Sprint(i))}); err != nil {
+				done <- err
+				return
 			}
 		}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		write("a", pendingRows+5) // the first batch's lookup blocks until released
+		done <- nil
 	}()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("writing waited on the state store's lookup")
 	}
@@ -587,7 +555,38 @@ func TestBatchesAreLookedUpWhileTheNextFills(t *testing.T) {
 	}
 	w.DropPending()
 	s.failFor = ""
-	write("b", 3)
+	writeMissing(t, w, "b", 3)
+	closeWithOnlyB(t, w, id, &s.batches, "a:1024")
+}
+
+// trackedWriter is a Writer of run id that asks seer when exceptions were
+// first seen.
+func trackedWriter(t *testing.T, id string, seer FirstSeer) *Writer {
+	t.Helper()
+	w, err := Create(t.TempDir(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.TrackLifecycle(seer, testStart)
+	t.Cleanup(func() { w.Abort() })
+	return w
+}
+
+// writeMissing writes n exceptions of reconciliation rec.
+func writeMissing(t *testing.T, w *Writer, rec string, n int) {
+	t.Helper()
+	for i := range n {
+		if err := w.write(reconcile.Exception{Reconciliation: rec, Kind: reconcile.MissingInTarget, RecordKey: ptr(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// closeWithOnlyB flushes and closes w, whose reconciliation a failed
+// after its first lookup, firstLookup, and b then wrote 3 exceptions: the
+// report must hold b's alone.
+func closeWithOnlyB(t *testing.T, w *Writer, id string, lookups *[]string, firstLookup string) {
+	t.Helper()
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -595,8 +594,8 @@ func TestBatchesAreLookedUpWhileTheNextFills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"a:1024", "b:3"}; !slices.Equal(s.batches, want) {
-		t.Errorf("lookups %v, want %v", s.batches, want)
+	if want := []string{firstLookup, "b:3"}; !slices.Equal(*lookups, want) {
+		t.Errorf("lookups %v, want %v", *lookups, want)
 	}
 	rows, err := reporttest.ReadRows(filepath.Join(dir, exceptionsFile))
 	if err != nil {
