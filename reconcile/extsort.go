@@ -89,6 +89,12 @@ func decodeKnown(b []byte, pos int, k *known) (int, error) {
 	}
 	flags := b[pos]
 	pos++
+	// No flag but these, and a bad or NULL timestamp only where stamped:
+	// anything else is a garbled spill, not a record.
+	if flags&^(knownParses|knownStamped|knownStampBad|knownStampNull) != 0 ||
+		flags&(knownStampBad|knownStampNull) != 0 && flags&knownStamped == 0 || flags&knownStampBad != 0 && flags&knownStampNull != 0 {
+		return 0, errCorruptSpill
+	}
 	if flags&knownParses != 0 {
 		n, w := binary.Uvarint(b[pos:])
 		if w <= 0 {

@@ -121,6 +121,16 @@ func FuzzRecordEncoding(f *testing.F) {
 				t.Fatalf("decoded a record cut to %d of %d bytes", cut, len(enc))
 			}
 		}
+		// The byte of flags after the key, garbled: flags no encoding
+		// sets are refused.
+		at := uvarintLen(uint64(len(key))) + len(key)
+		for _, flags := range []byte{0x10, 0x80, knownStampBad, knownStampNull, knownStamped | knownStampBad | knownStampNull} {
+			garbled := append([]byte{}, enc...)
+			garbled[at] = flags | garbled[at]&knownParses
+			if _, err := decodeRecord(garbled, &r); err == nil {
+				t.Fatalf("decoded a record whose flags are %#x", garbled[at])
+			}
+		}
 	})
 }
 
