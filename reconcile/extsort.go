@@ -25,10 +25,46 @@ type record struct {
 type known struct {
 	// parses has bit c set for a column c found to parse.
 	parses uint64
-	// stamp is the timestamp column's value where stamped, unless
-	// stampBad: it does not parse.
-	stamp             value
-	stamped, stampBad bool
+	// secs and nanos are the timestamp's instant where stamp is
+	// stampTime. Not a value: a record is copied and loaded across cores
+	// once a side, and a value is twice the size with a pointer the
+	// garbage collector would follow.
+	secs  int64
+	nanos int32
+	stamp stampState
+}
+
+// stampState is what ingest found of a record's timestamp.
+type stampState uint8
+
+const (
+	unstamped stampState = iota // left to the join
+	stampTime
+	stampNull
+	stampBad // it does not parse
+)
+
+// stampOf is the known of a timestamp that parsed to v, or failed with err.
+func stampOf(v value, err error) known {
+	switch {
+	case err != nil:
+		return known{stamp: stampBad}
+	case v.null:
+		return known{stamp: stampNull}
+	}
+	return known{secs: v.num, nanos: v.exp, stamp: stampTime}
+}
+
+// stampValue is the timestamp's value, as the comparator parsed it (the
+// zero value where it does not parse).
+func (k known) stampValue() value {
+	switch k.stamp {
+	case stampTime:
+		return value{num: k.secs, exp: k.nanos}
+	case stampNull:
+		return value{null: true}
+	}
+	return value{}
 }
 
 // The flags that begin a known's encoding (see appendKnown).
@@ -46,24 +82,21 @@ func appendKnown(b []byte, k known) []byte {
 	if k.parses != 0 {
 		flags |= knownParses
 	}
-	instant := false
-	switch {
-	case !k.stamped:
-	case k.stampBad:
-		flags |= knownStamped | knownStampBad
-	case k.stamp.null:
-		flags |= knownStamped | knownStampNull
-	default:
+	switch k.stamp {
+	case stampTime:
 		flags |= knownStamped
-		instant = true
+	case stampBad:
+		flags |= knownStamped | knownStampBad
+	case stampNull:
+		flags |= knownStamped | knownStampNull
 	}
 	b = append(b, flags)
 	if k.parses != 0 {
 		b = binary.AppendUvarint(b, k.parses)
 	}
-	if instant {
-		b = binary.AppendVarint(b, k.stamp.num)
-		b = binary.AppendUvarint(b, uint64(k.stamp.exp))
+	if k.stamp == stampTime {
+		b = binary.AppendVarint(b, k.secs)
+		b = binary.AppendUvarint(b, uint64(k.nanos))
 	}
 	return b
 }
@@ -74,8 +107,8 @@ func knownSize(k known) int {
 	if k.parses != 0 {
 		n += uvarintLen(k.parses)
 	}
-	if k.stamped && !k.stampBad && !k.stamp.null {
-		n += uvarintLen(uint64(k.stamp.num<<1)^uint64(k.stamp.num>>63)) + uvarintLen(uint64(k.stamp.exp)) // varint is zig-zag
+	if k.stamp == stampTime {
+		n += uvarintLen(uint64(k.secs<<1)^uint64(k.secs>>63)) + uvarintLen(uint64(k.nanos)) // varint is zig-zag
 	}
 	return n
 }
@@ -102,8 +135,13 @@ func decodeKnown(b []byte, pos int, k *known) (int, error) {
 		}
 		k.parses, pos = n, pos+w
 	}
-	k.stamped, k.stampBad, k.stamp.null = flags&knownStamped != 0, flags&knownStampBad != 0, flags&knownStampNull != 0
-	if k.stamped && !k.stampBad && !k.stamp.null {
+	switch {
+	case flags&knownStampBad != 0:
+		k.stamp = stampBad
+	case flags&knownStampNull != 0:
+		k.stamp = stampNull
+	case flags&knownStamped != 0:
+		k.stamp = stampTime
 		secs, w := binary.Varint(b[pos:])
 		if w <= 0 {
 			return 0, errCorruptSpill
@@ -113,7 +151,7 @@ func decodeKnown(b []byte, pos int, k *known) (int, error) {
 		if w <= 0 || ns >= 1e9 {
 			return 0, errCorruptSpill
 		}
-		k.stamp.num, k.stamp.exp, pos = secs, int32(ns), pos+w
+		k.secs, k.nanos, pos = secs, int32(ns), pos+w
 	}
 	return pos, nil
 }

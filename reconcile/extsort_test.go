@@ -77,16 +77,17 @@ func FuzzRecordEncoding(f *testing.F) {
 		f.Add([]byte("key"), []byte(strings.Repeat("y", n)), uint16(0b10), uint64(0), uint8(0), int64(0), uint32(0))
 	}
 	f.Fuzz(func(t *testing.T, key, data []byte, nulls uint16, parses uint64, stamp uint8, secs int64, nanos uint32) {
-		k := known{parses: parses, stamped: stamp&1 != 0}
+		var k known
 		switch {
-		case !k.stamped:
+		case stamp&1 == 0:
 		case stamp&0b10 != 0:
-			k.stampBad = true
+			k.stamp = stampBad
 		case stamp&0b100 != 0:
-			k.stamp.null = true
+			k.stamp = stampNull
 		default:
-			k.stamp = value{num: secs, exp: int32(nanos % 1e9)}
+			k = known{secs: secs, nanos: int32(nanos % 1e9), stamp: stampTime}
 		}
+		k.parses = parses
 		// data's columns are separated by 0x00; nulls marks the NULL ones.
 		parts := bytes.Split(data, []byte{0})
 		cols := make([][]byte, len(parts))

@@ -274,9 +274,9 @@ func (j *join) parseStamp(i int, r *record, folded bool, same uint64) {
 	vals, invalid := j.vals[i], j.invalid[i]
 	var err error
 	switch {
-	case r.stamped:
-		vals[c] = r.stamp
-		if r.stampBad {
+	case r.stamp != unstamped:
+		vals[c] = r.stampValue()
+		if r.stamp == stampBad {
 			err = errNotTimestamp
 		}
 	case i == 1 && same&(1<<c) != 0:
@@ -471,15 +471,13 @@ func (c *checker) check(cols [][]byte) known {
 	if c == nil {
 		return found
 	}
+	if c.stamp != nil {
+		found = stampOf(c.stamp.parse(cols[c.col], c.loc))
+	}
 	for i, col := range c.cols {
 		if _, err := c.cmps[i].parse(cols[col], c.loc); err == nil {
 			found.parses |= 1 << col
 		}
-	}
-	if c.stamp != nil {
-		var err error
-		found.stamp, err = c.stamp.parse(cols[c.col], c.loc)
-		found.stamped, found.stampBad = true, err != nil
 	}
 	return found
 }
