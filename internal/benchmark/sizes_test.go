@@ -207,7 +207,7 @@ func BenchmarkSizes(b *testing.B) {
 func againstFloor(b *testing.B, f fixture, bin string, floor func(), args ...string) {
 	var floors, runs, ratios []float64
 	var peak int64
-	for range repeatRuns() {
+	for range repeatRuns(f.rows) {
 		start := time.Now()
 		floor()
 		read := time.Since(start).Seconds()
@@ -227,11 +227,17 @@ func againstFloor(b *testing.B, f fixture, bin string, floor func(), args ...str
 }
 
 // repeatRuns is how many alternated floor and rows-mode runs measure
-// rows mode: RECON_BENCH_REPEAT, default 7 (a pair on this shared VM
-// can be 0.3 off the median of its run: more pairs steady the median).
-func repeatRuns() int {
+// rows mode on tables of rows rows: RECON_BENCH_REPEAT, else 15 up to a
+// million rows and 7 beyond. A pair on this shared VM can be 0.3 off the
+// median of its run, and the shorter the pair the more a passing stall
+// weighs: more pairs steady the median, and at a million rows they cost
+// seconds, not minutes.
+func repeatRuns(rows int) int {
 	if n, err := strconv.Atoi(os.Getenv("RECON_BENCH_REPEAT")); err == nil && n > 0 {
 		return n
+	}
+	if rows <= 1_000_000 {
+		return 15
 	}
 	return 7
 }

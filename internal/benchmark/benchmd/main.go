@@ -125,7 +125,7 @@ func write(w io.Writer, results []result) {
 			}
 			figures = append(figures, fmt.Sprintf("**%.2f× the read floor** (median of alternated pairs%s)", x, spread))
 		} else if f := floor[prefix]; f > 0 && (last == "reconcile" || last == "binary" || last == "rows" || last == "checksum") {
-			figures = append(figures, fmt.Sprintf("**%.2f× the read floor**", r.metrics["ns/op"]/f))
+			figures = append(figures, fmt.Sprintf("**%.2f× the read floor** (one run, against the floor measured before it)", r.metrics["ns/op"]/f))
 		}
 		if sub == "" {
 			sub = fam
