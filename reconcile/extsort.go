@@ -56,15 +56,10 @@ func stampOf(v value, err error) known {
 }
 
 // stampValue is the timestamp's value, as the comparator parsed it (the
-// zero value where it does not parse).
-func (k known) stampValue() value {
-	switch k.stamp {
-	case stampTime:
-		return value{num: k.secs, exp: k.nanos}
-	case stampNull:
-		return value{null: true}
-	}
-	return value{}
+// zero value where it does not parse): secs and nanos are zero unless
+// stampTime, so no branch is needed.
+func (k *known) stampValue() value {
+	return value{num: k.secs, exp: k.nanos, null: k.stamp == stampNull}
 }
 
 // The flags that begin a known's encoding (see appendKnown).

@@ -271,31 +271,34 @@ func (j *join) parse(i int, r *record, rows int, folded bool, same uint64) *Reco
 // the record is stamped (see checker).
 func (j *join) parseStamp(i int, r *record, folded bool, same uint64) {
 	rec, c := &j.recs[i], len(j.fields)
-	vals, invalid := j.vals[i], j.invalid[i]
+	// The value is made here and stored whole: read back from the slice
+	// at once right after being stored field by field, it stalls the
+	// load on the stores (a tenth of a pair's time).
+	var v value
 	var err error
 	switch {
 	case r.stamp != unstamped:
-		vals[c] = r.stampValue()
+		v = r.stampValue()
 		if r.stamp == stampBad {
 			err = errNotTimestamp
 		}
 	case i == 1 && same&(1<<c) != 0:
-		vals[c] = j.vals[0][c]
+		v = j.vals[0][c]
 		if j.invalid[0][c] {
 			err = errSharedInvalid
 		}
 	default:
-		vals[c], err = j.stamp.parse(r.cols[c], j.sides[i].input.Location)
+		v, err = j.stamp.parse(r.cols[c], j.sides[i].input.Location)
 	}
 	if folded && j.groups[i].fold.bad[c] {
 		err = errFoldedInvalid
 	}
-	invalid[c] = err != nil
+	j.vals[i][c], j.invalid[i][c] = v, err != nil
 	if err != nil {
 		rec.Invalid = append(rec.Invalid, c)
 	}
 	rec.Timestamp = r.cols[c]
-	if v := &vals[c]; !v.null && err == nil {
+	if !v.null && err == nil {
 		j.stamps[i] = v.instant()
 		rec.UpdatedAt = &j.stamps[i]
 	}
