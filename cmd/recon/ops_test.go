@@ -355,7 +355,11 @@ func TestScheduleDaemonRunsAndStopsOnSIGTERM(t *testing.T) {
 	var st struct {
 		Reconciliations []struct {
 			Name  string
-			Trend []struct{ Trigger, Status string }
+			Trend []struct {
+				Trigger, Status string
+				Mode            *string
+				DurationSeconds *float64 `json:"duration_seconds"`
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != exitOK {
@@ -364,6 +368,10 @@ func TestScheduleDaemonRunsAndStopsOnSIGTERM(t *testing.T) {
 	for _, r := range st.Reconciliations {
 		if len(r.Trend) < 2 || r.Trend[0].Trigger != "schedule" || r.Trend[0].Status == "error" {
 			t.Errorf("%s: history %+v", r.Name, r.Trend)
+			continue
+		}
+		if last := r.Trend[0]; last.Mode == nil || *last.Mode != "rows" || last.DurationSeconds == nil || *last.DurationSeconds <= 0 {
+			t.Errorf("%s: the last run's mode %v and duration %v", r.Name, last.Mode, last.DurationSeconds)
 		}
 	}
 	entries, _ := os.ReadDir(out)

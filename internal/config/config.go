@@ -245,7 +245,8 @@ type Reconciliation struct {
 	MaxNewExceptions *int64
 	// Mode is how records are compared: ModeRows, ModeChecksum, or
 	// ModeAuto (checksum once the last run counted AutoChecksumRows source
-	// records, of which under AutoChecksumDrift had exceptions); Checksum
+	// records, of which under AutoChecksumDrift had exceptions, unless
+	// checksums took longer than rows within AutoWindow runs); Checksum
 	// tunes checksum mode.
 	Mode     string
 	Checksum reconcile.Checksum
@@ -266,6 +267,12 @@ const (
 	AutoChecksumRows  = 100_000
 	AutoChecksumDrift = 0.001
 )
+
+// AutoWindow is how many of its last successful runs mode: auto weighs:
+// where a checksum run among them took longer per source record than the
+// newest rows run, it reads rows until that run has left the window,
+// then times checksums again (tables grow, databases move).
+const AutoWindow = 8
 
 // Side returns the selection of side s.
 func (r Reconciliation) Side(s reconcile.Side) SideSelection {

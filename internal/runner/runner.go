@@ -399,6 +399,7 @@ func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, lo
 	h.LagP50, h.LagP95, h.LagMax = res.SyncLagP50, res.SyncLagP95, res.SyncLagMax
 	if res.Error == nil {
 		h.SourceRowsRead, h.TargetRowsRead = &res.SourceRowsRead, &res.TargetRowsRead
+		h.Mode, h.DurationSeconds = &res.Mode, &res.DurationSeconds
 	}
 	if err := r.State.EndRun(context.WithoutCancel(ctx), h); err != nil {
 		logger.Error("could not record the run in the state", "reconciliation", h.Reconciliation, "error", err)
@@ -493,13 +494,17 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 		Partition: r.Partition}
 	spec := rc.Spec
 	if rc.Mode != config.ModeRows {
-		var last *state.Run
+		var recent []state.Run
 		if r.State != nil {
-			last, _ = r.State.LastSuccess(ctx, spec.Name) // none known: as for a first run
+			recent, _ = r.State.Successes(ctx, spec.Name, config.AutoWindow) // none known: as for a first run
 		}
-		var checksum bool
-		if checksum, opts.ExpectRows = checksumMode(rc.Mode, last); checksum {
+		checksum, expect, why := checksumMode(rc.Mode, recent)
+		if checksum {
 			spec.Checksum = &rc.Checksum
+		}
+		opts.ExpectRows = expect
+		if rc.Mode == config.ModeAuto {
+			logger.Info("mode auto", "reconciliation", spec.Name, "checksum", checksum, "because", why)
 		}
 	}
 	if rc.Settle > 0 {
@@ -536,23 +541,45 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 }
 
 // checksumMode says whether a reconciliation of mode whose last
-// successful run was last (nil: none) is to run in checksum mode, and how
-// many source records to expect (which sizes the segments): in auto mode,
-// where the last run counted many records and found few of them differ.
-func checksumMode(mode string, last *state.Run) (bool, int64) {
-	var expect int64
-	sparse := false
-	if last != nil {
-		expect = last.SourceCount
-		sparse = float64(last.Exceptions) < config.AutoChecksumDrift*float64(last.SourceCount)
+// successful runs were recent (newest first, at most config.AutoWindow)
+// is to run in checksum mode, how many source records to expect (which
+// sizes the segments), and, for auto mode, why: checksums where the last
+// run counted many records and found few of them differ, unless a
+// checksum run among recent took longer per source record than the
+// newest rows run (as where the databases share recon's cores), until
+// that run is older than the window and checksums are timed again.
+func checksumMode(mode string, recent []state.Run) (checksum bool, expect int64, why string) {
+	if len(recent) == 0 {
+		return mode == config.ModeChecksum, 0, "no earlier successful run"
 	}
+	last := recent[0]
+	expect = last.SourceCount
 	switch mode {
 	case config.ModeChecksum:
-		return true, expect
-	case config.ModeAuto:
-		return expect >= config.AutoChecksumRows && sparse, expect
+		return true, expect, ""
+	case config.ModeRows:
+		return false, expect, ""
 	}
-	return false, expect
+	if expect < config.AutoChecksumRows {
+		return false, expect, fmt.Sprintf("the last run counted %d source records, under %d", expect, config.AutoChecksumRows)
+	}
+	if float64(last.Exceptions) >= config.AutoChecksumDrift*float64(expect) {
+		return false, expect, fmt.Sprintf("the last run found %d exceptions in %d source records, %g or more of them", last.Exceptions, expect, config.AutoChecksumDrift)
+	}
+	timed := func(mode string) *state.Run {
+		for i, r := range recent {
+			if r.Mode != nil && *r.Mode == mode && r.DurationSeconds != nil && r.SourceCount > 0 {
+				return &recent[i]
+			}
+		}
+		return nil
+	}
+	perRecord := func(r *state.Run) float64 { return *r.DurationSeconds / float64(r.SourceCount) }
+	if c, r := timed(config.ModeChecksum), timed(config.ModeRows); c != nil && r != nil && perRecord(c) > perRecord(r) {
+		return false, expect, fmt.Sprintf("run %s checksummed at %.3g s per million source records, run %s read rows at %.3g s",
+			c.RunID, 1e6*perRecord(c), r.RunID, 1e6*perRecord(r))
+	}
+	return true, expect, "large, mostly agreeing tables"
 }
 
 // newPlanner starts the repair plans of rc under the run's directory dir,

@@ -274,6 +274,17 @@ func TestProgressExpectsTheLastRunsRows(t *testing.T) {
 			if want := [][2]int64{{0, 0}, {20, 15}}; !slices.Equal(expected, want) {
 				t.Errorf("expected rows %v, want %v", expected, want)
 			}
+			// Each run records how it compared and how long that took, which
+			// mode: auto weighs.
+			runs, err := store.Successes(ctx, s.cfg.Reconciliations[0].Spec.Name, config.AutoWindow)
+			if err != nil || len(runs) != 2 {
+				t.Fatalf("%d runs, %v", len(runs), err)
+			}
+			for _, run := range runs {
+				if run.Mode == nil || *run.Mode != "rows" || run.DurationSeconds == nil || *run.DurationSeconds <= 0 {
+					t.Errorf("run %s recorded mode %v, duration %v", run.RunID, run.Mode, run.DurationSeconds)
+				}
+			}
 		})
 	}
 }

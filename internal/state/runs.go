@@ -24,6 +24,11 @@ type Run struct {
 	// SourceRowsRead and TargetRowsRead are the rows each side sent; nil
 	// for runs recorded before they were.
 	SourceRowsRead, TargetRowsRead *int64
+	// Mode is how the records were compared ("rows" or "checksum") and
+	// DurationSeconds how long the engine took; nil for runs recorded
+	// before they were.
+	Mode            *string
+	DurationSeconds *float64
 }
 
 // Succeeded reports whether the run completed (whatever it found).
@@ -32,7 +37,7 @@ func (r Run) Succeeded() bool { return r.Status == "ok" || r.Status == "breached
 const runColumns = `run_id, reconciliation, trigger, config_hash, started_at, finished_at, status, error_class, error,
 	source_count, target_count, matched, in_agreement, records_with_field_mismatch,
 	exceptions, exceptions_new, exceptions_open, exceptions_resolved,
-	sync_lag_p50_seconds, sync_lag_p95_seconds, sync_lag_max_seconds, source_rows_read, target_rows_read`
+	sync_lag_p50_seconds, sync_lag_p95_seconds, sync_lag_max_seconds, source_rows_read, target_rows_read, mode, duration_seconds`
 
 // StartRun records a run that starts, as running.
 func (s *Store) StartRun(ctx context.Context, r Run) error {
@@ -57,7 +62,7 @@ func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
 	}
 	args := []any{r.RunID, r.Reconciliation, r.Trigger, r.ConfigHash, formatTime(r.StartedAt), finished, r.Status, r.ErrorClass, r.Error,
 		r.SourceCount, r.TargetCount, r.Matched, r.InAgreement, r.RecordsWithFieldMismatch,
-		r.Exceptions, r.ExceptionsNew, r.ExceptionsOpen, r.ExceptionsResolved, r.LagP50, r.LagP95, r.LagMax, r.SourceRowsRead, r.TargetRowsRead}
+		r.Exceptions, r.ExceptionsNew, r.ExceptionsOpen, r.ExceptionsResolved, r.LagP50, r.LagP95, r.LagMax, r.SourceRowsRead, r.TargetRowsRead, r.Mode, r.DurationSeconds}
 	query := "INSERT INTO recon_runs (" + runColumns + ") VALUES (?" + strings.Repeat(", ?", len(args)-1) + ")"
 	if update {
 		query += ` ON CONFLICT (run_id, reconciliation) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status,
@@ -67,7 +72,8 @@ func (s *Store) saveRun(ctx context.Context, r Run, update bool) error {
 			exceptions_new = excluded.exceptions_new, exceptions_open = excluded.exceptions_open,
 			exceptions_resolved = excluded.exceptions_resolved, sync_lag_p50_seconds = excluded.sync_lag_p50_seconds,
 			sync_lag_p95_seconds = excluded.sync_lag_p95_seconds, sync_lag_max_seconds = excluded.sync_lag_max_seconds,
-			source_rows_read = excluded.source_rows_read, target_rows_read = excluded.target_rows_read`
+			source_rows_read = excluded.source_rows_read, target_rows_read = excluded.target_rows_read,
+			mode = excluded.mode, duration_seconds = excluded.duration_seconds`
 	}
 	if _, err := s.db.ExecContext(ctx, s.q(query), args...); err != nil {
 		return s.fail("record run "+r.RunID+" of "+r.Reconciliation, err)
@@ -110,7 +116,7 @@ func (s *Store) runs(ctx context.Context, where string, args ...any) ([]Run, err
 		if err := rows.Scan(&r.RunID, &r.Reconciliation, &r.Trigger, &r.ConfigHash, &started, &finished, &r.Status, &r.ErrorClass, &r.Error,
 			&r.SourceCount, &r.TargetCount, &r.Matched, &r.InAgreement, &r.RecordsWithFieldMismatch,
 			&r.Exceptions, &r.ExceptionsNew, &r.ExceptionsOpen, &r.ExceptionsResolved, &r.LagP50, &r.LagP95, &r.LagMax,
-			&r.SourceRowsRead, &r.TargetRowsRead); err != nil {
+			&r.SourceRowsRead, &r.TargetRowsRead, &r.Mode, &r.DurationSeconds); err != nil {
 			return nil, s.fail("read runs", err)
 		}
 		if r.StartedAt, err = parseTime(started); err != nil {
@@ -133,11 +139,17 @@ func (s *Store) runs(ctx context.Context, where string, args ...any) ([]Run, err
 
 // LastSuccess returns the newest run of a reconciliation that completed, or nil.
 func (s *Store) LastSuccess(ctx context.Context, reconciliation string) (*Run, error) {
-	ctx, done := s.bound(ctx)
-	defer done()
-	runs, err := s.runs(ctx, "WHERE reconciliation = ? AND status IN ('ok', 'breached') ORDER BY started_at DESC, run_id DESC LIMIT 1", reconciliation)
+	runs, err := s.Successes(ctx, reconciliation, 1)
 	if err != nil || len(runs) == 0 {
 		return nil, err
 	}
 	return &runs[0], nil
+}
+
+// Successes returns the newest runs of a reconciliation that completed,
+// newest first, at most limit.
+func (s *Store) Successes(ctx context.Context, reconciliation string, limit int) ([]Run, error) {
+	ctx, done := s.bound(ctx)
+	defer done()
+	return s.runs(ctx, "WHERE reconciliation = ? AND status IN ('ok', 'breached') ORDER BY started_at DESC, run_id DESC LIMIT ?", reconciliation, limit)
 }

@@ -224,6 +224,10 @@ var migrations = []string{
 	ALTER TABLE recon_open_exceptions ADD COLUMN last_seen_at TEXT NOT NULL DEFAULT '';
 	ALTER TABLE recon_open_exceptions ADD COLUMN opened BIGINT NOT NULL DEFAULT 1;
 	DROP TABLE recon_seen`,
+	// How each run compared its records, and how long that took, so that
+	// mode: auto can tell whether checksums pay here.
+	`ALTER TABLE recon_runs ADD COLUMN mode TEXT;
+	ALTER TABLE recon_runs ADD COLUMN duration_seconds DOUBLE PRECISION`,
 }
 
 // ErrNewerSchema is a state store written by a newer recon.

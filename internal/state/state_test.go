@@ -262,6 +262,9 @@ func TestRunHistory(t *testing.T) {
 				if status == "error" {
 					class := "connectivity"
 					r.ErrorClass = &class
+				} else {
+					mode, seconds := []string{"rows", "", "checksum"}[i], 1.5+float64(i)
+					r.Mode, r.DurationSeconds = &mode, &seconds
 				}
 				if err := s.EndRun(ctx, r); err != nil {
 					t.Fatal(err)
@@ -277,6 +280,16 @@ func TestRunHistory(t *testing.T) {
 			last, err := s.LastSuccess(ctx, "deals")
 			if err != nil || last == nil || last.RunID != "r3" || last.FinishedAt == nil || !last.FinishedAt.Equal(t0.Add(2*time.Hour+time.Minute)) {
 				t.Errorf("last success %+v, %v", last, err)
+			}
+			ok, err := s.Successes(ctx, "deals", 8)
+			if err != nil || len(ok) != 2 || ok[0].RunID != "r3" || ok[1].RunID != "r1" {
+				t.Fatalf("successes %+v, %v", ok, err)
+			}
+			if ok[0].Mode == nil || *ok[0].Mode != "checksum" || *ok[0].DurationSeconds != 3.5 || *ok[1].Mode != "rows" || *ok[1].DurationSeconds != 1.5 {
+				t.Errorf("modes and durations %+v", ok)
+			}
+			if runs[1].Mode != nil || runs[1].DurationSeconds != nil {
+				t.Errorf("a run that failed has a mode or a duration: %+v", runs[1])
 			}
 			// History survives a restart: another handle reads the same.
 			again, err := open(t).Runs(ctx, "deals", time.Time{}, 0)

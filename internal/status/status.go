@@ -87,6 +87,10 @@ type Run struct {
 	Exceptions int64      `json:"exceptions"`
 	New        int64      `json:"exceptions_new"`
 	Resolved   int64      `json:"exceptions_resolved"`
+	// Mode ("rows" or "checksum") and DurationSeconds are the engine's,
+	// for a run that completed (and was recorded by a recon that kept them).
+	Mode            *string  `json:"mode"`
+	DurationSeconds *float64 `json:"duration_seconds"`
 }
 
 // Compute reports the status of cfg's reconciliations at now.
@@ -231,7 +235,8 @@ func slotAtOrBefore(sched cron.Schedule, t time.Time) (time.Time, bool) {
 
 func trendRun(h state.Run) Run {
 	run := Run{RunID: h.RunID, Trigger: h.Trigger, StartedAt: h.StartedAt, FinishedAt: h.FinishedAt, Status: h.Status,
-		ErrorClass: h.ErrorClass, Error: h.Error, Exceptions: h.Exceptions, New: h.ExceptionsNew, Resolved: h.ExceptionsResolved}
+		ErrorClass: h.ErrorClass, Error: h.Error, Exceptions: h.Exceptions, New: h.ExceptionsNew, Resolved: h.ExceptionsResolved,
+		Mode: h.Mode, DurationSeconds: h.DurationSeconds}
 	if h.Succeeded() {
 		run.DriftRate = rate(h.RecordsWithFieldMismatch, h.Matched)
 		if run.DriftRate == nil {
