@@ -14,7 +14,7 @@ func TestChecksumModeChoice(t *testing.T) {
 	// timed is a run of 1M source records that took seconds in mode.
 	timed := func(mode string, seconds float64) state.Run {
 		r := run(1_000_000, 10)
-		r.Mode, r.DurationSeconds = &mode, &seconds
+		r.Mode, r.DurationSeconds, r.ConfigHash = &mode, &seconds, "h"
 		return r
 	}
 	for _, c := range []struct {
@@ -46,9 +46,14 @@ func TestChecksumModeChoice(t *testing.T) {
 		{"auto: no rows run to weigh against", config.ModeAuto, []state.Run{timed("checksum", 50)}, true, 1_000_000},
 		// The window's slow checksum run has left it: time checksums again.
 		{"auto: no checksum run to weigh", config.ModeAuto, []state.Run{timed("rows", 1), timed("rows", 1)}, true, 1_000_000},
+		{"auto: a checksum run of another config", config.ModeAuto, []state.Run{timed("rows", 1), func() state.Run {
+			r := timed("checksum", 2)
+			r.ConfigHash = "before" // say, fewer fields
+			return r
+		}()}, true, 1_000_000},
 		{"auto: drift outweighs timing", config.ModeAuto, []state.Run{run(1_000_000, 5_000), timed("checksum", 1), timed("rows", 2)}, false, 1_000_000},
 	} {
-		checksum, expect, why := checksumMode(c.mode, c.recent)
+		checksum, expect, why := checksumMode(c.mode, "h", c.recent)
 		if checksum != c.checksum || expect != c.expect {
 			t.Errorf("%s: checksumMode(%s, %+v) = %t, %d (%s); want %t, %d", c.name, c.mode, c.recent, checksum, expect, why, c.checksum, c.expect)
 		}

@@ -498,7 +498,7 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 		if r.State != nil {
 			recent, _ = r.State.Successes(ctx, spec.Name, config.AutoWindow) // none known: as for a first run
 		}
-		checksum, expect, why := checksumMode(rc.Mode, recent)
+		checksum, expect, why := checksumMode(rc.Mode, rc.Hash, recent)
 		if checksum {
 			spec.Checksum = &rc.Checksum
 		}
@@ -540,15 +540,16 @@ func (r *Runner) reconcile(ctx context.Context, s *runScope, rc config.Reconcili
 	return out, nil
 }
 
-// checksumMode says whether a reconciliation of mode whose last
-// successful runs were recent (newest first, at most config.AutoWindow)
-// is to run in checksum mode, how many source records to expect (which
-// sizes the segments), and, for auto mode, why: checksums where the last
-// run counted many records and found few of them differ, unless a
-// checksum run among recent took longer per source record than the
-// newest rows run (as where the databases share recon's cores), until
-// that run is older than the window and checksums are timed again.
-func checksumMode(mode string, recent []state.Run) (checksum bool, expect int64, why string) {
+// checksumMode says whether a reconciliation of mode and config hash
+// whose last successful runs were recent (newest first, at most
+// config.AutoWindow) is to run in checksum mode, how many source records
+// to expect (which sizes the segments), and, for auto mode, why:
+// checksums where the last run counted many records and found few of
+// them differ, unless a checksum run of the same config among recent took
+// longer per source record than the newest rows run of it (as where the
+// databases share recon's cores), until that run has left the window and
+// checksums are timed again.
+func checksumMode(mode, hash string, recent []state.Run) (checksum bool, expect int64, why string) {
 	if len(recent) == 0 {
 		return mode == config.ModeChecksum, 0, "no earlier successful run"
 	}
@@ -568,7 +569,7 @@ func checksumMode(mode string, recent []state.Run) (checksum bool, expect int64,
 	}
 	timed := func(mode string) *state.Run {
 		for i, r := range recent {
-			if r.Mode != nil && *r.Mode == mode && r.DurationSeconds != nil && r.SourceCount > 0 {
+			if r.ConfigHash == hash && r.Mode != nil && *r.Mode == mode && r.DurationSeconds != nil && r.SourceCount > 0 {
 				return &recent[i]
 			}
 		}
