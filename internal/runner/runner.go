@@ -565,7 +565,7 @@ func checksumMode(mode, hash string, recent []state.Run) (checksum bool, expect 
 		return false, expect, fmt.Sprintf("the last run counted %d source records, under %d", expect, config.AutoChecksumRows)
 	}
 	if float64(last.Exceptions) >= config.AutoChecksumDrift*float64(expect) {
-		return false, expect, fmt.Sprintf("the last run found %d exceptions in %d source records, %g or more of them", last.Exceptions, expect, config.AutoChecksumDrift)
+		return false, expect, fmt.Sprintf("the last run found %d exceptions in %d source records, %g%% or more of them", last.Exceptions, expect, 100*config.AutoChecksumDrift)
 	}
 	timed := func(mode string) *state.Run {
 		for i, r := range recent {
