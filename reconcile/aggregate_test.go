@@ -85,6 +85,21 @@ func TestGroupWithAnUnreadableRowIsInvalid(t *testing.T) {
 	}
 }
 
+// A value its normalisation refuses (no country is called Narnia) makes
+// the group's record invalid too, though the folded text it leaves, read
+// without the normalisation, would compare as a mismatch.
+func TestGroupWithAnUnnormalisableRowIsInvalid(t *testing.T) {
+	spec := invoicesSpec()
+	spec.Fields = []Field{{Name: "country", Source: "country", Target: "country", Type: String, Aggregate: Min, Normalize: []Normalization{Country}}}
+	source := sliceSnapshot{rows: [][]string{{"1", "US"}, {"2", "France"}}}
+	target := sliceSnapshot{rows: [][]string{{"1", "United States"}, {"1", "Narnia"}, {"2", "FR"}, {"2", "fra"}}}
+	got, res := runLines(t, spec, Input{Snapshot: source, Location: time.UTC}, Input{Snapshot: target, Location: time.UTC}, 1<<20)
+	want := []string{"invalid_record key=1 field=country side=target src=∅ tgt=Narnia"}
+	if !slices.Equal(got, want) || res.InvalidRecords != 1 || res.RecordsWithFieldMismatch != 0 {
+		t.Errorf("got %q, %+v; want %q", got, res, want)
+	}
+}
+
 // A distinct set of decimals holds numbers, not texts: 12.5 and 12.50 are
 // one member, and equal to 12.500 on the other side.
 func TestDistinctDecimalsAreNumbers(t *testing.T) {

@@ -224,6 +224,13 @@ func (j *join) parse(i int, r *record, rows int, folded bool, same uint64) *Reco
 	rec := &j.recs[i]
 	nf := len(j.fields)
 	cols := r.cols
+	vals, invalid := j.vals[i], j.invalid[i]
+	// invalid still marks the columns of the side's last record that did
+	// not parse: cleared here, not column by column below, which visits
+	// only the columns it parses.
+	for _, c := range rec.Invalid {
+		invalid[c] = false
+	}
 	rec.Fields, rec.Timestamp, rec.UpdatedAt = cols[:nf], nil, nil
 	rec.Rows, rec.Invalid, rec.Key, rec.Grouped = rows, rec.Invalid[:0], nil, folded
 	j.records[i]++
@@ -231,7 +238,6 @@ func (j *join) parse(i int, r *record, rows int, folded bool, same uint64) *Reco
 	if !folded {
 		parsers = j.fields
 	}
-	vals, invalid := j.vals[i], j.invalid[i]
 	// skip marks the fields not parsed here: most values agree.
 	skip := same
 	if i == 0 {
@@ -245,20 +251,32 @@ func (j *join) parse(i int, r *record, rows int, folded bool, same uint64) *Reco
 		}
 		j.unread = skip
 	}
-	for c, text := range cols[:nf] {
+	failed := false
+	for c := nextUnset(skip, 0, nf); c < nf; c = nextUnset(skip, c+1, nf) {
 		var err error
-		switch {
-		case skip&(1<<c) == 0:
-			vals[c], err = parsers[c].parse(text, loc)
-		case i == 1 && j.invalid[0][c]:
-			err = errSharedInvalid
+		if vals[c], err = parsers[c].parse(cols[c], loc); err != nil {
+			invalid[c], failed = true, true
 		}
-		if folded && j.groups[i].fold.bad[c] {
-			err = errFoldedInvalid
+	}
+	if i == 1 && skip != 0 {
+		for _, c := range j.recs[0].Invalid {
+			if c < nf && skip&(1<<c) != 0 {
+				invalid[c], failed = true, true // errSharedInvalid
+			}
 		}
-		invalid[c] = err != nil
-		if err != nil {
-			rec.Invalid = append(rec.Invalid, c)
+	}
+	if folded {
+		for c, bad := range j.groups[i].fold.bad[:nf] {
+			if bad {
+				invalid[c], failed = true, true // errFoldedInvalid
+			}
+		}
+	}
+	if failed {
+		for c, bad := range invalid[:nf] {
+			if bad {
+				rec.Invalid = append(rec.Invalid, c)
+			}
 		}
 	}
 	if j.stamp != nil {
@@ -302,6 +320,19 @@ func (j *join) parseStamp(i int, r *record, folded bool, same uint64) {
 		j.stamps[i] = v.instant()
 		rec.UpdatedAt = &j.stamps[i]
 	}
+}
+
+// nextUnset is the first column from c on whose bit in set is clear, or
+// n where there is none below n. Columns from 64 on have no bit: never set.
+func nextUnset(set uint64, c, n int) int {
+	if c < 64 {
+		if rest := ^set >> c; rest != 0 {
+			c += bits.TrailingZeros64(rest)
+		} else {
+			c = 64
+		}
+	}
+	return min(c, n)
 }
 
 // sameTexts marks the shared columns whose text is the same on both
@@ -492,9 +523,9 @@ func (j *join) settling(r *Record) bool {
 
 func (j *join) compareFields() {
 	src, tgt := j.vals[0], j.vals[1]
-	for f := range j.fields {
-		// The same text is the same value (of a shared column).
-		if j.same&(1<<f) != 0 || j.invalid[0][f] || j.invalid[1][f] || j.fields[f].equal(src[f], tgt[f]) {
+	// The same text is the same value (of a shared column).
+	for f, n := nextUnset(j.same, 0, len(j.fields)), len(j.fields); f < n; f = nextUnset(j.same, f+1, n) {
+		if j.invalid[0][f] || j.invalid[1][f] || j.fields[f].equal(src[f], tgt[f]) {
 			continue
 		}
 		j.diff.Mismatched = append(j.diff.Mismatched, f)
