@@ -16,7 +16,7 @@
 //     same for both sides, because the encoding depends on the key's text
 //     alone (see key.go: canonical integers sort numerically, other text
 //     bytewise). Records whose key is NULL or unparsable are quarantined.
-//  2. Sort. Records collect in a fixed arena (half of Options.MemoryBudget
+//  2. Sort. Records collect in an arena (half of Options.MemoryBudget
 //     per side). When it is full, its records are sorted (abbreviated keys,
 //     ties by arrival) and written to a run file. A side that fits is never
 //     written to disk.

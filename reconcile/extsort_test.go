@@ -67,6 +67,60 @@ func TestMergeInPassesKeepsOrderAndBoundsOpenRuns(t *testing.T) {
 // read past or panicked on. Column lengths straddle the one-byte length's
 // end (126 bytes and up). stamp's bits say whether the record is stamped,
 // with a bad or a NULL timestamp.
+// The arena's chunks keep arrival order for ties across chunks, give a
+// record larger than a chunk one of its own, are reused after a spill
+// rather than added to, and hold no more than the budget and a chunk.
+func TestArenaChunksKeepOrderAndTheBudget(t *testing.T) {
+	for _, budget := range []int{64 << 20, 6 << 20} { // in memory, and spilled
+		s := newSorter(t.TempDir(), "side", budget, 1)
+		rng := rand.New(rand.NewPCG(3, 4))
+		type rec struct{ key, seq, size int }
+		var want []rec
+		most := 0
+		for i := range 40000 {
+			r := rec{rng.IntN(1000), i, rng.IntN(300)}
+			if i%5000 == 1 {
+				r.size = arenaChunk + rng.IntN(arenaChunk) // larger than a chunk
+			}
+			want = append(want, r)
+			payload := fmt.Appendf(nil, "%d:%s", i, strings.Repeat("x", r.size))
+			if err := s.add(appendIntKey(nil, int64(r.key)), [][]byte{payload}, known{}); err != nil {
+				t.Fatal(err)
+			}
+			held := 0
+			for _, c := range s.chunks {
+				held += cap(c)
+			}
+			most = max(most, held)
+		}
+		if limit := budget + 3*arenaChunk; most > limit {
+			t.Errorf("budget %d: chunks held %d bytes, want at most %d", budget, most, limit)
+		}
+		if spilled := len(s.runs) > 0; spilled != (budget < 32<<20) {
+			t.Fatalf("budget %d: %d runs", budget, len(s.runs))
+		}
+		it, err := s.finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortStableFunc(want, func(a, b rec) int { return a.key - b.key })
+		for i, w := range want {
+			r, err := it.next()
+			if err != nil || r == nil {
+				t.Fatalf("budget %d, record %d: %v, %v", budget, i, r, err)
+			}
+			seq, rest, _ := strings.Cut(string(r.cols[0]), ":")
+			if !bytes.Equal(r.key, appendIntKey(nil, int64(w.key))) || seq != strconv.Itoa(w.seq) || len(rest) != w.size {
+				t.Fatalf("budget %d, record %d: key %x seq %s size %d, want key %d seq %d size %d", budget, i, r.key, seq, len(rest), w.key, w.seq, w.size)
+			}
+		}
+		if r, err := it.next(); r != nil || err != nil {
+			t.Fatalf("a record more: %v %v", r, err)
+		}
+		it.close()
+	}
+}
+
 func FuzzRecordEncoding(f *testing.F) {
 	f.Add([]byte("k1"), []byte("Account 7\x00\x00USD"), uint16(0), uint64(0), uint8(0), int64(0), uint32(0))
 	f.Add([]byte{}, []byte(strings.Repeat("x", 300)), uint16(1), uint64(0b1011), uint8(1), int64(1709251205), uint32(999_999_999))
