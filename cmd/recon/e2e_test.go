@@ -21,24 +21,31 @@ import (
 	"github.com/recon-dev/recon/internal/reporttest"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := dbtest.Main(m)
+	if binDir != "" {
+		os.RemoveAll(binDir) // else every run leaves a binary in the temp dir
+	}
+	os.Exit(code)
+}
 
 var (
 	binOnce sync.Once
+	binDir  string
 	binPath string
 	binErr  error
 )
 
-// reconBinary builds the recon binary once per test run.
+// reconBinary builds the recon binary once per test run, into a directory
+// TestMain removes.
 func reconBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "recon-bin-")
-		if err != nil {
-			binErr = err
+		binDir, binErr = os.MkdirTemp("", "recon-bin-")
+		if binErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "recon")
+		binPath = filepath.Join(binDir, "recon")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = errors.New(string(out))
