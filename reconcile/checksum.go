@@ -221,7 +221,7 @@ type checksummed struct {
 
 // checksum narrows spec's differences down to segments, or returns a
 // reason to compare rows instead (and nil).
-func checksum(ctx context.Context, spec Spec, source, target Input, opts Options, logger *slog.Logger) (*checksummed, string, error) {
+func checksum(ctx context.Context, spec Spec, source, target Input, opts Options, progress *Progress, logger *slog.Logger) (*checksummed, string, error) {
 	if opts.SettleAfter != (time.Time{}) {
 		return nil, "settle", nil
 	}
@@ -268,7 +268,9 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 		c.close()
 		return nil, "", err
 	}
+	defer progress.ChecksumLevel.Store(0)
 	for depth := 0; ; depth++ {
+		progress.ChecksumLevel.Store(int32(depth + 1))
 		var sums [2]map[int64]SegmentSum
 		g, gctx := errgroup.WithContext(ctx)
 		for i, sess := range c.sessions {
@@ -334,6 +336,7 @@ func checksum(ctx context.Context, spec Spec, source, target Input, opts Options
 			c.leaves = append(c.leaves, leaves)
 			c.figures.SegmentsRead += int64(len(read))
 		}
+		progress.SegmentsCompared.Add(int64(len(segments)))
 		logger.Info("checksummed segments", "count", level.Count, "width", level.Width, "compared", len(segments), "split", len(split), "read", len(read))
 		if len(split) == 0 {
 			return c, "", nil

@@ -48,11 +48,19 @@ type Options struct {
 }
 
 // Progress counts rows read, then keys compared; safe to read while a run
-// goes on.
+// goes on. In checksum mode the databases first sum segments of keys,
+// reading no rows, for as long as a pass over both tables takes: the
+// level being summed says that much, then the rows of the segments that
+// differ are read and counted.
 type Progress struct {
 	SourceRows atomic.Int64
 	TargetRows atomic.Int64
 	Compared   atomic.Int64 // distinct keys the merge join has passed
+	// ChecksumLevel is the level of segments both databases are summing
+	// (1 for the pass over every row), 0 when none is; SegmentsCompared
+	// counts the segments of the levels summed.
+	ChecksumLevel    atomic.Int32
+	SegmentsCompared atomic.Int64
 	// ExpectSourceRows and ExpectTargetRows, when known (the last run's
 	// rows read), let a caller estimate the time left; the engine does not
 	// use them.
@@ -115,7 +123,7 @@ func Run(ctx context.Context, spec Spec, source, target Input, sink Sink, opts O
 	}
 	var sums *checksummed
 	if spec.Checksum != nil {
-		c, why, err := checksum(ctx, spec, source, target, opts, logger)
+		c, why, err := checksum(ctx, spec, source, target, opts, progress, logger)
 		if err != nil {
 			return Result{}, fmt.Errorf("checksum: %w", err)
 		}

@@ -109,6 +109,7 @@ type runnerFlags struct {
 // built from the flags, prints the summary and returns the exit code.
 func runRunner(ctx context.Context, cfg *config.Config, configPath string, f runnerFlags,
 	do func(*runner.Runner) (reports.Run, string, error), stdout, stderr io.Writer) int {
+	stderr = onTerminal(stderr)
 	logger, tty, err := f.logFlags.logger(stderr)
 	if err != nil {
 		return report(stderr, err)

@@ -55,12 +55,41 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, bool, error) {
 }
 
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// terminal is a terminal's stderr shared by the progress line, redrawn in
+// place, and log lines: every write first clears the line, so that a log
+// line never runs on from the progress line before it.
+type terminal struct {
+	mu   sync.Mutex
+	file *os.File
+}
+
+// onTerminal returns stderr as a terminal where it is one, else as it is.
+func onTerminal(stderr io.Writer) io.Writer {
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+		return &terminal{file: f}
+	}
+	return stderr
+}
+
+func (t *terminal) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := t.file.WriteString("\r\033[K"); err != nil {
+		return 0, err
+	}
+	return t.file.Write(p)
+}
+
+// Fd makes a terminal's stderr known as one (isTerminal).
+func (t *terminal) Fd() uintptr { return t.file.Fd() }
+
 // showProgress reports rows read while a reconciliation runs: a live line on
-// a terminal, an info log every 30 s otherwise. The returned func stops it.
+// a terminal (stderr a terminal, see onTerminal), an info log every 30 s
+// otherwise. The returned func stops it.
 func showProgress(name string, p *reconcile.Progress, logger *slog.Logger, stderr io.Writer, tty bool) func() {
 	every := 30 * time.Second
 	if tty {
@@ -78,35 +107,52 @@ func showProgress(name string, p *reconcile.Progress, logger *slog.Logger, stder
 			select {
 			case <-done:
 				if tty {
-					fmt.Fprint(stderr, "\r\033[K")
+					io.WriteString(stderr, "") // clears the line
 				}
 				return
 			case <-tick.C:
-				src, tgt, compared := p.SourceRows.Load(), p.TargetRows.Load(), p.Compared.Load()
-				elapsed := time.Since(start)
-				rate := float64(src+tgt) / elapsed.Seconds()
-				eta := ""
-				left, known := p.Remaining(elapsed)
-				if known && compared == 0 {
-					eta = fmt.Sprintf(", about %s left to read (as many rows as last run)", left.Round(time.Second))
-				}
-				switch {
-				case tty && compared > 0:
-					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows; compared %d keys", name, src, tgt, compared)
-				case tty:
-					fmt.Fprintf(stderr, "\r\033[K%s: read %d source + %d target rows, %.0f rows/s%s", name, src, tgt, rate, eta)
-				default:
-					attrs := []any{"reconciliation", name, "source_rows", src, "target_rows", tgt,
-						"rows_per_second", int64(rate), "keys_compared", compared}
-					if known && compared == 0 {
-						attrs = append(attrs, "read_seconds_left", int64(left.Seconds()))
-					}
+				line, attrs := progressReport(name, p, time.Since(start))
+				if tty {
+					io.WriteString(stderr, line)
+				} else {
 					logger.Info("progress", attrs...)
 				}
 			}
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// progressReport is what showProgress says of p, elapsed into a
+// reconciliation: a terminal's line and a log's attributes.
+func progressReport(name string, p *reconcile.Progress, elapsed time.Duration) (line string, attrs []any) {
+	if level := p.ChecksumLevel.Load(); level > 0 {
+		// No row is read until the databases have summed the level, one
+		// statement each: what is known is how long it has taken.
+		segments := p.SegmentsCompared.Load()
+		line = fmt.Sprintf("%s: checksumming in both databases, level %d", name, level)
+		if segments > 0 {
+			line += fmt.Sprintf(" (%d segments compared so far)", segments)
+		}
+		line += fmt.Sprintf(", %s", elapsed.Round(time.Second))
+		return line, []any{"reconciliation", name, "checksum_level", level, "segments_compared", segments, "elapsed_seconds", int64(elapsed.Seconds())}
+	}
+	src, tgt, compared := p.SourceRows.Load(), p.TargetRows.Load(), p.Compared.Load()
+	rate := float64(src+tgt) / elapsed.Seconds()
+	left, known := p.Remaining(elapsed)
+	known = known && compared == 0
+	attrs = []any{"reconciliation", name, "source_rows", src, "target_rows", tgt,
+		"rows_per_second", int64(rate), "keys_compared", compared}
+	switch {
+	case compared > 0:
+		line = fmt.Sprintf("%s: read %d source + %d target rows; compared %d keys", name, src, tgt, compared)
+	case known:
+		line = fmt.Sprintf("%s: read %d source + %d target rows, %.0f rows/s, about %s left to read (as many rows as last run)", name, src, tgt, rate, left.Round(time.Second))
+		attrs = append(attrs, "read_seconds_left", int64(left.Seconds()))
+	default:
+		line = fmt.Sprintf("%s: read %d source + %d target rows, %.0f rows/s", name, src, tgt, rate)
+	}
+	return line, attrs
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/recon-dev/recon/reconcile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/recon-dev/recon/internal/runner"
 	"github.com/recon-dev/recon/internal/state"
 	"github.com/recon-dev/recon/internal/status"
+	"github.com/recon-dev/recon/reconcile"
 	_ "github.com/recon-dev/recon/sources/all"
 )
 
@@ -286,5 +286,71 @@ func TestProgressExpectsTheLastRunsRows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// In checksum mode the progress shows the levels the databases sum, and
+// once they are done, the rows of the differing segments read; the
+// segments it counts are those the summary reports.
+func TestProgressOfChecksumMode(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE TABLE deals (id bigint PRIMARY KEY, amount numeric(12,2))",
+		"INSERT INTO deals SELECT g, 100 FROM generate_series(1, 4000) g",
+		"CREATE TABLE invoices AS SELECT * FROM deals",
+		"ALTER TABLE invoices ADD PRIMARY KEY (id)",
+		"UPDATE invoices SET amount = 99 WHERE id IN (17, 2500)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "recon.yaml")
+	if err := os.WriteFile(path, []byte(`version: 1
+systems:
+  crm: {driver: postgres, dsn: "`+dsn+`"}
+reconciliations:
+  - name: deals
+    mode: checksum
+    checksum: {segments: 8, leaf_rows: 64}
+    source: {system: crm, table: deals}
+    target: {system: crm, table: invoices}
+    key: [{source: id, type: int}]
+    fields: [{name: amount, type: decimal}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress *reconcile.Progress
+	r := &runner.Runner{Config: cfg, Out: filepath.Join(dir, "reports"),
+		Progress: func(_ string, p *reconcile.Progress) func() {
+			progress = p
+			return func() {}
+		}}
+	run, _, err := r.Run(context.Background(), cfg.Reconciliations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run.Results[0]
+	if res.Mode != "checksum" || res.Checksum == nil || res.Checksum.Levels < 2 {
+		t.Fatalf("mode %q, checksum figures %+v: want a checksum run of two levels or more", res.Mode, res.Checksum)
+	}
+	if got := progress.SegmentsCompared.Load(); got != res.Checksum.SegmentsChecksummed {
+		t.Errorf("progress counted %d segments compared, the summary %d", got, res.Checksum.SegmentsChecksummed)
+	}
+	if level := progress.ChecksumLevel.Load(); level != 0 {
+		t.Errorf("checksum level %d after the run, want 0 (the rows were read)", level)
+	}
+	if got, want := progress.SourceRows.Load(), res.SourceRowsRead; got != want || got == 0 || got >= 4000 {
+		t.Errorf("progress read %d source rows, the summary %d: want the differing segments' alone", got, want)
 	}
 }
