@@ -259,10 +259,18 @@ var _ sources.SegmentPlanner = Dialect{}
 
 // UniqueColumn implements sources.ChecksumDialect: a unique index of the
 // column alone, with no predicate, in the table the name resolves to.
+// The index must be valid: a CREATE UNIQUE INDEX CONCURRENTLY that failed
+// on duplicates leaves one that is not. And the table must have no
+// inheritance children, whose rows a read of it includes and its index
+// does not cover; a partitioned table's unique index covers them all.
 func (d Dialect) UniqueColumn(ctx context.Context, tx *sqlx.Tx, table, column string) bool {
 	var ok bool
-	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-		WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2)`,
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		JOIN pg_class c ON c.oid = i.indrelid
+		WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1
+		AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2
+		AND (c.relkind = 'p' OR NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = c.oid)))`,
 		queries.QuoteTable(d, table), column).Scan(&ok)
 	return err == nil && ok
 }

@@ -335,3 +335,49 @@ func TestPlanSegments(t *testing.T) {
 		t.Errorf("after PlanSegments, the settings are %q, want %q as before", got, outside)
 	}
 }
+
+// TestUniqueColumnNotTakenOnTrust checks the unique indexes that do not
+// keep a key unique, which a checksum that trusted them would let hide
+// duplicate keys (by counting rows instead of distinct keys): one a
+// failed CREATE UNIQUE INDEX CONCURRENTLY left invalid, and a parent's
+// whose inheritance children hold keys of their own. A partitioned
+// table's does keep its key unique.
+func TestUniqueColumnNotTakenOnTrust(t *testing.T) {
+	t.Parallel()
+	dsn, setup := newDatabase(t)
+	for _, stmt := range []string{
+		"CREATE TABLE failed (id bigint, v text)",
+		"INSERT INTO failed VALUES (7, 'a'), (7, 'a')",
+		"CREATE TABLE parent (id bigint PRIMARY KEY, v text)",
+		"CREATE TABLE child () INHERITS (parent)",
+		"INSERT INTO parent VALUES (7, 'a')",
+		"INSERT INTO child VALUES (7, 'a')",
+		"CREATE TABLE part (id bigint PRIMARY KEY, v text) PARTITION BY RANGE (id)",
+		"CREATE TABLE part_low PARTITION OF part FOR VALUES FROM (0) TO (100)",
+		"CREATE TABLE part_high PARTITION OF part FOR VALUES FROM (100) TO (200)",
+		"CREATE TABLE plain (id bigint PRIMARY KEY, v text)",
+	} {
+		if _, err := setup.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := setup.Exec("CREATE UNIQUE INDEX CONCURRENTLY failed_id ON failed (id)"); err == nil {
+		t.Fatal("a unique index was built on a duplicate key")
+	}
+	d := postgres.Dialect{}
+	db, err := sqlx.Open(d.DriverName(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := d.BeginSnapshot(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for table, want := range map[string]bool{"failed": false, "parent": false, "child": false, "part": true, "plain": true} {
+		if got := d.UniqueColumn(context.Background(), tx, table, "id"); got != want {
+			t.Errorf("UniqueColumn(%s, id) = %t, want %t", table, got, want)
+		}
+	}
+}
