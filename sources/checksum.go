@@ -160,6 +160,7 @@ type checksumSession struct {
 // Count implements reconcile.ChecksumSession.
 func (s *checksumSession) Count(ctx context.Context) (int64, error) {
 	var n int64
+	defer s.tx.endOnCancel(ctx)()
 	if err := s.tx.QueryRowContext(ctx, queries.Select(s.d, s.rel.sel, []string{"COUNT(*)"})).Scan(&n); err != nil {
 		return 0, s.rel.wrap("count", err)
 	}
@@ -336,6 +337,7 @@ func (s *checksumSession) Sums(ctx context.Context, level reconcile.SegmentLevel
 
 // sums appends the segment sums stmt reads to out.
 func (s *checksumSession) sums(ctx context.Context, stmt string, out []reconcile.SegmentSum) ([]reconcile.SegmentSum, error) {
+	defer s.tx.endOnCancel(ctx)()
 	rows, err := s.tx.QueryContext(ctx, stmt)
 	if err != nil {
 		return nil, s.rel.wrap("checksum", err)

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -43,6 +44,23 @@ type connCutter interface {
 	CutConn() bool
 }
 
+// Killer is a Dialect whose server goes on with a statement after its
+// client has gone, until the statement next sends a row: MySQL and
+// MariaDB, which would otherwise sum a checksum's segments over the whole
+// table for nobody after a run is cancelled. The snapshot's statements
+// that send nothing until they end are then ended on the server, from
+// another connection.
+type Killer interface {
+	// SessionID is the SQL of the id of the connection it runs on.
+	SessionID() string
+	// KillStatement is the SQL that ends the statement session id runs,
+	// and leaves the session.
+	KillStatement(id int64) string
+}
+
+// killTimeout bounds the statement that ends another.
+const killTimeout = 10 * time.Second
+
 // snapshot is one read-only transaction of a relation, and, where the
 // dialect reads natively, the connection the transaction holds.
 type snapshot struct {
@@ -52,6 +70,9 @@ type snapshot struct {
 	// reading is the native read last started: until it ends, it holds
 	// the connection, so that the transaction can do nothing else.
 	reading RowSource
+	// kill ends on the server the statement the transaction runs; nil
+	// where the dialect is no Killer.
+	kill func()
 }
 
 // beginSnapshot starts a snapshot of db.
@@ -62,7 +83,12 @@ func (db *DB) beginSnapshot(ctx context.Context) (*snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &snapshot{Tx: tx}, nil
+		s := &snapshot{Tx: tx}
+		if err := db.killable(ctx, s); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+		return s, nil
 	}
 	conn, err := db.db.Connx(ctx)
 	if err != nil {
@@ -74,6 +100,34 @@ func (db *DB) beginSnapshot(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	return &snapshot{Tx: tx, conn: conn.Conn, native: native}, nil
+}
+
+// killable gives s its kill where the dialect is a Killer.
+func (db *DB) killable(ctx context.Context, s *snapshot) error {
+	k, ok := db.dialect.(Killer)
+	if !ok {
+		return nil
+	}
+	var id int64
+	if err := s.QueryRowContext(ctx, k.SessionID()).Scan(&id); err != nil {
+		return err
+	}
+	s.kill = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+		defer cancel()
+		db.db.ExecContext(ctx, k.KillStatement(id)) // at worst the statement runs on, as without
+	}
+	return nil
+}
+
+// endOnCancel makes a cancelled ctx end the statement the snapshot runs
+// on the server as well as in the driver, for a statement that sends
+// nothing until it ends; stop stops watching ctx.
+func (s *snapshot) endOnCancel(ctx context.Context) (stop func() bool) {
+	if s.kill == nil {
+		return func() bool { return false }
+	}
+	return context.AfterFunc(ctx, s.kill)
 }
 
 // query streams the rows of n columns stmt reads.

@@ -28,7 +28,17 @@ func init() { sources.Register("mysql", Dialect{}) }
 // Dialect is MySQL's and MariaDB's sources.Dialect.
 type Dialect struct{}
 
-var _ sources.ChecksumDialect = Dialect{}
+var (
+	_ sources.ChecksumDialect = Dialect{}
+	_ sources.Killer          = Dialect{}
+)
+
+// SessionID implements sources.Killer.
+func (Dialect) SessionID() string { return "SELECT CONNECTION_ID()" }
+
+// KillStatement implements sources.Killer: a user may end its own
+// sessions' statements without any privilege.
+func (Dialect) KillStatement(id int64) string { return fmt.Sprintf("KILL QUERY %d", id) }
 
 // DriverName implements sources.Dialect.
 func (Dialect) DriverName() string { return "mysql" }
