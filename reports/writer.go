@@ -56,8 +56,8 @@ type Result struct {
 	reconcile.Result
 	ConfigHash string `json:"config_hash"`
 	// ErrorClass and ErrorHint classify a failure (auth, schema,
-	// connectivity, config, resource, busy, internal) and say what to do
-	// first.
+	// connectivity, config, resource, busy, cancelled, internal) and say
+	// what to do first.
 	ErrorClass *string `json:"error_class"`
 	ErrorHint  *string `json:"error_hint"`
 	// Exceptions counted against the previous run that completed, as

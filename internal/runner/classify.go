@@ -25,6 +25,7 @@ const (
 	ClassConfig       = "config"               // the config is wrong
 	ClassResource     = "resource"             // disk full, out of memory
 	ClassBusy         = reports.ErrorClassBusy // another recon holds the reconciliation's lock
+	ClassCancelled    = "cancelled"            // the run was stopped (SIGINT, SIGTERM) before the reconciliation ended
 	ClassInternal     = "internal"             // anything else: a bug to report
 )
 
@@ -36,6 +37,7 @@ var firstSteps = map[string]string{
 	ClassConfig:       "fix the config, then check it with recon validate --config <file>",
 	ClassResource:     "free disk space where reports and spill files go (--out, --tmp), or give the run more memory (--memory)",
 	ClassBusy:         "another recon is running this reconciliation; wait for it, or look for a stuck daemon (recon status shows the lock)",
+	ClassCancelled:    "nothing to fix: the run was stopped before the reconciliation ended; the next run compares it afresh",
 	ClassInternal:     "this is a recon bug: report it with the log line",
 }
 
@@ -57,6 +59,8 @@ func classify(err error) string {
 		return *partial.Result.ErrorClass
 	// The causes of a stopped run first: the driver's error that came of
 	// stopping it is wrapped with them.
+	case errors.Is(err, ErrCancelled):
+		return ClassCancelled
 	case errors.As(err, &busy), errors.Is(err, errLostLock):
 		return ClassBusy
 	case errors.Is(err, errTimeout), errors.Is(err, errUnrenewed):

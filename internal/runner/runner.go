@@ -221,9 +221,18 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (_ repor
 func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Reconciliation) (reports.Result, error) {
 	name, writer, logger := rc.Spec.Name, s.writer, s.logger
 	fail := func(err error) (reports.Result, error) {
+		if ctx.Err() != nil {
+			// Whatever the driver said of the read cut short (a closed
+			// connection, say), the run was stopped.
+			err = fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
+		}
 		msg := err.Error()
 		class, step := Classify(err)
-		logger.Error("reconciliation failed", "reconciliation", name, "error", msg, "error_class", class, "try", step)
+		if class == ClassCancelled {
+			logger.Warn("reconciliation cancelled", "reconciliation", name, "error", msg, "error_class", class)
+		} else {
+			logger.Error("reconciliation failed", "reconciliation", name, "error", msg, "error_class", class, "try", step)
+		}
 		return reports.Result{Result: reconcile.Result{Name: name, FieldMismatches: map[string]int64{}, Breaches: []string{}, Error: &msg},
 			ErrorClass: &class, ErrorHint: &step}, err
 	}

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -352,5 +353,35 @@ reconciliations:
 	}
 	if got, want := progress.SourceRows.Load(), res.SourceRowsRead; got != want || got == 0 || got >= 4000 {
 		t.Errorf("progress read %d source rows, the summary %d: want the differing segments' alone", got, want)
+	}
+}
+
+// A run stopped mid-reconciliation is recorded as cancelled, not as the
+// connection the stop cut (which the history, recon status and alerts
+// would otherwise show as a connectivity failure).
+func TestCancelledRunRecordedAsCancelled(t *testing.T) {
+	s := newScenario(t, "recon-state.db", "")
+	store, err := state.Open(context.Background(), s.cfg.State, "", s.cfg.StateName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stop := errors.New("terminated signal received")
+	r := &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, "reports"),
+		Progress: func(string, *reconcile.Progress) func() {
+			cancel(stop) // as the reconciliation starts to read
+			return func() {}
+		}}
+	if _, _, err := r.Run(ctx, s.cfg.Reconciliations); !errors.Is(err, runner.ErrCancelled) || !errors.Is(err, stop) {
+		t.Fatalf("Run = %v, want ErrCancelled with its cause", err)
+	}
+	runs, err := store.Runs(context.Background(), "deals", time.Time{}, 1)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("%d runs in the history, %v", len(runs), err)
+	}
+	if c, e := runs[0].ErrorClass, runs[0].Error; c == nil || *c != runner.ClassCancelled || e == nil || !strings.Contains(*e, stop.Error()) {
+		t.Errorf("the history has error class %v, error %v; want %q and the cause", deref(c), deref(e), runner.ClassCancelled)
 	}
 }
