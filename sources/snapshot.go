@@ -3,6 +3,9 @@ package sources
 import (
 	"context"
 	"database/sql"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -49,7 +52,7 @@ type connCutter interface {
 // MariaDB, which would otherwise sum a checksum's segments over the whole
 // table for nobody after a run is cancelled. The snapshot's statements
 // that send nothing until they end are then ended on the server, from
-// another connection.
+// another connection of the pool.
 type Killer interface {
 	// SessionID is the SQL of the id of the connection it runs on.
 	SessionID() string
@@ -61,6 +64,49 @@ type Killer interface {
 // killTimeout bounds the statement that ends another.
 const killTimeout = 10 * time.Second
 
+// statements are the sessions of a Killer's pool running a statement that
+// sends nothing until it ends.
+type statements struct {
+	mu      sync.Mutex
+	running map[int64]int // session id: statements
+}
+
+func (s *statements) add(id int64, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running == nil {
+		s.running = map[int64]int{}
+	}
+	if s.running[id] += n; s.running[id] <= 0 {
+		delete(s.running, id)
+	}
+}
+
+func (s *statements) sessions() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Keys(s.running))
+}
+
+// kill ends the statement session id runs (at worst it runs on, as
+// without).
+func (db *DB) kill(k Killer, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	defer cancel()
+	db.db.ExecContext(ctx, k.KillStatement(id))
+}
+
+// killRunning ends every statement endOnCancel watches, for Abort: which
+// comes before the pool closes, where the statements' own contexts may
+// end them after, when the pool can no longer.
+func (db *DB) killRunning() {
+	if k, ok := db.dialect.(Killer); ok {
+		for _, id := range db.statements.sessions() {
+			db.kill(k, id)
+		}
+	}
+}
+
 // snapshot is one read-only transaction of a relation, and, where the
 // dialect reads natively, the connection the transaction holds.
 type snapshot struct {
@@ -70,9 +116,10 @@ type snapshot struct {
 	// reading is the native read last started: until it ends, it holds
 	// the connection, so that the transaction can do nothing else.
 	reading RowSource
-	// kill ends on the server the statement the transaction runs; nil
-	// where the dialect is no Killer.
-	kill func()
+	// db and session, where the dialect is a Killer, end on the server the
+	// statement the transaction runs.
+	db      *DB
+	session int64
 }
 
 // beginSnapshot starts a snapshot of db.
@@ -102,32 +149,34 @@ func (db *DB) beginSnapshot(ctx context.Context) (*snapshot, error) {
 	return &snapshot{Tx: tx, conn: conn.Conn, native: native}, nil
 }
 
-// killable gives s its kill where the dialect is a Killer.
+// killable makes s end its statements on the server where the dialect is
+// a Killer.
 func (db *DB) killable(ctx context.Context, s *snapshot) error {
 	k, ok := db.dialect.(Killer)
 	if !ok {
 		return nil
 	}
-	var id int64
-	if err := s.QueryRowContext(ctx, k.SessionID()).Scan(&id); err != nil {
+	if err := s.QueryRowContext(ctx, k.SessionID()).Scan(&s.session); err != nil {
 		return err
 	}
-	s.kill = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
-		defer cancel()
-		db.db.ExecContext(ctx, k.KillStatement(id)) // at worst the statement runs on, as without
-	}
+	s.db = db
 	return nil
 }
 
-// endOnCancel makes a cancelled ctx end the statement the snapshot runs
-// on the server as well as in the driver, for a statement that sends
-// nothing until it ends; stop stops watching ctx.
-func (s *snapshot) endOnCancel(ctx context.Context) (stop func() bool) {
-	if s.kill == nil {
-		return func() bool { return false }
+// endOnCancel makes a cancelled ctx, or an Abort of the pool, end the
+// statement the snapshot runs on the server as well as in the driver, for
+// a statement that sends nothing until it ends; stop stops watching.
+func (s *snapshot) endOnCancel(ctx context.Context) (stop func()) {
+	if s.db == nil {
+		return func() {}
 	}
-	return context.AfterFunc(ctx, s.kill)
+	s.db.statements.add(s.session, 1)
+	k := s.db.dialect.(Killer)
+	stopKill := context.AfterFunc(ctx, func() { s.db.kill(k, s.session) })
+	return func() {
+		stopKill()
+		s.db.statements.add(s.session, -1)
+	}
 }
 
 // query streams the rows of n columns stmt reads.

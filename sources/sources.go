@@ -128,6 +128,9 @@ type DB struct {
 	db      *sqlx.DB
 	secrets []string
 	abort   func() // closes every connection at once; nil if the driver needs none
+	// statements are those of a Killer dialect to end on the server when
+	// the pool is aborted.
+	statements statements
 }
 
 // Abortable is a Dialect that opens its own pool, whose connections a run
@@ -197,6 +200,7 @@ func (db *DB) Close() error { return db.db.Close() }
 // for a run that times out on a database that stopped answering. The pool
 // is not to be used after.
 func (db *DB) Abort() {
+	db.killRunning()
 	if db.abort != nil {
 		db.abort()
 	}

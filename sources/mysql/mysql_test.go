@@ -373,11 +373,12 @@ func TestCanonicalDecimals(t *testing.T) {
 	}
 }
 
-// TestCancelledChecksumEndsOnTheServer checks that a cancelled checksum
-// statement, which sends nothing until it has summed the whole table,
-// stops on the server too, for a user with no privilege but SELECT: the
-// driver only closes its connection, which the server would notice at the
-// statement's end.
+// TestCancelledChecksumEndsOnTheServer checks that a checksum statement,
+// which sends nothing until it has summed the whole table, stops on the
+// server when its context is cancelled or its pool aborted (a run's
+// timeout), for a user with no privilege but SELECT: the driver only
+// closes its connection, which the server would notice at the statement's
+// end.
 func TestCancelledChecksumEndsOnTheServer(t *testing.T) {
 	dsn, setup := newDatabase(t)
 	if _, err := setup.Exec("CREATE TABLE slow (id BIGINT PRIMARY KEY, v INT)"); err != nil {
@@ -391,41 +392,56 @@ func TestCancelledChecksumEndsOnTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader := withUser(t, dsn, createUser(t, dsn, setup, "pw"), "pw", nil)
-	db, err := sources.OpenDB(context.Background(), sources.Config{Name: "billing", Driver: "mysql", DSN: reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	// A billion rows stand for a large table. (A SLEEP would not do: it
-	// looks every few seconds for its client, which a pass over a table
-	// never does.)
-	rel := db.Relation(queries.Selection{Query: "SELECT a.id, a.v + b.v + c.v AS v FROM slow a, slow b, slow c"})
-	sess, why, err := rel.OpenChecksums(context.Background(), reconcile.ChecksumPlan{Side: reconcile.TargetSide,
-		Key: reconcile.ChecksumColumn{Name: "id", Type: reconcile.Int}, Columns: []reconcile.ChecksumColumn{{Name: "v", Type: reconcile.Int}}})
-	if err != nil || why != "" {
-		t.Fatalf("OpenChecksums: %q, %v", why, err)
-	}
-	defer sess.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := sess.Sums(ctx, reconcile.SegmentLevel{Count: 64}); err == nil {
-		t.Fatal("Sums outlived its context")
-	}
-	const running = "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%slow a, slow b%' AND ID <> CONNECTION_ID()"
-	for {
-		var id int64
-		err := setup.QueryRow(running).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if time.Since(start) > 10*time.Second {
-			setup.Exec(fmt.Sprintf("KILL QUERY %d", id)) // else dropping the database waits for it
-			t.Fatalf("the checksum statement still runs on the server %s after its context was cancelled", time.Since(start).Round(time.Second))
-		}
-		time.Sleep(100 * time.Millisecond)
+	for _, how := range []string{"context cancelled", "pool aborted"} {
+		t.Run(how, func(t *testing.T) {
+			db, err := sources.OpenDB(context.Background(), sources.Config{Name: "billing", Driver: "mysql", DSN: reader})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			// A billion rows stand for a large table. (A SLEEP would not
+			// do: it looks every few seconds for its client, which a pass
+			// over a table never does.)
+			rel := db.Relation(queries.Selection{Query: "SELECT a.id, a.v + b.v + c.v AS v FROM slow a, slow b, slow c"})
+			sess, why, err := rel.OpenChecksums(context.Background(), reconcile.ChecksumPlan{Side: reconcile.TargetSide,
+				Key: reconcile.ChecksumColumn{Name: "id", Type: reconcile.Int}, Columns: []reconcile.ChecksumColumn{{Name: "v", Type: reconcile.Int}}})
+			if err != nil || why != "" {
+				t.Fatalf("OpenChecksums: %q, %v", why, err)
+			}
+			defer sess.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := sess.Sums(ctx, reconcile.SegmentLevel{Count: 64})
+				done <- err
+			}()
+			time.Sleep(500 * time.Millisecond)
+			start := time.Now()
+			if how == "context cancelled" {
+				cancel()
+			} else {
+				db.Abort()
+			}
+			const running = "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%slow a, slow b%' AND ID <> CONNECTION_ID()"
+			for {
+				var id int64
+				err := setup.QueryRow(running).Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if time.Since(start) > 10*time.Second {
+					setup.Exec(fmt.Sprintf("KILL QUERY %d", id)) // else the test waits for it
+					t.Fatalf("the checksum statement still runs on the server %s after the %s", time.Since(start).Round(time.Second), how)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err := <-done; err == nil {
+				t.Error("Sums ended without an error")
+			}
+		})
 	}
 }
