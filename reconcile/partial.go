@@ -27,8 +27,13 @@ import (
 // cannot be used, periods), which only partition 0 has.
 //
 // The format is recon's own and private to one version: a magic line, a
-// JSON header, then records of a tag byte and uvarint-framed fields.
-const partialMagic = "recon partial v2\n" // v2: text keys partitioned by SHA-256
+// JSON header, then records of a tag byte and uvarint-framed fields, and
+// an end line, written last, so that a file cut short anywhere lacks it
+// (CheckPartial).
+const (
+	partialMagic = "recon partial v3\n" // v2: text keys partitioned by SHA-256; v3: the end line
+	partialEnd   = "recon partial end\n"
+)
 
 // Tags of a partial file's records.
 const (
@@ -141,6 +146,7 @@ func (w *PartialWriter) Close(res Result) error {
 	}
 	w.w.WriteByte(partialFigures)
 	w.w.Write(appendBytes(nil, figures))
+	w.w.WriteString(partialEnd)
 	err = errors.Join(w.w.Flush(), w.f.Sync(), w.f.Close())
 	if err != nil {
 		os.Remove(w.f.Name())
@@ -253,6 +259,30 @@ type partialReader struct {
 	keyed, done bool
 }
 
+// CheckPartial refuses a partial file that is missing, of another
+// version, or cut short (its end line missing), before a merge reads it:
+// reading only its ends.
+func CheckPartial(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	magic := make([]byte, len(partialMagic))
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != partialMagic {
+		return fmt.Errorf("%s is not a recon partial file of this version", path)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := make([]byte, len(partialEnd))
+	if _, err := f.ReadAt(end, info.Size()-int64(len(end))); err != nil || string(end) != partialEnd {
+		return fmt.Errorf("%s: unfinished partial file (run the partition again): it lacks its end", path)
+	}
+	return nil
+}
+
 func openPartial(path string, spec *Spec, locs [2]*time.Location) (*partialReader, *os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -300,8 +330,12 @@ func (p *partialReader) next() error {
 		if err := json.Unmarshal(b, &pr); err != nil {
 			return p.corrupt(err)
 		}
+		end := make([]byte, len(partialEnd))
+		if _, err := io.ReadFull(p.r, end); err != nil || string(end) != partialEnd {
+			return p.corrupt(errors.New("no end after the figures"))
+		}
 		if _, err := p.r.ReadByte(); err != io.EOF {
-			return p.corrupt(errors.New("data after the figures"))
+			return p.corrupt(errors.New("data after the end"))
 		}
 		p.figures, p.done = &pr, true
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -217,6 +218,34 @@ func TestReplayRefusesPartialsThatAreNotOneRun(t *testing.T) {
 	}
 	if b, err := os.ReadFile(p0); err != nil || len(b) == 0 {
 		t.Fatal("the partial file was not written", err)
+	}
+	// CheckPartial, reading only a file's ends, takes a whole file and
+	// refuses it cut short anywhere, as Replay would.
+	if err := CheckPartial(p0); err != nil {
+		t.Errorf("CheckPartial of a whole file: %v", err)
+	}
+	whole, err := os.ReadFile(p0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(whole) {
+		cut := filepath.Join(dir, "cut")
+		if err := os.WriteFile(cut, whole[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckPartial(cut); err == nil {
+			t.Fatalf("CheckPartial took the file cut to %d of its %d bytes", n, len(whole))
+		}
+		var sink collect
+		if _, err := Replay(context.Background(), spec, []string{cut, p1}, locs, &sink); err == nil {
+			t.Fatalf("Replay took the file cut to %d of its %d bytes", n, len(whole))
+		}
+	}
+	if err := CheckPartial(unfinished); err == nil || !strings.Contains(err.Error(), "unfinished partial file") {
+		t.Errorf("CheckPartial of an unfinished file: %v", err)
+	}
+	if err := CheckPartial(filepath.Join(dir, "absent")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CheckPartial of no file: %v", err)
 	}
 }
 

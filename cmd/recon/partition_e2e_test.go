@@ -240,6 +240,40 @@ func runWholeAndPartitioned(t *testing.T, dir string, env map[string]string, con
 	if code != exitError || !strings.Contains(stderr, "is given twice") {
 		t.Errorf("merge with a partition twice: exit %d\n%s", code, stderr)
 	}
+	// A partial file cut short (its worker killed while writing it) or
+	// missing is refused before the merge writes anything.
+	for _, damage := range []string{"cut short", "missing"} {
+		broken := filepath.Join(t.TempDir(), "broken")
+		if err := os.CopyFS(broken, os.DirFS(partials[0])); err != nil {
+			t.Fatal(err)
+		}
+		files, err := filepath.Glob(filepath.Join(broken, "partials", "*.partial"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no partial files in %s: %v", partials[0], err)
+		}
+		if info, err := os.Stat(files[0]); err != nil {
+			t.Fatal(err)
+		} else if damage == "missing" {
+			err = os.Remove(files[0])
+		} else {
+			err = os.Truncate(files[0], info.Size()/2)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := filepath.Join(out, "refused")
+		code, _, stderr = runRecon(t, env, append([]string{"merge", "--config", paths["parts"], "--out", refused, broken}, partials[1:]...)...)
+		var runs []string
+		entries, _ := os.ReadDir(refused)
+		for _, e := range entries {
+			if e.IsDir() {
+				runs = append(runs, e.Name())
+			}
+		}
+		if code != exitError || !strings.Contains(stderr, "run partition") || len(runs) > 0 {
+			t.Errorf("merge with a partial file %s: exit %d, runs written %v\n%s", damage, code, runs, stderr)
+		}
+	}
 	code, stdout, stderr = runRecon(t, env, append(mergeArgs, partials...)...)
 	if code != wantCode {
 		t.Fatalf("recon merge: exit %d, want the single run's %d\n%s\n%s", code, wantCode, stdout, stderr)

@@ -75,13 +75,17 @@ func classify(err error) string {
 		return ClassResource
 	case errors.Is(err, sources.ErrNoColumn):
 		return ClassSchema
-	case errors.As(err, &opErr), errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+	case errors.As(err, &opErr): // a socket's, even where its file is missing
+		return ClassConnectivity
+	// Before the network's other errors: a file's syscall.Errno is a
+	// net.Error too (it has Timeout and Temporary).
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return ClassConfig // a file the config names: SQLite database, query file
+	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EPIPE):
 		return ClassConnectivity
 	case errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, pq.ErrSSLNotSupported):
 		return ClassConnectivity
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
-		return ClassConfig // a file the config names: SQLite database, query file
 	}
 	var cfgErr *config.Error
 	if errors.As(err, &cfgErr) {

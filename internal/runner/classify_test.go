@@ -119,10 +119,15 @@ reconciliations:
 
 // The classes no server can be made to show on demand.
 func TestErrorClassesOfLocalFailures(t *testing.T) {
+	_, missingFile := os.Open(filepath.Join(t.TempDir(), "crm.db"))
+	_, missingSocket := net.Dial("unix", filepath.Join(t.TempDir(), "mysqld.sock"))
 	for _, c := range []struct {
 		err   error
 		class string
 	}{
+		// A file's error is a net.Error too: it must not read as one.
+		{fmt.Errorf("system %q: open: %w", "crm", missingFile), runner.ClassConfig},
+		{fmt.Errorf("system %q: connect: %w", "billing", missingSocket), runner.ClassConnectivity},
 		{fmt.Errorf("spill: write /tmp/x: %w", syscall.ENOSPC), runner.ClassResource},
 		{errors.New("index out of range"), runner.ClassInternal},
 		{&runner.BusyError{Reconciliation: "r"}, runner.ClassBusy},

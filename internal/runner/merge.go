@@ -74,8 +74,9 @@ func (e *PartialError) Error() string {
 // directories that are not partial runs, partial runs of another
 // partitioning, a partition given twice or missing, and reconciliations
 // whose config changed since (their hash differs), or that not every
-// partial run has: the merge would not be the run one worker would have
-// made.
+// partial run has, or whose partial file is missing or cut short: the
+// merge would not be the run one worker would have made, and it refuses
+// before it writes anything.
 func CheckPartials(cfg *config.Config, dirs []string) ([]config.Reconciliation, error) {
 	if len(dirs) == 0 {
 		return nil, hint.Wrap(errors.New("no partial runs to merge"), "name the report directories of every partition's run: recon merge --config FILE DIR…")
@@ -105,6 +106,14 @@ func CheckPartials(cfg *config.Config, dirs []string) ([]config.Reconciliation, 
 		var here []string
 		for _, res := range run.Results {
 			here = append(here, res.Name)
+			// A reconciliation that failed in the partition has no file:
+			// it fails in the merge, as it did there.
+			if res.Error == nil {
+				if err := reconcile.CheckPartial(partialPath(dir, res.Name)); err != nil {
+					return nil, hint.Wrap(fmt.Errorf("partial run %s, reconciliation %q: %w", dir, res.Name, err),
+						fmt.Sprintf("run partition %s again (recon run --partition %s), then merge", p, p))
+				}
+			}
 			if i == 0 {
 				names = append(names, res.Name)
 				hashes[res.Name] = res.ConfigHash
