@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lib/pq"
 
 	"github.com/recon-dev/recon/internal/config"
@@ -51,6 +52,7 @@ func classify(err error) string {
 	var busy *BusyError
 	var partial *PartialError
 	var pqErr *pq.Error
+	var pgxErr *pgconn.PgError
 	var myErr *mysql.MySQLError
 	var netErr net.Error
 	var opErr *net.OpError
@@ -67,6 +69,8 @@ func classify(err error) string {
 		return ClassConnectivity
 	case errors.As(err, &pqErr):
 		return pqClass(string(pqErr.Code))
+	case errors.As(err, &pgxErr): // driver: pgx
+		return pqClass(pgxErr.Code)
 	case errors.As(err, &myErr):
 		return mysqlClass(myErr.Number)
 	case errors.Is(err, context.DeadlineExceeded):

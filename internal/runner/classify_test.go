@@ -70,6 +70,7 @@ func TestErrorClassesAgainstRealServers(t *testing.T) {
 	}{
 		{runner.ClassAuth, "{system: pg, table: deals}", "{system: badpw, table: invoices}", "[{name: v}]"},
 		{runner.ClassSchema, "{system: pg, table: no_such_table}", "{system: my, table: invoices}", "[{name: v}]"},
+		{runner.ClassSchema, "{system: pgx, table: no_such_table}", "{system: my, table: invoices}", "[{name: v}]"},
 		{runner.ClassSchema, "{system: pg, table: deals}", "{system: my, table: invoices}", "[{name: v}, {name: missing}]"},
 		{runner.ClassConnectivity, "{system: pg, table: deals}", "{system: down, table: invoices}", "[{name: v}]"},
 		{runner.ClassConfig, "{system: pg, table: deals, where: \"id = = 1\"}", "{system: my, table: invoices}", "[{name: v}]"},
@@ -80,6 +81,7 @@ func TestErrorClassesAgainstRealServers(t *testing.T) {
 state: recon-state.db
 systems:
   pg: {driver: postgres, dsn: %q}
+  pgx: {driver: pgx, dsn: %q}
   my: {driver: mysql, dsn: %q}
   badpw: {driver: mysql, dsn: %q}
   down: {driver: mysql, dsn: "root@tcp(%s)/x"}
@@ -89,7 +91,7 @@ reconciliations:
     target: %s
     key: [{source: id, type: int}]
     fields: %s
-`, pg, my, wrong.FormatDSN(), closed, c.source, c.target, c.fields)
+`, pg, pg, my, wrong.FormatDSN(), closed, c.source, c.target, c.fields)
 			dir := t.TempDir()
 			path := filepath.Join(dir, "recon.yaml")
 			for name, text := range map[string]string{"recon.yaml": text, "sorted.sql": "SELECT id, v FROM deals ORDER BY v DESC"} {
