@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"maps"
 	"os"
@@ -28,12 +30,16 @@ import (
 //
 // The format is recon's own and private to one version: a magic line, a
 // JSON header, then records of a tag byte and uvarint-framed fields, and
-// an end line, written last, so that a file cut short anywhere lacks it
+// an end line, written last, with the CRC-32C of all before it: a file cut
+// short anywhere lacks it, and a file changed anywhere fails its check
 // (CheckPartial).
 const (
 	partialMagic = "recon partial v3\n" // v2: text keys partitioned by SHA-256; v3: the end line
-	partialEnd   = "recon partial end\n"
+	partialEnd   = "recon partial end " // then 8 hex digits and a newline
+	endLength    = len(partialEnd) + 8 + 1
 )
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 // Tags of a partial file's records.
 const (
@@ -77,6 +83,7 @@ type partialStake struct {
 type PartialWriter struct {
 	f   *os.File
 	w   *bufio.Writer
+	crc hash.Hash32 // of all w has written
 	buf []byte
 }
 
@@ -86,7 +93,8 @@ func CreatePartial(path string, spec *Spec, p Partition) (*PartialWriter, error)
 	if err != nil {
 		return nil, fmt.Errorf("create partial: %w", err)
 	}
-	w := &PartialWriter{f: f, w: bufio.NewWriterSize(f, 1<<16)}
+	crc := crc32.New(crc32c)
+	w := &PartialWriter{f: f, w: bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<16), crc: crc}
 	head, _ := json.Marshal(partialHeader{Reconciliation: spec.Name, Partition: p}) // plain fields always marshal
 	w.w.WriteString(partialMagic)
 	w.w.Write(binary.AppendUvarint(nil, uint64(len(head))))
@@ -146,8 +154,9 @@ func (w *PartialWriter) Close(res Result) error {
 	}
 	w.w.WriteByte(partialFigures)
 	w.w.Write(appendBytes(nil, figures))
-	w.w.WriteString(partialEnd)
-	err = errors.Join(w.w.Flush(), w.f.Sync(), w.f.Close())
+	flushed := w.w.Flush()
+	fmt.Fprintf(w.f, "%s%08x\n", partialEnd, w.crc.Sum32())
+	err = errors.Join(flushed, w.f.Sync(), w.f.Close())
 	if err != nil {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("write partial: %w", err)
@@ -260,8 +269,8 @@ type partialReader struct {
 }
 
 // CheckPartial refuses a partial file that is missing, of another
-// version, or cut short (its end line missing), before a merge reads it:
-// reading only its ends.
+// version, cut short (its end line missing) or changed since it was
+// written (its CRC-32C), before a merge reads it.
 func CheckPartial(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -276,9 +285,25 @@ func CheckPartial(path string) error {
 	if err != nil {
 		return err
 	}
-	end := make([]byte, len(partialEnd))
-	if _, err := f.ReadAt(end, info.Size()-int64(len(end))); err != nil || string(end) != partialEnd {
+	body := info.Size() - int64(endLength)
+	end := make([]byte, endLength)
+	if body < int64(len(magic)) {
 		return fmt.Errorf("%s: unfinished partial file (run the partition again): it lacks its end", path)
+	}
+	if _, err := f.ReadAt(end, body); err != nil || !bytes.HasPrefix(end, []byte(partialEnd)) || end[endLength-1] != '\n' {
+		return fmt.Errorf("%s: unfinished partial file (run the partition again): it lacks its end", path)
+	}
+	var want uint32
+	if _, err := fmt.Sscanf(string(end[len(partialEnd):endLength-1]), "%08x", &want); err != nil {
+		return fmt.Errorf("%s: corrupt partial file (run the partition again): its end line is %q", path, end)
+	}
+	h := crc32.New(crc32c)
+	h.Write(magic)
+	if _, err := io.Copy(h, io.NewSectionReader(f, int64(len(magic)), body-int64(len(magic)))); err != nil {
+		return err
+	}
+	if h.Sum32() != want {
+		return fmt.Errorf("%s: corrupt partial file (run the partition again): it changed since it was written", path)
 	}
 	return nil
 }
@@ -330,8 +355,8 @@ func (p *partialReader) next() error {
 		if err := json.Unmarshal(b, &pr); err != nil {
 			return p.corrupt(err)
 		}
-		end := make([]byte, len(partialEnd))
-		if _, err := io.ReadFull(p.r, end); err != nil || string(end) != partialEnd {
+		end := make([]byte, endLength)
+		if _, err := io.ReadFull(p.r, end); err != nil || !bytes.HasPrefix(end, []byte(partialEnd)) {
 			return p.corrupt(errors.New("no end after the figures"))
 		}
 		if _, err := p.r.ReadByte(); err != io.EOF {

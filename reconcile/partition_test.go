@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,18 @@ func TestReplayRefusesPartialsThatAreNotOneRun(t *testing.T) {
 		var sink collect
 		if _, err := Replay(context.Background(), spec, []string{cut, p1}, locs, &sink); err == nil {
 			t.Fatalf("Replay took the file cut to %d of its %d bytes", n, len(whole))
+		}
+	}
+	// ... and changed anywhere, which Replay might not notice.
+	for i := range whole {
+		changed := filepath.Join(dir, "changed")
+		b := slices.Clone(whole)
+		b[i] ^= 0x10
+		if err := os.WriteFile(changed, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckPartial(changed); err == nil {
+			t.Fatalf("CheckPartial took the file changed at byte %d of %d", i, len(whole))
 		}
 	}
 	if err := CheckPartial(unfinished); err == nil || !strings.Contains(err.Error(), "unfinished partial file") {
