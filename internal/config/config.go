@@ -29,6 +29,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/recon-dev/recon/internal/hint"
+	"github.com/recon-dev/recon/internal/state"
 	"github.com/recon-dev/recon/queries"
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/reports/repairs"
@@ -1114,7 +1115,7 @@ func checkOperations(fc *fileConfig, root *yaml.Node, dir string, cfg *Config, p
 	case fc.State == "":
 		cfg.State = filepath.Join(dir, DefaultStateFile)
 		cfg.StateName = cfg.State
-	case strings.HasPrefix(fc.State, "postgres://") || strings.HasPrefix(fc.State, "postgresql://"):
+	case state.IsPostgres(fc.State):
 		cfg.StateName = sources.Scrub("postgres", fc.State)
 	case !filepath.IsAbs(fc.State):
 		cfg.State = filepath.Join(dir, fc.State)

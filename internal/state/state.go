@@ -88,12 +88,29 @@ func (e scrubbed) Error() string { return e.msg }
 func (e scrubbed) Unwrap() error { return e.err }
 
 // IsPostgres reports whether a state: value names PostgreSQL rather than an
-// SQLite file.
+// SQLite file: a postgres:// URL, or libpq's key=value form, which a
+// system's dsn may take too (host=db user=recon password=…), and which
+// must not be taken for a file's path, secrets and all.
 func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return true
+	}
+	fields := strings.Fields(dsn)
+	known := false
+	for _, f := range fields {
+		key, _, ok := strings.Cut(f, "=")
+		if !ok || key == "" || strings.ContainsAny(key, `/\.`) {
+			return false
+		}
+		switch key {
+		case "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "service", "connect_timeout":
+			known = true
+		}
+	}
+	return known
 }
 
-// Open opens the state store dsn: a postgres:// URL, or the path of an
+// Open opens the state store dsn: PostgreSQL's (IsPostgres), or the path of an
 // SQLite file (created if missing; relative to baseDir). name is how
 // messages show it, without secrets.
 func Open(ctx context.Context, dsn, baseDir, name string) (*Store, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -372,5 +374,44 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 				t.Fatalf("opening a schema-99 store: %v", err)
 			}
 		})
+	}
+}
+
+// A state: in libpq's key=value form is PostgreSQL, as a system's dsn may
+// be: taken for a file's path, it made directories named after it,
+// password and all.
+func TestKeywordDSNIsPostgres(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"postgres://u:p@db/recon":                           true,
+		"host=db user=recon password=pw dbname=recon":       true,
+		"dbname=recon":                                      true,
+		"recon-state.db":                                    false,
+		"/var/lib/recon/state.db":                           false,
+		"./state dbname=x.db":                               false, // a path with a space
+		"weird=1 path=x":                                    false,
+		"host=/var/run/postgresql user=postgres dbname=rec": true,
+	} {
+		if got := state.IsPostgres(dsn); got != want {
+			t.Errorf("IsPostgres(%q) = %t, want %t", dsn, got, want)
+		}
+	}
+	u, err := url.Parse(dbtest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// trust auth: the password is sent and not needed.
+	dsn := fmt.Sprintf("host=%s port=%s user=postgres password=NotShown dbname=%s sslmode=disable", u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"))
+	dir := t.TempDir()
+	s, err := state.Open(context.Background(), dsn, dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var version string
+	if err := state.DB(s).QueryRow("SELECT version()").Scan(&version); err != nil || !strings.HasPrefix(version, "PostgreSQL") {
+		t.Fatalf("the store is %q (%v), want PostgreSQL", version, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("opening a key=value dsn wrote %v into the base directory", entries)
 	}
 }
