@@ -200,18 +200,37 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (_ repor
 	}
 	if scope.review != nil {
 		if err := scope.review.Close(); err != nil {
+			r.unrecord(ctx, scope, err)
 			return reports.Run{}, "", err
 		}
 	}
 	run.FinishedAt = r.now()
 	run.Status = reports.Status(run.Results)
 	dir, err := writer.Close(run)
-	if err == nil {
-		for _, o := range r.Observers {
-			o.Finished(run, dir)
+	if err != nil {
+		r.unrecord(ctx, scope, err)
+		_, step := Classify(err)
+		return run, dir, hint.Wrap(err, step)
+	}
+	for _, o := range r.Observers {
+		o.Finished(run, dir)
+	}
+	return run, dir, nil
+}
+
+// unrecord records the reconciliations of a run whose report could not be
+// written as failed by err: the history had them as they ended, and a run
+// that leaves no report must not count as a success (recon status, the
+// dead man's switch).
+func (r *Runner) unrecord(ctx context.Context, s *runScope, err error) {
+	class, _ := Classify(err)
+	msg := "the report could not be written: " + err.Error()
+	for _, h := range s.recorded {
+		h.Status, h.ErrorClass, h.Error = "error", &class, &msg
+		if err := r.State.EndRun(context.WithoutCancel(ctx), h); err != nil {
+			s.logger.Error("could not record the run in the state", "reconciliation", h.Reconciliation, "error", err)
 		}
 	}
-	return run, dir, err
 }
 
 // reconcileLocked runs one reconciliation under its lock, records it in
@@ -310,7 +329,7 @@ func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Rec
 		writer.DropPending()
 		r.State.Discard(context.WithoutCancel(ctx), s.id, name)
 		out, err := fail(err)
-		r.record(ctx, hist, out, logger)
+		s.recorded = append(s.recorded, r.record(ctx, hist, out, logger))
 		out.Trend = r.trend(ctx, name)
 		return out, err
 	}
@@ -318,7 +337,7 @@ func (r *Runner) reconcileLocked(ctx context.Context, s *runScope, rc config.Rec
 	if max := rc.MaxNewExceptions; max != nil && lc.New > *max {
 		res.Breaches = append(res.Breaches, "new_exceptions")
 	}
-	r.record(ctx, hist, res, logger)
+	s.recorded = append(s.recorded, r.record(ctx, hist, res, logger))
 	res.Trend = r.trend(ctx, name)
 	return res, nil
 }
@@ -381,8 +400,8 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelCauseFunc, name
 	return func() { close(done); <-finished }
 }
 
-// record writes how a reconciliation's run ended to the history.
-func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, logger *slog.Logger) {
+// record writes how a reconciliation's run ended to the history, and returns what it wrote.
+func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, logger *slog.Logger) state.Run {
 	end := r.now()
 	h.FinishedAt = &end
 	h.Status = reports.Status([]reports.Result{res})
@@ -413,6 +432,7 @@ func (r *Runner) record(ctx context.Context, h state.Run, res reports.Result, lo
 	if err := r.State.EndRun(context.WithoutCancel(ctx), h); err != nil {
 		logger.Error("could not record the run in the state", "reconciliation", h.Reconciliation, "error", err)
 	}
+	return h
 }
 
 // runScope is what the reconciliations of one run share.
@@ -424,6 +444,9 @@ type runScope struct {
 	review  *repairs.Review // nil until a reconciliation repairs
 	seer    *firstSeer      // nil without a state store
 	logger  *slog.Logger
+	// recorded are the history's runs of the reconciliations done, as
+	// recorded.
+	recorded []state.Run
 }
 
 // firstSeer tells the report writer when exceptions were first seen, from

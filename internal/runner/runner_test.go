@@ -385,3 +385,41 @@ func TestCancelledRunRecordedAsCancelled(t *testing.T) {
 		t.Errorf("the history has error class %v, error %v; want %q and the cause", deref(c), deref(e), runner.ClassCancelled)
 	}
 }
+
+// A run whose report cannot be written is no success in the history
+// either: recon status and the dead man's switch would otherwise say all
+// is well while no report exists.
+func TestRunWithoutReportRecordedAsFailed(t *testing.T) {
+	s := newScenario(t, "recon-state.db", "")
+	s.drift(t, 3)
+	store, err := state.Open(context.Background(), s.cfg.State, "", s.cfg.StateName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	out := filepath.Join(s.dir, "reports")
+	r := &runner.Runner{Config: s.cfg, State: store, Out: out,
+		Progress: func(string, *reconcile.Progress) func() {
+			// The report being written vanishes, as on a disk that fails.
+			partial, _ := filepath.Glob(filepath.Join(out, ".*"))
+			for _, p := range partial {
+				if !strings.HasSuffix(p, ".lock") {
+					os.RemoveAll(p)
+				}
+			}
+			return func() {}
+		}}
+	if _, _, err := r.Run(context.Background(), s.cfg.Reconciliations); err == nil {
+		t.Fatal("Run wrote no report and said nothing")
+	}
+	runs, err := store.Runs(context.Background(), "deals", time.Time{}, 1)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("%d runs in the history, %v", len(runs), err)
+	}
+	if h := runs[0]; h.Status != "error" || h.Error == nil || !strings.Contains(*h.Error, "report could not be written") || h.ErrorClass == nil {
+		t.Errorf("the history has status %s, error %v, class %v; want an error without a report", h.Status, deref(h.Error), deref(h.ErrorClass))
+	}
+	if last, err := store.LastSuccess(context.Background(), "deals"); err != nil || last != nil {
+		t.Errorf("last success %+v (%v), want none", last, err)
+	}
+}
