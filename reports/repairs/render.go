@@ -3,9 +3,12 @@ package repairs
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
@@ -63,11 +66,18 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 		if d.Exponent() < 0 {
 			v.crm = d.StringFixed(-d.Exponent())
 		}
+		// A value the column would round goes to review, not rounded
+		// into place (and planned again every run).
+		places, digits := decimalDigits(d)
 		switch {
 		case fam == sources.Integer && !d.IsInteger():
 			return val{}, fmt.Errorf("%s has a fraction; an integer column cannot hold it", v.crm)
 		case fam == sources.Integer:
 			v.text, bare = d.BigInt().String(), true // 5.00 into an integer column as 5
+		case fam == sources.Decimal && col.ScaleKnown && places > col.Scale:
+			return val{}, fmt.Errorf("%s has %d digits after the point; the column keeps %d and would round it", v.crm, places, col.Scale)
+		case fam == sources.Decimal && t.Driver == "sqlite" && digits > sqliteDigits:
+			return val{}, fmt.Errorf("%s has %d significant digits; SQLite keeps %d of a number", v.crm, digits, sqliteDigits)
 		case numeric:
 			v.text, bare = v.crm, true
 		}
@@ -112,6 +122,31 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 	}
 	v.sql, err = t.Dialect.StringLiteral(v.text)
 	return v, err
+}
+
+// sqliteDigits is how many significant digits SQLite keeps of a number in
+// a column of NUMERIC affinity (it stores it as a REAL).
+const sqliteDigits = 15
+
+// decimalDigits returns d's digits after the point and its significant
+// digits, trailing zeros left out: 1.50 has 1 and 2.
+func decimalDigits(d decimal.Decimal) (places int64, digits int) {
+	coef, exp := new(big.Int).Abs(d.Coefficient()), d.Exponent()
+	ten, rem := big.NewInt(10), new(big.Int)
+	for coef.Sign() != 0 {
+		q, r := new(big.Int).QuoRem(coef, ten, rem)
+		if r.Sign() != 0 {
+			break
+		}
+		coef, exp = q, exp+1
+	}
+	if exp < 0 {
+		places = int64(-exp)
+	}
+	if coef.Sign() == 0 {
+		return 0, 0
+	}
+	return places, len(coef.String())
 }
 
 // renderConfigValue renders a value written in the config (a soft-delete

@@ -1,19 +1,31 @@
 package repairs
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/recon-dev/recon/reconcile"
 	"github.com/recon-dev/recon/sources"
 	"github.com/recon-dev/recon/sources/postgres"
+	"github.com/recon-dev/recon/sources/sqlite"
 )
 
 // render writes each type into each kind of column as the column takes it.
 func TestRender(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	tbl := &Table{Dialect: postgres.Dialect{}, Location: ny}
-	col := func(typ string) sources.Column { return sources.Column{Name: "c", DatabaseType: typ} }
+	col := func(typ string) sources.Column {
+		c := sources.Column{Name: "c", DatabaseType: typ}
+		if _, scale, ok := strings.Cut(strings.TrimSuffix(typ, ")"), ","); ok {
+			c.Scale, _ = strconv.ParseInt(scale, 10, 64)
+			c.ScaleKnown = true
+		}
+		return c
+	}
 	field := func(typ reconcile.FieldType, nee bool) reconcile.Field {
 		return reconcile.Field{Name: "f", Type: typ, NullEqualsEmpty: nee}
 	}
@@ -25,6 +37,12 @@ func TestRender(t *testing.T) {
 		sql    string // "" when the value cannot be written
 	}{
 		{"decimal into numeric keeps its scale", field(reconcile.Decimal, false), ptr("5.00"), "NUMERIC", "5.00"},
+		// Rounded into place, a value would differ still, and be planned
+		// again every run.
+		{"decimal within the column's scale", field(reconcile.Decimal, false), ptr("1.2300000000"), "NUMERIC(12,2)", "1.2300000000"},
+		{"decimal beyond the column's scale", field(reconcile.Decimal, false), ptr("1.2345678901"), "NUMERIC(12,2)", ""},
+		{"a carry beyond the column's scale", field(reconcile.Decimal, false), ptr("99999999.995"), "NUMERIC(12,2)", ""},
+		{"decimal into numeric of unknown scale", field(reconcile.Decimal, false), ptr("1.2345678901"), "NUMERIC", "1.2345678901"},
 		{"a whole decimal into an integer column", field(reconcile.Decimal, false), ptr("5.00"), "INT4", "5"},
 		{"a fractional decimal into an integer column", field(reconcile.Decimal, false), ptr("5.50"), "INT4", ""},
 		{"a whole float into an integer column", field(reconcile.Float, false), ptr("7"), "INT8", "7"},
@@ -51,6 +69,27 @@ func TestRender(t *testing.T) {
 			t.Errorf("%s: rendered %q, want an error", c.name, v.sql)
 		case c.sql != "" && (err != nil || v.sql != c.sql):
 			t.Errorf("%s: %q, %v; want %q", c.name, v.sql, err, c.sql)
+		}
+	}
+}
+
+// SQLite keeps 15 significant digits of a number in a NUMERIC column.
+func TestRenderIntoSQLiteNumeric(t *testing.T) {
+	tbl := &Table{Driver: "sqlite", Dialect: sqlite.Dialect{}, Location: time.UTC}
+	f := reconcile.Field{Name: "f", Type: reconcile.Decimal}
+	for raw, ok := range map[string]bool{"123456789012.345": true, "1234567890123.4500": true, "12345678901234567890.123456789012": false, "0.1234567890123456": false} {
+		_, err := render(f, []byte(raw), time.UTC, tbl, sources.Column{Name: "c", DatabaseType: "NUMERIC"})
+		if (err == nil) != ok {
+			t.Errorf("%s into a SQLite NUMERIC column: %v, want written %t", raw, err, ok)
+		}
+	}
+}
+
+func TestDecimalDigits(t *testing.T) {
+	for s, want := range map[string][2]int64{"1.50": {1, 2}, "100": {0, 1}, "-0.00120": {4, 2}, "0": {0, 0}, "12.345": {3, 5}, "1E+3": {0, 1}} {
+		places, digits := decimalDigits(decimal.RequireFromString(s))
+		if places != want[0] || int64(digits) != want[1] {
+			t.Errorf("decimalDigits(%s) = %d, %d; want %d, %d", s, places, digits, want[0], want[1])
 		}
 	}
 }
