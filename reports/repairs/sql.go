@@ -118,7 +118,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 	sc := bufio.NewScanner(io.TeeReader(f, h))
 	sc.Buffer(make([]byte, 1<<16), 64<<20)
 	bad := func(n int, why string) error { return fmt.Errorf("%s, line %d: %s", path, n, why) }
-	escapes := escapeStrings(driver)
+	escapes, ident := escapeStrings(driver), identQuote(driver)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		upper := strings.ToUpper(line)
@@ -142,7 +142,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 			cur = nil
 		case cur == nil:
 			stmt, ok := strings.CutSuffix(line, ";")
-			if !ok || !strings.HasPrefix(upper, "SET ") || plan.Batches > 0 || !oneStatement(stmt, escapes) {
+			if !ok || !strings.HasPrefix(upper, "SET ") || plan.Batches > 0 || !oneStatement(stmt, escapes, ident) {
 				return nil, bad(n, "only SET statements may come before the first batch")
 			}
 			plan.Session = append(plan.Session, stmt)
@@ -154,7 +154,7 @@ func ScanSQL(path, driver string, batch func(i int, b Batch) error) (*SQLPlan, e
 			kind := Kind(line[end+len(statementEnd):])
 			stmt := line[:end]
 			verb := map[Kind]string{Insert: "INSERT INTO ", Update: "UPDATE ", SoftDeleted: "UPDATE "}[kind]
-			if verb == "" || !strings.HasPrefix(stmt, verb) || !oneStatement(stmt, escapes) {
+			if verb == "" || !strings.HasPrefix(stmt, verb) || !oneStatement(stmt, escapes, ident) {
 				return nil, bad(n, fmt.Sprintf("not a recon repair statement (kind %q); recon only applies guarded INSERT and UPDATE statements, one per line", kind))
 			}
 			cur.Statements = append(cur.Statements, Statement{Line: n, SQL: stmt, Kind: kind})
@@ -183,12 +183,23 @@ func escapeStrings(driver string) bool {
 	return err == nil && strings.HasPrefix(lit, "E'")
 }
 
+// identQuote is the character driver's dialect quotes identifiers with
+// (0 for none known).
+func identQuote(driver string) byte {
+	d, err := sources.Lookup(driver)
+	if err != nil {
+		return 0
+	}
+	return d.QuoteIdent("x")[0]
+}
+
 // oneStatement reports whether s is one statement: no ';' outside its
 // quotes ('…' with ” doubled, "…", `…`). Plans hold backslashes only in
-// escape strings (E'…', where escapes is set), where they escape; a
-// backslash anywhere else is refused, so no dialect can read a quote
-// differently.
-func oneStatement(s string, escapes bool) bool {
+// escape strings (E'…', where escapes is set), where they escape, and in
+// identifiers quoted as the dialect quotes them (ident), where every
+// dialect reads them as themselves; a backslash anywhere else is refused,
+// so no dialect can read a quote differently.
+func oneStatement(s string, escapes bool, ident byte) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ';', '\\':
@@ -197,7 +208,7 @@ func oneStatement(s string, escapes bool) bool {
 			escaping := escapes && c == '\'' && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isWord(s[i-2]))
 			j := i + 1
 			for ; j < len(s); j++ {
-				if s[j] == '\\' {
+				if s[j] == '\\' && c != ident {
 					if !escaping {
 						return false
 					}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/recon-dev/recon/reports/repairs"
+	_ "github.com/recon-dev/recon/sources/all"
 )
 
 // ScanSQL accepts only what a planner writes, never panics, and never
@@ -47,21 +48,32 @@ func FuzzScanSQL(f *testing.F) {
 	})
 }
 
-// plainSemicolon reports whether s holds a ';' outside '…' quotes read
-// plainly, with ” doubled: exact for text without backslashes, which is
-// all recon writes outside PostgreSQL's E'…' strings. A backslash anywhere
-// but in a PostgreSQL plan counts as a second statement: ScanSQL must
-// refuse it.
+// plainSemicolon reports whether s holds a ';' outside quotes ('…', "…"
+// or `…`, a doubled quote read as one) read plainly: exact for text whose
+// only backslashes are in identifiers quoted as the dialect quotes them,
+// where every dialect reads a backslash as itself, which is all recon
+// writes outside PostgreSQL's E'…' strings. Any other backslash but in a
+// PostgreSQL plan counts as a second statement: ScanSQL must refuse it.
 func plainSemicolon(s, driver string) bool {
-	if strings.Contains(s, "\\") {
-		return driver != "postgres" && driver != "pgx"
+	ident := byte('"')
+	switch driver {
+	case "mysql":
+		ident = '`'
+	case "postgres", "pgx":
+		if strings.Contains(s, "\\") {
+			return false
+		}
 	}
-	in := false
+	var in byte // the quote s is in at i, 0 outside
 	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\'':
-			in = !in
-		case s[i] == ';' && !in:
+		switch c := s[i]; {
+		case in == 0 && (c == '\'' || c == '"' || c == '`'):
+			in = c
+		case in != 0 && c == in:
+			in = 0 // a doubled quote closes and opens again
+		case c == '\\' && in != ident:
+			return true
+		case c == ';' && in == 0:
 			return true
 		}
 	}
@@ -78,6 +90,10 @@ func TestScanSQLRefusesSmuggledStatements(t *testing.T) {
 		{"mysql", "SET NAMES utf8mb4; DROP TABLE t;\nSTART TRANSACTION;\nCOMMIT;\n"},
 		{"postgres", "BEGIN;\nUPDATE t SET v=E'\\'' ; DROP TABLE t2; -- update\nCOMMIT;\n"},
 		{"pgx", "BEGIN;\nUPDATE t SET v=E'\\'' ; DROP TABLE t2; -- update\nCOMMIT;\n"},
+		// A backslash is itself only in the dialect's own identifier quotes.
+		{"mysql", "START TRANSACTION;\nUPDATE `t` SET v=\"x\\\"; DROP TABLE t2; -- \" WHERE k=1; -- update\nCOMMIT;\n"},
+		{"sqlite", "BEGIN;\nUPDATE \"t\" SET \"v\" = 'a\\b' WHERE \"k\" = 1; -- update\nCOMMIT;\n"},
+		{"sqlite", "BEGIN;\nUPDATE `t\\` SET \"v\" = 'a' WHERE \"k\" = 1; -- update\nCOMMIT;\n"},
 	} {
 		path := filepath.Join(t.TempDir(), "plan.sql")
 		if err := os.WriteFile(path, []byte(c.plan), 0o644); err != nil {
@@ -95,6 +111,20 @@ func TestScanSQLRefusesSmuggledStatements(t *testing.T) {
 	for _, driver := range []string{"postgres", "pgx"} {
 		if plan, err := repairs.ScanSQL(path, driver, nil); err != nil || plan.Counts[repairs.Update] != 1 {
 			t.Errorf("%s: refused recon's own statement: %v\n%s", driver, err, ok)
+		}
+	}
+	// Identifiers holding a backslash, as each dialect quotes them.
+	for driver, stmt := range map[string]string{
+		"postgres": "UPDATE \"a\\b\" SET \"c\\\" = 'x' WHERE \"k\" = 'y'",
+		"sqlite":   "UPDATE \"a\\b\" SET \"c\\\" = CAST(X'615C62' AS TEXT) WHERE \"k\" = 'y'",
+		"mysql":    "UPDATE `a\\b` SET `c\\` = 'x' WHERE `k` = 'y'",
+	} {
+		path := filepath.Join(t.TempDir(), "ident.sql")
+		if err := os.WriteFile(path, []byte("BEGIN;\n"+stmt+"; -- update\nCOMMIT;\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if plan, err := repairs.ScanSQL(path, driver, nil); err != nil || plan.Counts[repairs.Update] != 1 {
+			t.Errorf("%s: refused recon's own statement: %v\n%s", driver, err, stmt)
 		}
 	}
 }

@@ -102,13 +102,14 @@ func (Dialect) NoTable() string { return "" }
 func (Dialect) OnConflictDoNothing(string) string { return " ON CONFLICT DO NOTHING" }
 
 // StringLiteral implements queries.Writer: a plain literal for text without
-// control characters (SQLite has no escapes), else the text's bytes as a
-// blob cast to text.
+// control characters or backslashes, else the text's bytes as a blob cast
+// to text. (SQLite has no escapes, but a plan holds a backslash nowhere a
+// dialect may read it as one: see repairs' oneStatement.)
 func (Dialect) StringLiteral(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", errors.New("not valid UTF-8")
 	}
-	if !queries.HasControl(s) {
+	if !strings.Contains(s, `\`) && !queries.HasControl(s) {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'", nil
 	}
 	return "CAST(X'" + strings.ToUpper(hex.EncodeToString([]byte(s))) + "' AS TEXT)", nil
