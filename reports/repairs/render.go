@@ -116,6 +116,9 @@ func render(f reconcile.Field, raw []byte, loc *time.Location, t *Table, col sou
 		v.crm = pv.Instant().UTC().Format("2006-01-02T15:04:05.000Z")
 		v.text = t.Dialect.Instant(pv.Instant(), col.DatabaseType, t.Location)
 	}
+	if t.salesforce && v.crm == salesforceNull {
+		return val{}, fmt.Errorf("%s is what a Salesforce Bulk API file writes for null: it cannot hold it as text", salesforceNull)
+	}
 	if bare {
 		v.sql = v.text
 		return v, nil

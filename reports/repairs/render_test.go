@@ -85,6 +85,22 @@ func TestRenderIntoSQLiteNumeric(t *testing.T) {
 	}
 }
 
+// A Salesforce Bulk API file reads #N/A as null: the text goes to review
+// where such a file is written, and is written as it is elsewhere.
+func TestRenderSalesforceNull(t *testing.T) {
+	f := reconcile.Field{Name: "f", Type: reconcile.String}
+	col := sources.Column{Name: "c", DatabaseType: "TEXT"}
+	for _, salesforce := range []bool{false, true} {
+		tbl := &Table{Dialect: postgres.Dialect{}, Location: time.UTC, salesforce: salesforce}
+		if _, err := render(f, []byte("#N/A"), time.UTC, tbl, col); (err == nil) == salesforce {
+			t.Errorf("#N/A with a Salesforce file %t: %v", salesforce, err)
+		}
+		if v, err := render(f, []byte("N/A"), time.UTC, tbl, col); err != nil || v.crm != "N/A" {
+			t.Errorf("N/A with a Salesforce file %t: %q, %v", salesforce, v.crm, err)
+		}
+	}
+}
+
 func TestDecimalDigits(t *testing.T) {
 	for s, want := range map[string][2]int64{"1.50": {1, 2}, "100": {0, 1}, "-0.00120": {4, 2}, "0": {0, 0}, "12.345": {3, 5}, "1E+3": {0, 1}} {
 		places, digits := decimalDigits(decimal.RequireFromString(s))

@@ -2,6 +2,7 @@ package repairs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -181,6 +182,9 @@ type Table struct {
 	Name     string
 	Location *time.Location // the system's zone of timestamps without one
 	columns  map[string]sources.Column
+	// salesforce is set where a Salesforce Bulk API file is written, in
+	// which the text #N/A cannot be written.
+	salesforce bool
 }
 
 // NewTable checks that the table has every column a plan on side s writes
@@ -189,7 +193,8 @@ type Table struct {
 // describes them, and returns it.
 func NewTable(s reconcile.Side, system, driver string, w queries.Writer, loc *time.Location,
 	have []sources.Column, spec *reconcile.Spec, rs *Spec) (*Table, error) {
-	t := &Table{Side: s, System: system, Driver: driver, Dialect: w, Name: rs.Table(s), Location: loc, columns: map[string]sources.Column{}}
+	t := &Table{Side: s, System: system, Driver: driver, Dialect: w, Name: rs.Table(s), Location: loc, columns: map[string]sources.Column{},
+		salesforce: slices.Contains(rs.Formats, Salesforce)}
 	if strings.ContainsFunc(t.Name, isControl) {
 		return nil, fmt.Errorf("repair table %q: a name with control characters cannot be written on one line", t.Name)
 	}
