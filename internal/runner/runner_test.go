@@ -423,3 +423,32 @@ func TestRunWithoutReportRecordedAsFailed(t *testing.T) {
 		t.Errorf("last success %+v (%v), want none", last, err)
 	}
 }
+
+// A reconciliation whose timeout ends while it connects leaves the
+// system to the next one, which connects anew rather than inherit the
+// timeout as the system's failure.
+func TestTimeoutDoesNotFailTheSystemForOthers(t *testing.T) {
+	s := newScenario(t, "recon-state.db", `    timeout: 1ns
+  - name: deals_again
+    source: {system: crm, table: deals}
+    target: {system: billing, table: invoices}
+    key: [{source: id, type: int}]
+    fields: [{name: amount, type: decimal}]
+`)
+	store, err := state.Open(context.Background(), s.cfg.State, "", s.cfg.StateName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, "reports")}
+	run, _, err := r.Run(context.Background(), s.cfg.Reconciliations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Results) != 2 || run.Results[0].Error == nil {
+		t.Fatalf("results %+v: want the first to time out", run.Results)
+	}
+	if e := run.Results[1].Error; e != nil {
+		t.Errorf("the second reconciliation failed with the first's timeout: %s", *e)
+	}
+}

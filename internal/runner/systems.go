@@ -15,7 +15,8 @@ import (
 )
 
 // Systems opens each configured system once, on first use, and remembers
-// a failure so that every reconciliation using the system reports it.
+// a failure to connect so that every reconciliation using the system
+// reports it (but not one its own context cut short).
 type Systems struct {
 	mu      sync.Mutex // Abort comes from a reconciliation's timeout, in another goroutine
 	cfg     *config.Config
@@ -65,7 +66,12 @@ func (s *Systems) Get(ctx context.Context, name string) (sources.System, error) 
 	db, err := s.connect(ctx, s.cfg.Systems[name].Source)
 	if err != nil {
 		err = hint.Wrap(err, "check that system "+name+" is reachable and its dsn (host, port, user, password) is right")
-		s.failed[name] = err
+		// A connection cut short by the reconciliation's own timeout (or
+		// a cancelled run) says nothing of the system: the next
+		// reconciliation tries again.
+		if ctx.Err() == nil {
+			s.failed[name] = err
+		}
 		return nil, err
 	}
 	s.logger.Debug("connected", "system", name, "driver", s.cfg.Systems[name].Source.Driver)
