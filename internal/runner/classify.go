@@ -56,6 +56,7 @@ func classify(err error) string {
 	var myErr *mysql.MySQLError
 	var netErr net.Error
 	var opErr *net.OpError
+	var pathErr *fs.PathError
 	switch {
 	case errors.As(err, &partial) && partial.Result.ErrorClass != nil:
 		return *partial.Result.ErrorClass
@@ -83,8 +84,8 @@ func classify(err error) string {
 		return ClassConnectivity
 	// Before the network's other errors: a file's syscall.Errno is a
 	// net.Error too (it has Timeout and Temporary).
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
-		return ClassConfig // a file the config names: SQLite database, query file
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.As(err, &pathErr):
+		return ClassConfig // a file the config or a flag names: SQLite database, query file, --tmp
 	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EPIPE):
 		return ClassConnectivity

@@ -123,6 +123,11 @@ reconciliations:
 func TestErrorClassesOfLocalFailures(t *testing.T) {
 	_, missingFile := os.Open(filepath.Join(t.TempDir(), "crm.db"))
 	_, missingSocket := net.Dial("unix", filepath.Join(t.TempDir(), "mysqld.sock"))
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, spillInFile := os.CreateTemp(notDir, "recon-spill-")
 	for _, c := range []struct {
 		err   error
 		class string
@@ -130,6 +135,7 @@ func TestErrorClassesOfLocalFailures(t *testing.T) {
 		// A file's error is a net.Error too: it must not read as one.
 		{fmt.Errorf("system %q: open: %w", "crm", missingFile), runner.ClassConfig},
 		{fmt.Errorf("system %q: connect: %w", "billing", missingSocket), runner.ClassConnectivity},
+		{fmt.Errorf("spill directory: %w", spillInFile), runner.ClassConfig}, // --tmp names a file
 		{fmt.Errorf("spill: write /tmp/x: %w", syscall.ENOSPC), runner.ClassResource},
 		{errors.New("index out of range"), runner.ClassInternal},
 		{&runner.BusyError{Reconciliation: "r"}, runner.ClassBusy},
