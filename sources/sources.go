@@ -297,6 +297,11 @@ func (r *Relation) probe(ctx context.Context, tx *snapshot) ([]Column, error) {
 	return cols, nil
 }
 
+// ErrFile is in the error of a file a system reads that is missing,
+// malformed or of other columns than the config says: the file, not the
+// database or the network, must be put right.
+var ErrFile = errors.New("a system's file")
+
 // ErrNoColumn reports config columns the relation does not have.
 var ErrNoColumn = errors.New("no such column")
 

@@ -80,6 +80,8 @@ func classify(err error) string {
 		return ClassResource
 	case errors.Is(err, sources.ErrNoColumn):
 		return ClassSchema
+	case errors.Is(err, sources.ErrFile):
+		return ClassConfig // a CSV or Parquet file a system reads
 	case errors.As(err, &opErr): // a socket's, even where its file is missing
 		return ClassConnectivity
 	// Before the network's other errors: a file's syscall.Errno is a

@@ -17,6 +17,8 @@ import (
 	"github.com/recon-dev/recon/internal/config"
 	"github.com/recon-dev/recon/internal/dbtest"
 	"github.com/recon-dev/recon/internal/runner"
+	"github.com/recon-dev/recon/queries"
+	"github.com/recon-dev/recon/sources"
 )
 
 // Each class of failure, forced against real servers, is classified so,
@@ -128,6 +130,25 @@ func TestErrorClassesOfLocalFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, spillInFile := os.CreateTemp(notDir, "recon-spill-")
+	// A ragged CSV file, read to its bad row.
+	files := t.TempDir()
+	if err := os.WriteFile(filepath.Join(files, "bad.csv"), []byte("id,v\n1,a\n2,b,extra\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ragged error
+	if sys, err := sources.Open(context.Background(), sources.Config{Name: "files", Driver: "csv", DSN: files}); err != nil {
+		t.Fatal(err)
+	} else if rows, err := sys.Table(queries.Selection{Table: "bad.csv"}).Scan(context.Background(), []string{"id", "v"}); err != nil {
+		ragged = err
+	} else {
+		for rows.Next() {
+		}
+		ragged = rows.Err()
+		rows.Close()
+	}
+	if ragged == nil {
+		t.Fatal("a ragged CSV file read without an error")
+	}
 	for _, c := range []struct {
 		err   error
 		class string
@@ -136,6 +157,7 @@ func TestErrorClassesOfLocalFailures(t *testing.T) {
 		{fmt.Errorf("system %q: open: %w", "crm", missingFile), runner.ClassConfig},
 		{fmt.Errorf("system %q: connect: %w", "billing", missingSocket), runner.ClassConnectivity},
 		{fmt.Errorf("spill directory: %w", spillInFile), runner.ClassConfig}, // --tmp names a file
+		{ragged, runner.ClassConfig},
 		{fmt.Errorf("spill: write /tmp/x: %w", syscall.ENOSPC), runner.ClassResource},
 		{errors.New("index out of range"), runner.ClassInternal},
 		{&runner.BusyError{Reconciliation: "r"}, runner.ClassBusy},

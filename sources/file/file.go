@@ -88,8 +88,15 @@ type table struct {
 }
 
 func (t *table) errorf(format string, args ...any) error {
-	return fmt.Errorf("system %q, %s: %s", t.sys.name, t.name, fmt.Sprintf(format, args...))
+	return &fileError{fmt.Sprintf("system %q, %s: %s", t.sys.name, t.name, fmt.Sprintf(format, args...))}
 }
+
+// fileError is an error in the files a system reads: missing, malformed,
+// of other columns.
+type fileError struct{ msg string }
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return sources.ErrFile }
 
 // files lists the table's files, sorted.
 func (t *table) files() ([]string, error) {
