@@ -328,6 +328,20 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	}
 }
 
+// A --memory the engine would not use as given is refused, not replaced
+// by the default without a word.
+func TestMemoryFlagRefusesWhatItWouldNotUse(t *testing.T) {
+	cfg := filepath.Join(demoConfig(t), "recon.yaml")
+	for _, cmd := range []string{"run", "schedule"} {
+		for _, mib := range []string{"-1", "0", "99999999999999"} {
+			code, _, stderr := runRecon(t, nil, cmd, "--config", cfg, "--out", t.TempDir(), "--memory", mib)
+			if code != exitError || !strings.Contains(stderr, "--memory "+mib+": the sort budget is 1 to") || !strings.Contains(stderr, "Try:") {
+				t.Errorf("%s --memory %s: exit %d\n%s", cmd, mib, code, stderr)
+			}
+		}
+	}
+}
+
 func TestOnlySelectsAndRejectsUnknownNames(t *testing.T) {
 	dir := demoConfig(t)
 	cfg := filepath.Join(dir, "recon.yaml")

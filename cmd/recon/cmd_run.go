@@ -67,6 +67,9 @@ Flags:
 	if _, _, err := f.logFlags.logger(stderr); err != nil {
 		return report(stderr, err)
 	}
+	if err := checkMemory(f.memoryMiB); err != nil {
+		return report(stderr, err)
+	}
 	limitMemory(f.memoryMiB)
 	var partition *reconcile.Partition
 	if f.partition != "" {

@@ -53,6 +53,9 @@ Flags:
 	if err != nil {
 		return report(stderr, err)
 	}
+	if err := checkMemory(f.memoryMiB); err != nil {
+		return report(stderr, err)
+	}
 	limitMemory(f.memoryMiB)
 	cfg, err := config.Load(f.config)
 	if err != nil {

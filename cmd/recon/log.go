@@ -175,6 +175,18 @@ const memoryHeadroomMiB = 64
 // 2.05 s and 140 MiB at 400). Since then the engine allocates less, and
 // at 1M rows both measure alike, but at 10M rows GOGC=100 still costs 11%
 // more CPU and 6% more time. The limit still bounds the heap.
+// maxMemoryMiB is the most --memory the engine uses (2 GiB a
+// reconciliation).
+const maxMemoryMiB = 2048
+
+// checkMemory refuses a --memory the engine would not use as given.
+func checkMemory(mib int) error {
+	if mib < 1 || mib > maxMemoryMiB {
+		return hint.Wrap(fmt.Errorf("--memory %d: the sort budget is 1 to %d MiB", mib, maxMemoryMiB), "leave it out for 64, or give the MiB of records to sort in memory per reconciliation")
+	}
+	return nil
+}
+
 func limitMemory(budgetMiB int) {
 	if os.Getenv("GOMEMLIMIT") != "" || budgetMiB <= 0 {
 		return
