@@ -35,7 +35,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.config, "config", "recon.yaml", "the config `file`")
 	fs.Var(&f.only, "only", "run only the reconciliation `NAME` (repeat or comma-separate for several)")
 	fs.StringVar(&f.out, "out", "reports", "write the report under `DIR`/<run_id>/")
-	fs.IntVar(&f.memoryMiB, "memory", 64, "MiB of records to sort in memory per reconciliation before spilling to disk")
+	fs.IntVar(&f.memoryMiB, "memory", 64, "MiB of records to sort in memory per reconciliation before spilling to disk (1 to 2048)")
 	fs.StringVar(&f.tempDir, "tmp", "", "`DIR` for spill files (default the system's temp dir)")
 	fs.BoolVar(&f.summary, "summary", false, "print the summary to stdout even when healthy and not on a terminal")
 	fs.StringVar(&f.partition, "partition", "", "compare only key partition `I/K` (I from 0) and write a partial run for recon merge")

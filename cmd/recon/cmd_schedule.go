@@ -23,7 +23,7 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.config, "config", "recon.yaml", "the config `file`")
 	fs.StringVar(&f.out, "out", "reports", "write each run's report under `DIR`/<run_id>/")
-	fs.IntVar(&f.memoryMiB, "memory", 64, "MiB of records to sort in memory per reconciliation before spilling to disk")
+	fs.IntVar(&f.memoryMiB, "memory", 64, "MiB of records to sort in memory per reconciliation before spilling to disk (1 to 2048)")
 	fs.StringVar(&f.tempDir, "tmp", "", "`DIR` for spill files (default the system's temp dir)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics (Prometheus) and /healthz on `ADDR`, like :9090 (default off)")
 	grace := fs.Duration("grace", 10*time.Minute, "on SIGTERM or SIGINT, how long to let the runs going on finish before cancelling them")
