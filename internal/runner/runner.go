@@ -193,7 +193,9 @@ func (r *Runner) Run(ctx context.Context, recs []config.Reconciliation) (_ repor
 		}
 		res, err := r.reconcileLocked(ctx, scope, rc)
 		if err != nil && ctx.Err() != nil {
-			return reports.Run{}, "", fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
+			err := fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
+			r.unrecord(ctx, scope, err) // those done before leave no report either
+			return reports.Run{}, "", err
 		}
 		res.ConfigHash = rc.Hash
 		run.Results = append(run.Results, res)

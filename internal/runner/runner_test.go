@@ -360,7 +360,15 @@ reconciliations:
 // connection the stop cut (which the history, recon status and alerts
 // would otherwise show as a connectivity failure).
 func TestCancelledRunRecordedAsCancelled(t *testing.T) {
-	s := newScenario(t, "recon-state.db", "")
+	// deals_first ends before the run is stopped; it leaves no report
+	// either.
+	s := newScenario(t, "recon-state.db", `  - name: deals_first
+    source: {system: crm, table: deals}
+    target: {system: billing, table: invoices}
+    key: [{source: id, type: int}]
+    fields: [{name: amount, type: decimal}]
+`)
+	s.cfg.Reconciliations[0], s.cfg.Reconciliations[1] = s.cfg.Reconciliations[1], s.cfg.Reconciliations[0]
 	store, err := state.Open(context.Background(), s.cfg.State, "", s.cfg.StateName)
 	if err != nil {
 		t.Fatal(err)
@@ -370,19 +378,23 @@ func TestCancelledRunRecordedAsCancelled(t *testing.T) {
 	defer cancel(nil)
 	stop := errors.New("terminated signal received")
 	r := &runner.Runner{Config: s.cfg, State: store, Out: filepath.Join(s.dir, "reports"),
-		Progress: func(string, *reconcile.Progress) func() {
-			cancel(stop) // as the reconciliation starts to read
+		Progress: func(name string, _ *reconcile.Progress) func() {
+			if name == "deals" {
+				cancel(stop) // as the reconciliation starts to read
+			}
 			return func() {}
 		}}
 	if _, _, err := r.Run(ctx, s.cfg.Reconciliations); !errors.Is(err, runner.ErrCancelled) || !errors.Is(err, stop) {
 		t.Fatalf("Run = %v, want ErrCancelled with its cause", err)
 	}
-	runs, err := store.Runs(context.Background(), "deals", time.Time{}, 1)
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("%d runs in the history, %v", len(runs), err)
-	}
-	if c, e := runs[0].ErrorClass, runs[0].Error; c == nil || *c != runner.ClassCancelled || e == nil || !strings.Contains(*e, stop.Error()) {
-		t.Errorf("the history has error class %v, error %v; want %q and the cause", deref(c), deref(e), runner.ClassCancelled)
+	for _, name := range []string{"deals_first", "deals"} {
+		runs, err := store.Runs(context.Background(), name, time.Time{}, 1)
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("%s: %d runs in the history, %v", name, len(runs), err)
+		}
+		if c, e := runs[0].ErrorClass, runs[0].Error; c == nil || *c != runner.ClassCancelled || e == nil || !strings.Contains(*e, stop.Error()) {
+			t.Errorf("%s: the history has error class %v, error %v; want %q and the cause", name, deref(c), deref(e), runner.ClassCancelled)
+		}
 	}
 }
 
