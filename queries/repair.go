@@ -144,6 +144,16 @@ func keyMatch(w Writer, key []Reads, exact bool) ([]string, error) {
 	return conds, nil
 }
 
+// ValueGuard is a Writer whose snapshot reads some column types as the
+// driver's values, not as the database's text (go-sql-driver/mysql hands
+// out a DOUBLE as a float64): a guard of such a column compares values.
+type ValueGuard interface {
+	// SameValue returns a condition that holds when expr (a SelectExpr)
+	// is the value literal reads as, for a column of databaseType; "" where
+	// SameText serves.
+	SameValue(expr, literal, databaseType string) string
+}
+
 func sameText(w Writer, r Reads) (string, error) {
 	lit := Null
 	if r.Text != nil {
@@ -152,7 +162,13 @@ func sameText(w Writer, r Reads) (string, error) {
 			return "", fmt.Errorf("column %s: %w", r.Column, err)
 		}
 	}
-	return w.SameText(w.SelectExpr(w.QuoteIdent(r.Column), r.DatabaseType), lit), nil
+	expr := w.SelectExpr(w.QuoteIdent(r.Column), r.DatabaseType)
+	if v, ok := w.(ValueGuard); ok {
+		if cond := v.SameValue(expr, lit, r.DatabaseType); cond != "" {
+			return cond, nil
+		}
+	}
+	return w.SameText(expr, lit), nil
 }
 
 // HasControl reports whether s holds a character that a one-line literal

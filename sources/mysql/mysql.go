@@ -124,6 +124,20 @@ func (Dialect) SameText(expr, literal string) string {
 	return "CAST(CONVERT(" + expr + " USING utf8mb4) AS BINARY) <=> CAST(" + literal + " AS BINARY)"
 }
 
+var _ queries.ValueGuard = Dialect{}
+
+// SameValue implements queries.ValueGuard: a snapshot reads a FLOAT or a
+// DOUBLE as go-sql-driver's float64 (a FLOAT widened, see SelectExpr),
+// which recon writes as Go's shortest text for it ("1e-07"), where MySQL
+// writes its own ("1e-7"): both read back as one double.
+func (Dialect) SameValue(expr, literal, databaseType string) string {
+	switch databaseType {
+	case "DOUBLE", "FLOAT":
+		return expr + " <=> CAST(" + literal + " AS DOUBLE)"
+	}
+	return ""
+}
+
 // Instant implements queries.Writer: TIMESTAMP columns take UTC (the
 // session's zone), DATETIME columns the system's wall-clock time.
 func (Dialect) Instant(t time.Time, databaseType string, loc *time.Location) string {

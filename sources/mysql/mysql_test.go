@@ -445,3 +445,75 @@ func TestCancelledChecksumEndsOnTheServer(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardsOfFloats checks that a repair's guard holds on a FLOAT or
+// DOUBLE row unchanged since the snapshot read it: the snapshot reads
+// them as the driver's float64 ("1e-07"), which MySQL writes otherwise
+// ("1e-7"), so a text guard never held and the repair did nothing.
+func TestGuardsOfFloats(t *testing.T) {
+	dsn, setup := newDatabase(t)
+	for _, stmt := range []string{
+		"CREATE TABLE fl (id INT PRIMARY KEY, d DOUBLE, f FLOAT)",
+		"INSERT INTO fl VALUES (1, 1e-7, 3.4e38), (2, 123456789012345680000, 16777217), (3, NULL, 0.1), (4, -2.5, -1e-30)",
+	} {
+		if _, err := setup.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sources.OpenDB(context.Background(), sources.Config{Name: "billing", Driver: "mysql", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rel := db.Relation(queries.Selection{Table: "fl"})
+	cols, err := rel.Columns(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := rel.Scan(context.Background(), []string{"id", "d", "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []queries.Change
+	for rows.Next() {
+		reads := make([]queries.Reads, 3)
+		for i, v := range rows.Row() {
+			reads[i] = queries.Reads{Column: cols[i].Name, DatabaseType: cols[i].DatabaseType}
+			if v != nil {
+				text := string(v)
+				reads[i].Text = &text
+			}
+		}
+		changes = append(changes, queries.Change{Table: "fl", Set: []queries.Cell{{Column: "id", Value: "id"}}, Key: reads[:1], Guard: reads[1:]})
+	}
+	if err := rows.Err(); err != nil || len(changes) != 4 {
+		t.Fatalf("%d rows read, %v", len(changes), err)
+	}
+	rows.Close()
+	for _, c := range changes {
+		stmt, err := queries.Update(mysql.Dialect{}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// CLIENT_FOUND_ROWS is off: a row matched and set to itself counts
+		// as none changed, so the guard is checked with a SELECT.
+		_, where, _ := strings.Cut(stmt, " WHERE ")
+		var n int
+		if err := setup.QueryRow("SELECT COUNT(*) FROM fl WHERE " + where).Scan(&n); err != nil || n != 1 {
+			t.Errorf("the guard of the unchanged row %s holds on %d rows (%v): %s", *c.Key[0].Text, n, err, where)
+		}
+	}
+	// ... and not once the row has changed, by the least a double can.
+	if _, err := setup.Exec("UPDATE fl SET d = 1.0000000000000002e-7 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	stmt, err := queries.Update(mysql.Dialect{}, changes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, where, _ := strings.Cut(stmt, " WHERE ")
+	var n int
+	if err := setup.QueryRow("SELECT COUNT(*) FROM fl WHERE " + where).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the guard of the changed row holds on %d rows (%v): %s", n, err, where)
+	}
+}
